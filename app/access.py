@@ -1,0 +1,107 @@
+"""Who is calling, and what they may see: every org-scoped read goes through here."""
+
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Path, Request
+from sqlmodel import Session, SQLModel, select
+
+from app import i18n
+from app.auth import service as auth
+from app.db import SessionDep
+from app.errors import NotAuthenticated, NotFound, PermissionDenied
+from app.orgs.models import Organisation, Person
+
+SESSION_COOKIE = "tod_session"
+M = TypeVar("M", bound=SQLModel)
+
+
+def org_by_slug(session: Session, slug: str) -> Organisation:
+    org = session.exec(select(Organisation).where(Organisation.slug == slug)).first()
+    if org is None:
+        raise NotFound()
+    return org
+
+
+def in_org(session: Session, org: Organisation, model: type[M], id_: int) -> M:
+    """Load a row of `model` by id only when it belongs to `org`; NotFound otherwise."""
+    row = session.get(model, id_)
+    if row is None or getattr(row, "org_id", None) != org.id:
+        raise NotFound()
+    return row
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def optional_person(request: Request, session: SessionDep) -> Person | None:
+    """The caller from `Authorization: Bearer` or the session cookie; sets the locale."""
+    if hasattr(request.state, "person"):
+        return request.state.person
+    person: Person | None = None
+    if (raw := bearer_token(request)) is not None:
+        person = auth.person_for_api_token(session, raw)
+        if person is None:
+            raise NotAuthenticated()
+        request.state.via_token = True
+    elif raw_cookie := request.cookies.get(SESSION_COOKIE):
+        person = auth.person_for_session(session, raw_cookie)
+    request.state.person = person
+    if person is not None:
+        request.state.org = person.org
+        request.state.locale = (
+            person.locale or getattr(request.state, "browser_locale", None) or person.org.locale
+        )
+    return person
+
+
+def current_person(person: Annotated[Person | None, Depends(optional_person)]) -> Person:
+    if person is None:
+        raise NotAuthenticated()
+    return person
+
+
+@dataclass(frozen=True)
+class Member:
+    """A signed-in person acting inside their own organisation."""
+
+    org: Organisation
+    person: Person
+
+
+def member(
+    request: Request,
+    person: Annotated[Person, Depends(current_person)],
+    org: Annotated[str, Path(max_length=40)],
+) -> Member:
+    # A slug of another organisation looks exactly like one that does not exist.
+    if person.org.slug != org:
+        raise NotFound()
+    return Member(org=person.org, person=person)
+
+
+def admin(m: Annotated[Member, Depends(member)]) -> Member:
+    if not m.person.is_admin:
+        raise PermissionDenied()
+    return m
+
+
+def curator(m: Annotated[Member, Depends(member)]) -> Member:
+    if not m.person.is_curator:
+        raise PermissionDenied()
+    return m
+
+
+OptionalPerson = Annotated[Person | None, Depends(optional_person)]
+CurrentPerson = Annotated[Person, Depends(current_person)]
+MemberDep = Annotated[Member, Depends(member)]
+AdminDep = Annotated[Member, Depends(admin)]
+CuratorDep = Annotated[Member, Depends(curator)]
+
+
+def set_browser_locale(request: Request, chosen: str | None, accept: str | None) -> None:
+    request.state.browser_locale = i18n.normalise(chosen) or i18n.from_accept_language(accept)
+    request.state.locale = request.state.browser_locale or i18n.DEFAULT_LOCALE

@@ -1,0 +1,220 @@
+"""Command line: `python -m app --help`."""
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlmodel import select
+
+from app.config import get_settings
+
+
+def _org(session, slug: str):
+    from app.orgs.models import Organisation
+
+    org = session.exec(select(Organisation).where(Organisation.slug == slug)).first()
+    if org is None:
+        raise SystemExit(f"no organisation with slug {slug!r}")
+    return org
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "app.main:app",
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        access_log=False,
+        log_config=None,
+    )
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from app import migrate
+
+    migrate.upgrade()
+    print("database is at the newest migration")
+    return 0
+
+
+def cmd_db_revision(args: argparse.Namespace) -> int:
+    from app import migrate
+
+    migrate.revision(args.message)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.db import session_scope
+    from app.orgs.demo import seed_demo
+    from app.orgs.models import Organisation
+
+    with session_scope() as session:
+        if args.if_empty and session.exec(select(Organisation)).first() is not None:
+            print("database already has data; demo not seeded")
+            return 0
+        summary = seed_demo(session)
+    print(summary)
+    return 0
+
+
+def cmd_org_create(args: argparse.Namespace) -> int:
+    from app.db import session_scope
+    from app.errors import Invalid
+    from app.orgs.service import create_org
+
+    values = [v for v in (args.values or "").split(",") if v.strip()]
+    try:
+        with session_scope() as session:
+            org = create_org(
+                session,
+                slug=args.slug,
+                name=args.name,
+                locale=args.locale,
+                values=values,
+                admin_email=args.admin,
+            )
+            slug = org.slug
+    except Invalid as exc:
+        for field, problem in exc.errors.items():
+            print(f"{field}: {problem.message}", file=sys.stderr)
+        return 2
+    print(f"created organisation {slug}: {get_settings().base_url}/{slug}/")
+    return 0
+
+
+def cmd_people_import(args: argparse.Namespace) -> int:
+    from app.db import session_scope
+    from app.orgs.importer import import_people_cli
+
+    with session_scope() as session:
+        org = _org(session, args.org)
+        return import_people_cli(session, org, Path(args.file))
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from app.auth.service import create_api_token
+    from app.db import session_scope
+    from app.orgs.models import Person
+
+    with session_scope() as session:
+        org = _org(session, args.org)
+        person = session.exec(
+            select(Person).where(
+                Person.org_id == org.id, Person.email == args.email.strip().lower()
+            )
+        ).first()
+        if person is None or not person.active:
+            print(f"no active person {args.email!r} in {org.slug}", file=sys.stderr)
+            return 2
+        _token, raw = create_api_token(session, person, args.name or "")
+    print(f"API token for {person.name} ({org.slug}); it is shown only once:")
+    print(raw)
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from app.auth.models import ApiToken
+    from app.auth.service import revoke_api_token
+    from app.db import session_scope
+
+    with session_scope() as session:
+        token = session.exec(select(ApiToken).where(ApiToken.prefix == args.prefix)).first()
+        if token is None:
+            print(f"no token starting with {args.prefix!r}", file=sys.stderr)
+            return 2
+        revoke_api_token(session, token)
+    print("revoked")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from app.backup import backup_sqlite
+
+    url = make_url(get_settings().database_url)
+    if url.get_backend_name() != "sqlite":
+        print("backup copies SQLite databases; use pg_dump for PostgreSQL", file=sys.stderr)
+        return 2
+    size = backup_sqlite(url.database or "", Path(args.path))
+    print(f"wrote {args.path} ({size} bytes)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Tre om dagen")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="serve the app (production entry point; no demo data)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database migrations").add_subparsers(
+        dest="db_command", required=True
+    )
+    p = db.add_parser("upgrade", help="apply all migrations")
+    p.set_defaults(func=cmd_db_upgrade)
+    p = db.add_parser("revision", help="write a migration from the models (developers)")
+    p.add_argument("-m", "--message", required=True)
+    p.set_defaults(func=cmd_db_revision)
+
+    p = sub.add_parser("demo", help="seed the demo organisations")
+    p.add_argument(
+        "--if-empty", action="store_true", help="only when the database has no organisation"
+    )
+    p.set_defaults(func=cmd_demo)
+
+    org = sub.add_parser("org", help="organisations").add_subparsers(
+        dest="org_command", required=True
+    )
+    p = org.add_parser("create", help="onboard a municipality")
+    p.add_argument("--slug", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--locale", default="nb", choices=["nb", "nn", "sv", "en"])
+    p.add_argument("--values", help='comma-separated, e.g. "Engasjement,Samarbeid,Servicefokus"')
+    p.add_argument("--admin", help="e-mail of the first admin")
+    p.set_defaults(func=cmd_org_create)
+
+    people = sub.add_parser("people", help="people").add_subparsers(
+        dest="people_command", required=True
+    )
+    p = people.add_parser(
+        "import", help="import people from CSV (email,name,department,title,role)"
+    )
+    p.add_argument("file")
+    p.add_argument("--org", required=True)
+    p.set_defaults(func=cmd_people_import)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    p = token.add_parser("create", help="create an API token (printed as the last line)")
+    p.add_argument("--org", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--name")
+    p.set_defaults(func=cmd_token_create)
+    p = token.add_parser("revoke", help="revoke an API token by its first characters")
+    p.add_argument("prefix")
+    p.set_defaults(func=cmd_token_revoke)
+
+    p = sub.add_parser("backup", help="consistent copy of the live SQLite database")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_backup)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=get_settings().log_level, format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))

@@ -1,0 +1,61 @@
+"""Settings read from the environment (prefix TOD_)."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET = "dev-secret-change-me"  # noqa: S105 - the value production refuses
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOD_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "production"] = "dev"
+    secret_key: str = DEV_SECRET
+    database_url: str = "sqlite:///data/tod.db"
+    media_url: str = "file:data/media"
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_url: str = ""
+    mail_from: str = "Tre om dagen <noreply@treomdagen.no>"
+    scheduler: Literal["on", "off"] = "on"
+    workers: int = 1
+    host: str = "127.0.0.1"
+    port: int = 8000
+    session_days: int = 30
+    magic_link_minutes: int = 15
+    login_rate_per_hour: int = 10
+    write_rate_per_minute: int = 60
+    log_level: str = "INFO"
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> "Settings":
+        if self.env == "production" and (
+            not self.secret_key or self.secret_key == DEV_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "TOD_SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return self
+
+    @property
+    def dev(self) -> bool:
+        return self.env == "dev"
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,158 @@
+"""create_app(): routers, middleware, error pages, lifespan."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
+
+from app import i18n
+from app.auth.routes import router as auth_router
+from app.config import get_settings
+from app.errors import (
+    CsrfFailed,
+    Invalid,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+)
+from app.middleware import RequestContextMiddleware
+from app.orgs.admin_routes import router as admin_router
+from app.orgs.api import router as api_router
+from app.orgs.routes import router as org_router
+from app.site import router as site_router
+from app.web import STATIC_DIR, render
+
+log = logging.getLogger("tod")
+
+API_PREFIX = "/api/v1"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    get_settings()  # fail at start, not at the first request, on bad settings
+    yield
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="Tre om dagen",
+        version="1",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestContextMiddleware, on_error=_server_error)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(site_router)
+    app.include_router(auth_router)
+    app.include_router(api_router, prefix=API_PREFIX)
+    # Org pages last: "/{org}/..." would otherwise shadow fixed paths.
+    app.include_router(admin_router)
+    app.include_router(org_router)
+    _install_error_handlers(app)
+    if settings.dev:
+        log.warning("running in dev mode: demo login is on")
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def _error(request: Request, status: int, code: str, message: str, **extra: Any) -> Response:
+    _ = i18n.gettext_for(request)
+    if _wants_json(request):
+        body: dict[str, Any] = {"error": {"code": code, "message": _(message), **extra}}
+        return JSONResponse(body, status_code=status)
+    return render(
+        request,
+        "errors/error.html",
+        {"status": status, "message": _(message), "request_id": request.state.request_id},
+        status_code=status,
+    )
+
+
+async def _server_error(scope: Scope) -> Response:
+    request = Request(scope)
+    return _error(
+        request, 500, "server_error", "Something went wrong on our side. We have logged it."
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return _error(request, 404, "not_found", "We could not find that page.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return _error(request, 404, "not_found", "We could not find that page.")
+        if exc.status_code == 405:
+            return _error(request, 405, "method_not_allowed", "That action is not possible here.")
+        if exc.status_code == 413:
+            return _error(request, 413, "too_large", "The file is too large.")
+        return _error(request, exc.status_code, "error", "Something went wrong.")
+
+    @app.exception_handler(PermissionDenied)
+    async def forbidden(request: Request, exc: PermissionDenied) -> Response:
+        return _error(request, 403, "forbidden", "You do not have access to this page.")
+
+    @app.exception_handler(CsrfFailed)
+    async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
+        return _error(
+            request,
+            403,
+            "csrf",
+            "The form had expired. Go back, reload the page and try again.",
+        )
+
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
+        if _wants_json(request):
+            response = _error(
+                request, 401, "not_authenticated", "Log in or send a valid API token."
+            )
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(request: Request, exc: RateLimited) -> Response:
+        response = _error(
+            request, 429, "rate_limited", "Too many attempts. Wait a little and try again."
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(Invalid)
+    async def invalid(request: Request, exc: Invalid) -> Response:
+        _ = i18n.gettext_for(request)
+        fields = {f: {"code": p.code, "message": _(p.message)} for f, p in exc.errors.items()}
+        return _error(request, 422, "invalid", "Some of the input was not valid.", fields=fields)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        fields: dict[str, dict[str, str]] = {}
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
+            fields[".".join(loc) or "request"] = {
+                "code": str(err.get("type", "invalid")),
+                "message": str(err.get("msg", "")),
+            }
+        return _error(request, 422, "invalid", "Some of the input was not valid.", fields=fields)
+
+
+app = create_app()

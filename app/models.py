@@ -1,0 +1,33 @@
+"""Every table, imported in one place for Alembic and the tests."""
+
+from sqlmodel import SQLModel
+
+from app.auth.models import ApiToken, LoginSession, MagicLink, RateLimitHit
+from app.orgs.models import (
+    AuditEvent,
+    Department,
+    DepartmentLeader,
+    ImportJob,
+    Organisation,
+    Person,
+    Role,
+    Value,
+)
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Department",
+    "DepartmentLeader",
+    "ImportJob",
+    "LoginSession",
+    "MagicLink",
+    "Organisation",
+    "Person",
+    "RateLimitHit",
+    "Role",
+    "Value",
+    "metadata",
+]

@@ -1,0 +1,203 @@
+"""Organisations (tenants), their values, departments and people."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlmodel import Field, Relationship, SQLModel
+
+from app.types import UTCDateTime, utcnow
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Role(StrEnum):
+    employee = "employee"
+    leader = "leader"
+    curator = "curator"
+    admin = "admin"
+
+
+class Organisation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=40, unique=True, index=True)
+    name: str = Field(max_length=120)
+    locale: str = Field(default="nb", max_length=5)
+    timezone: str = Field(default="Europe/Oslo", max_length=64)
+    daily_goal: int = Field(default=3)
+    feature_name: str = Field(default="", max_length=60)
+    theme_primary: str = Field(default="#1d4f73", max_length=7)
+    theme_accent: str = Field(default="#b3261e", max_length=7)
+    intranet_origins: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    pick_weekday: int = Field(default=3)
+    pick_time: str = Field(default="09:00", max_length=5)
+    publish_weekday: int = Field(default=0)
+    publish_time: str = Field(default="07:00", max_length=5)
+    auto_publish: bool = Field(default=False)
+    created_at: datetime = _created()
+
+    values: list["Value"] = Relationship(
+        back_populates="org", sa_relationship_kwargs={"order_by": "Value.position"}
+    )
+
+    @property
+    def display_feature_name(self) -> str:
+        """ "Ukens" plus the initials of the active values unless the admin named it."""
+        if self.feature_name:
+            return self.feature_name
+        initials = "".join(v.name[:1].upper() for v in self.values if v.active)
+        return f"Ukens {initials}" if initials else "Ukens historie"
+
+
+class Value(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
+    )
+    name: str = Field(max_length=60)
+    description: str = Field(default="", max_length=200)
+    colour: str = Field(default="#1d4f73", max_length=7)
+    position: int = Field(default=0)
+    active: bool = Field(default=True)
+
+    org: Organisation = Relationship(back_populates="values")
+
+
+class Department(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
+    )
+    name: str = Field(max_length=120)
+    parent_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("department.id", ondelete="SET NULL"), nullable=True),
+    )
+
+    org: Organisation = Relationship()
+    parent: Optional["Department"] = Relationship(
+        sa_relationship_kwargs={"remote_side": "Department.id"}
+    )
+
+
+class Person(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("org_id", "email"),
+        Index("ix_person_org_name", "org_id", "name"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False
+        ),
+    )
+    email: str = Field(max_length=254)
+    name: str = Field(max_length=120)
+    department_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("department.id", ondelete="SET NULL"), nullable=True, index=True
+        ),
+    )
+    title: str = Field(default="", max_length=120)
+    role: Role = Field(default=Role.employee, max_length=16)
+    active: bool = Field(default=True)
+    locale: str | None = Field(default=None, max_length=5)
+    created_at: datetime = _created()
+
+    org: Organisation = Relationship()
+    department: Department | None = Relationship()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin
+
+    @property
+    def is_curator(self) -> bool:
+        return self.role in (Role.curator, Role.admin)
+
+    @property
+    def is_leader(self) -> bool:
+        return self.role in (Role.leader, Role.admin)
+
+
+class DepartmentLeader(SQLModel, table=True):
+    """Which leaders lead which departments (a leader may lead several)."""
+
+    department_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
+        ),
+    )
+    person_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True),
+    )
+
+
+class AuditEvent(SQLModel, table=True):
+    __table_args__ = (Index("ix_auditevent_org_created", "org_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False
+        ),
+    )
+    actor_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("person.id", ondelete="SET NULL"), nullable=True),
+    )
+    action: str = Field(max_length=60)
+    target: str = Field(default="", max_length=200)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _created()
+
+    org: Organisation = Relationship()
+    actor: Person | None = Relationship()
+
+
+class ImportJob(SQLModel, table=True):
+    """A people import started from the admin page; the page polls its progress."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
+    )
+    created_by_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("person.id", ondelete="SET NULL"), nullable=True),
+    )
+    filename: str = Field(default="", max_length=200)
+    status: str = Field(default="queued", max_length=16)
+    total: int = Field(default=0)
+    processed: int = Field(default=0)
+    created: int = Field(default=0)
+    updated: int = Field(default=0)
+    report: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = _created()
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

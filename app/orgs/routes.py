@@ -1,0 +1,72 @@
+"""An organisation's own pages for its members: home, me, theme."""
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from sqlmodel import col, select
+
+from app import i18n
+from app.access import MemberDep, org_by_slug
+from app.db import SessionDep
+from app.orgs.models import Value
+from app.orgs.service import text_on
+from app.security import PROTECT
+from app.web import redirect, render
+
+router = APIRouter(prefix="/{org}", include_in_schema=False)
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep, m: MemberDep) -> Response:
+    values = session.exec(
+        select(Value)
+        .where(Value.org_id == m.org.id, col(Value.active).is_(True))
+        .order_by(col(Value.position))
+    ).all()
+    return render(request, "orgs/home.html", {"values": values})
+
+
+@router.get("/me")
+def me(request: Request, m: MemberDep) -> Response:
+    return render(request, "orgs/me.html")
+
+
+@router.post("/me/language", dependencies=PROTECT)
+def me_language(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    lang: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """An empty choice means: follow the browser, then the organisation."""
+    m.person.locale = i18n.normalise(lang)
+    session.add(m.person)
+    session.commit()
+    request.state.locale = m.person.locale or request.state.browser_locale or m.org.locale
+    _ = i18n.gettext_for(request)
+    return redirect(request, f"/{m.org.slug}/me", message=_("Your language is saved."))
+
+
+@router.get("/theme.css")
+def theme(request: Request, session: SessionDep, org: str) -> Response:
+    """The organisation's colours as CSS variables (CSP allows no inline styles)."""
+    o = org_by_slug(session, org)
+    values = session.exec(select(Value).where(Value.org_id == o.id)).all()
+    lines = [
+        ":root {",
+        f"  --primary: {o.theme_primary};",
+        f"  --on-primary: {text_on(o.theme_primary)};",
+        f"  --accent: {o.theme_accent};",
+        f"  --on-accent: {text_on(o.theme_accent)};",
+        "}",
+    ]
+    for v in values:
+        lines.append(f".value-{v.id} {{ --value: {v.colour}; --on-value: {text_on(v.colour)}; }}")
+    body = "\n".join(lines) + "\n"
+    etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:16] + '"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/css", headers=headers)

@@ -1,0 +1,74 @@
+"""CSRF checks and rate limits, as dependencies every unsafe route carries."""
+
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, delete
+
+from app.access import bearer_token, optional_person
+from app.auth.models import RateLimitHit
+from app.config import get_settings
+from app.db import SAFE_METHODS, SessionDep
+from app.errors import CsrfFailed, RateLimited
+from app.orgs.models import Person
+from app.web import CSRF_FIELD, CSRF_HEADER, csrf_valid
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def csrf_protect(request: Request) -> None:
+    """Unsafe requests made with cookies must carry the CSRF token (form field or header)."""
+    if request.method in SAFE_METHODS or bearer_token(request) is not None:
+        return
+    submitted = request.headers.get(CSRF_HEADER)
+    if not submitted and request.headers.get("content-type", "").startswith(FORM_TYPES):
+        value = (await request.form()).get(CSRF_FIELD)
+        submitted = value if isinstance(value, str) else None
+    if not csrf_valid(request, submitted):
+        raise CsrfFailed()
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def hit(session: Session, key: str, *, limit: int, per_seconds: int) -> None:
+    """Count one event for `key` in the current window; RateLimited past `limit`.
+
+    Counted in the database so that every app process shares the same budget.
+    """
+    now = time.time()
+    window = int(now // per_seconds)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(RateLimitHit)
+        .values(key=key, window=window, count=1)
+        .on_conflict_do_update(
+            index_elements=["key", "window"],
+            set_={"count": RateLimitHit.count + 1},
+        )
+        .returning(col(RateLimitHit.count))
+    )
+    count = session.execute(stmt).scalar_one()
+    session.execute(
+        delete(RateLimitHit).where(col(RateLimitHit.key) == key, col(RateLimitHit.window) < window)
+    )
+    session.commit()
+    if count > limit:
+        raise RateLimited(retry_after=max(1, int((window + 1) * per_seconds - now)))
+
+
+def limit_writes(
+    request: Request,
+    session: SessionDep,
+    person: Annotated[Person | None, Depends(optional_person)],
+) -> None:
+    if request.method in SAFE_METHODS:
+        return
+    key = f"write:p{person.id}" if person else f"write:ip:{client_ip(request)}"
+    hit(session, key, limit=get_settings().write_rate_per_minute, per_seconds=60)
+
+
+PROTECT = [Depends(csrf_protect), Depends(limit_writes)]

@@ -1,0 +1,81 @@
+"""Pages outside any organisation: start, language, accessibility statement, health."""
+
+from typing import Annotated
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from sqlalchemy import text
+
+from app import i18n
+from app.access import OptionalPerson
+from app.db import SessionDep, get_engine
+from app.middleware import LANG_COOKIE
+from app.migrate import alembic_config
+from app.security import csrf_protect
+from app.web import is_safe_next, redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def start(person: OptionalPerson) -> Response:
+    if person is None:
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse(f"/{person.org.slug}/", status_code=303)
+
+
+@router.post("/lang", dependencies=[Depends(csrf_protect)])
+def choose_language(
+    request: Request,
+    session: SessionDep,
+    person: OptionalPerson,
+    lang: Annotated[str, Form(max_length=5)],
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    """Remember the chosen language: on the person when signed in, in a cookie otherwise."""
+    chosen = i18n.normalise(lang)
+    if chosen is None:
+        return redirect(request, next if is_safe_next(next) else "/")
+    if person is not None:
+        person.locale = chosen
+        session.add(person)
+        session.commit()
+    request.state.locale = chosen
+    response = redirect(request, next if is_safe_next(next) else "/")
+    response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, samesite="lax", httponly=True)
+    return response
+
+
+@router.get("/accessibility")
+def accessibility(request: Request, person: OptionalPerson) -> Response:
+    return render(request, "pages/accessibility.html")
+
+
+@router.get("/healthz")
+def healthz() -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+@router.get("/readyz")
+def readyz() -> JSONResponse:
+    """Ready when the database answers and its schema is at the newest migration."""
+    try:
+        with get_engine().connect().execution_options(tod_readonly=True) as conn:
+            conn.execute(text("SELECT 1"))
+            current = MigrationContext.configure(conn).get_current_revision()
+    except Exception as exc:  # any database failure means not ready
+        return JSONResponse({"ready": False, "reason": type(exc).__name__}, status_code=503)
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if current != head:
+        return JSONResponse(
+            {"ready": False, "reason": "migrations pending", "current": current, "head": head},
+            status_code=503,
+        )
+    return JSONResponse({"ready": True, "revision": current})
+
+
+@router.get("/robots.txt")
+def robots() -> PlainTextResponse:
+    return PlainTextResponse("User-agent: *\nDisallow: /\n")

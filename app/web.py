@@ -1,0 +1,154 @@
+"""Templates, full-page or fragment rendering, CSRF tokens and flash messages."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from functools import lru_cache
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeSerializer
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from app import i18n
+from app.config import ROOT, get_settings
+
+STATIC_DIR = ROOT / "static"
+CSRF_COOKIE = "tod_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+FLASH_COOKIE = "tod_flash"
+
+env = Environment(
+    loader=FileSystemLoader(str(ROOT / "templates")),
+    autoescape=select_autoescape(default=True),
+    extensions=["jinja2.ext.i18n"],
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates = Jinja2Blocks(env=env)
+env.install_gettext_callables(i18n.jinja_gettext, i18n.jinja_ngettext, newstyle=True)  # type: ignore[attr-defined]
+env.filters["date"] = i18n.format_date
+env.filters["datetime"] = i18n.format_datetime
+env.filters["number"] = i18n.format_number
+env.globals["LOCALES"] = i18n.LOCALES
+
+
+@lru_cache(maxsize=256)
+def _static_hash(path: str) -> str:
+    try:
+        return hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:10]
+    except OSError:
+        return "0"
+
+
+def static_url(path: str) -> str:
+    """A cache-busting URL: the content hash changes when the file does."""
+    if get_settings().dev:
+        _static_hash.cache_clear()
+    return f"/static/{path}?v={_static_hash(path)}"
+
+
+env.globals["static_url"] = static_url
+
+
+def csrf_token(request: Request) -> str:
+    """The form token: an HMAC of the per-browser CSRF cookie, so it cannot be forged."""
+    raw = getattr(request.state, "csrf_cookie", "") or ""
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, raw.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_valid(request: Request, submitted: str | None) -> bool:
+    raw = request.cookies.get(CSRF_COOKIE)
+    if not raw or not submitted:
+        return False
+    key = get_settings().secret_key.encode()
+    expected = hmac.new(key, raw.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, submitted)
+
+
+def new_csrf_cookie() -> str:
+    return secrets.token_urlsafe(24)
+
+
+env.globals["csrf_token"] = csrf_token
+env.globals["CSRF_FIELD"] = CSRF_FIELD
+
+
+def _flash_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(get_settings().secret_key, salt="flash")
+
+
+def flash(response: Response, message: str, kind: str = "success") -> None:
+    """Show `message` (already translated) once on the next page."""
+    value = _flash_signer().dumps({"m": message, "k": kind})
+    response.set_cookie(
+        FLASH_COOKIE, value, max_age=60, httponly=True, samesite="lax", secure=get_settings().https
+    )
+
+
+def pop_flash(request: Request) -> dict[str, str] | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = _flash_signer().loads(raw)
+    except BadSignature:
+        return None
+    request.state.clear_flash = True
+    return {"message": str(data.get("m", "")), "kind": str(data.get("k", "success"))}
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true" and not request.headers.get(
+        "hx-history-restore-request"
+    )
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """Render a page, or only `block` of it when htmx asks for a fragment."""
+    ctx: dict[str, Any] = {
+        "person": getattr(request.state, "person", None),
+        "org": getattr(request.state, "org", None),
+        "locale": i18n.request_locale(request),
+        "flash": pop_flash(request),
+    }
+    ctx.update(context or {})
+    if block and is_htmx(request):
+        response = templates.TemplateResponse(
+            request, name, ctx, status_code=status_code, block_name=block
+        )
+    else:
+        response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    response.headers["Vary"] = "HX-Request"
+    if getattr(request.state, "clear_flash", False):
+        response.delete_cookie(FLASH_COOKIE)
+    return response  # type: ignore[return-value]
+
+
+def redirect(request: Request, url: str, *, message: str | None = None) -> Response:
+    """Post/Redirect/Get that also works for htmx (which follows with a full page)."""
+    if is_htmx(request):
+        response: Response = Response(status_code=204, headers={"HX-Location": url})
+    else:
+        response = RedirectResponse(url, status_code=303)
+    if message:
+        flash(response, message)
+    return response
+
+
+def is_safe_next(url: str) -> bool:
+    """Only same-site paths: "/x" yes, "//evil.example" and "https://..." no."""
+    return url.startswith("/") and not url.startswith("//") and "\\" not in url

@@ -1,0 +1,113 @@
+"""Test set-up: every database test runs on SQLite and on a real PostgreSQL server.
+
+Each test runs inside a transaction that is rolled back, so tests never see each other's rows.
+"""
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+# Settings for the app under test, before anything imports it.
+os.environ.update(
+    {
+        "TOD_ENV": "dev",
+        "TOD_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "TOD_SCHEDULER": "off",
+        "TOD_SMTP_URL": "",
+        "TOD_BASE_URL": "http://testserver",
+        "TOD_WRITE_RATE_PER_MINUTE": "100000",
+        "TOD_LOGIN_RATE_PER_HOUR": "100000",
+    }
+)
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from app import db as app_db
+from app.config import get_settings
+from app.migrate import upgrade
+
+PG_ENV = "TOD_TEST_POSTGRES_URL"
+_cluster: Any = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start one PostgreSQL cluster per run (in the controller; xdist workers inherit it)."""
+    global _cluster
+    if os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get(PG_ENV):
+        return
+    from tests.pg import Cluster
+
+    _cluster = Cluster()
+    os.environ[PG_ENV] = _cluster.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _cluster is not None:
+        _cluster.stop()
+
+
+def _pg_database(name: str) -> str:
+    """A fresh database on the run's cluster, for one worker."""
+    admin_url = os.environ[PG_ENV]
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def use_database(url: str) -> None:
+    """Point the app's settings and engine at `url`."""
+    os.environ["TOD_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    app_db.get_engine.cache_clear()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
+    else:
+        url = _pg_database(f"tod_test_{worker}")
+    upgrade(url)
+    use_database(url)
+    engine = app_db.get_engine()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session in a transaction that is rolled back after the test; commits are savepoints."""
+    conn = engine.connect()
+    outer = conn.begin()
+    session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def app(db: Session) -> Any:
+    from app.main import create_app
+
+    application = create_app()
+    application.dependency_overrides[app_db.get_session] = lambda: db
+    return application
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
