@@ -1,6 +1,6 @@
 """Engine, sessions and the SQLite settings every connection gets."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -93,4 +93,10 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+def get_session_factory() -> Callable[[], Session]:
+    """How background work started by a request opens its own sessions (tests override it)."""
+    return new_session
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
+SessionFactoryDep = Annotated[Callable[[], Session], Depends(get_session_factory)]

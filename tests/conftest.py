@@ -22,7 +22,7 @@ os.environ.update(
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -85,25 +85,41 @@ def engine(
 
 
 @pytest.fixture
-def db(engine: Engine) -> Iterator[Session]:
-    """A session in a transaction that is rolled back after the test; commits are savepoints."""
+def db_connection(engine: Engine) -> Iterator[Connection]:
+    """One connection in a transaction that is rolled back after the test."""
     conn = engine.connect()
     outer = conn.begin()
-    session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
     try:
-        yield session
+        yield conn
     finally:
-        session.close()
         outer.rollback()
         conn.close()
 
 
+def _joined_session(conn: Connection) -> Session:
+    # Commits inside the test become savepoints of the outer, rolled-back transaction.
+    return Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
 @pytest.fixture
-def app(db: Session) -> Any:
+def db(db_connection: Connection) -> Iterator[Session]:
+    session = _joined_session(db_connection)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@pytest.fixture
+def app(db: Session, db_connection: Connection) -> Any:
+    """The app with every session, also those of background work, inside the test transaction."""
     from app.main import create_app
 
     application = create_app()
     application.dependency_overrides[app_db.get_session] = lambda: db
+    application.dependency_overrides[app_db.get_session_factory] = lambda: (
+        lambda: _joined_session(db_connection)
+    )
     return application
 
 
