@@ -1,0 +1,258 @@
+"""CSRF on every unsafe route, security headers, rate limits, tenant isolation."""
+
+import re
+
+import pytest
+from fastapi.routing import APIRoute
+from sqlalchemy import func
+from sqlmodel import select
+
+from app.auth.models import ApiToken
+from app.auth.service import create_api_token
+from app.main import create_app
+from app.models import AuditEvent, Department, ImportJob, Organisation, Person, Value
+from app.orgs.models import Role
+from app.security import csrf_protect
+from tests.helpers import (
+    csrf_token,
+    login,
+    make_department,
+    make_org,
+    make_person,
+    make_value,
+    post_form,
+)
+
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _routes() -> list[tuple[str, APIRoute]]:
+    """Every API route of the app with its full path (routers are included lazily)."""
+
+    def walk(routes):
+        for r in routes:
+            if isinstance(r, APIRoute):
+                yield r.path, r
+            elif hasattr(r, "effective_route_contexts"):
+                for ctx in r.effective_route_contexts():
+                    if isinstance(ctx.original_route, APIRoute):
+                        yield ctx.path, ctx.original_route
+
+    return list(walk(create_app().routes))
+
+
+def _unsafe_routes() -> list[tuple[str, str]]:
+    return sorted((m, path) for path, r in _routes() for m in r.methods & UNSAFE)
+
+
+def _org_routes() -> list[tuple[str, str]]:
+    return sorted((m, path) for path, r in _routes() for m in r.methods if "{org}" in path)
+
+
+def test_route_listing_sees_the_routes():
+    paths = {path for path, _ in _routes()}
+    assert {"/login", "/{org}/", "/api/v1/orgs/{org}/me"} <= paths
+
+
+def _dependency_calls(route: APIRoute) -> set:
+    seen = set()
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        seen.add(dep.call)
+        stack.extend(dep.dependencies)
+    return seen
+
+
+@pytest.mark.parametrize("method,path", _unsafe_routes())
+def test_every_unsafe_route_checks_csrf(method, path):
+    route = next(r for p, r in _routes() if p == path and method in r.methods)
+    assert csrf_protect in _dependency_calls(route), f"{method} {path} has no CSRF check"
+
+
+@pytest.mark.parametrize("method,path", _unsafe_routes())
+def test_unsafe_request_without_token_is_refused(client, db, method, path):
+    org = make_org(db)
+    admin = make_person(db, org, role="admin")
+    login(client, db, admin)
+    client.get("/login")  # the browser has its CSRF cookie, but the form lacks the token
+    url = re.sub(r"\{org\}", org.slug, path)
+    url = re.sub(r"\{[a-z_]+\}", "1", url)
+    response = client.request(method, url, data={"email": admin.email}, follow_redirects=False)
+    assert response.status_code == 403
+    assert db.exec(select(func.count()).select_from(AuditEvent)).one() == 0
+
+
+def test_wrong_csrf_token_is_refused(client, db):
+    person = make_person(db, make_org(db))
+    client.get("/login")
+    response = client.post("/auth/demo", data={"email": person.email, "csrf_token": "0" * 64})
+    assert response.status_code == 403
+
+
+def test_token_from_another_browser_is_refused(app, client, db):
+    from fastapi.testclient import TestClient
+
+    person = make_person(db, make_org(db))
+    with TestClient(app, base_url="http://testserver") as other:
+        stolen = csrf_token(other)
+    client.get("/login")
+    response = client.post("/auth/demo", data={"email": person.email, "csrf_token": stolen})
+    assert response.status_code == 403
+
+
+def test_htmx_requests_may_send_the_token_as_a_header(client, db):
+    person = make_person(db, make_org(db))
+    token = csrf_token(client)
+    response = client.post(
+        "/auth/demo",
+        data={"email": person.email},
+        headers={"X-CSRF-Token": token},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+
+
+def test_security_headers_on_every_response(client, db):
+    for url in ["/login", "/healthz", "/no-such-page", "/static/css/app.css"]:
+        response = client.get(url)
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+        assert response.headers["X-Request-ID"]
+        assert "Strict-Transport-Security" not in response.headers  # plain http here
+
+
+def test_writes_are_rate_limited_per_person(client, db, settings_env):
+    settings_env(write_rate_per_minute=3)
+    org = make_org(db)
+    person = make_person(db, org)
+    login(client, db, person)
+    statuses = [
+        post_form(client, f"/{org.slug}/me/language", {"lang": "nn"}).status_code for _ in range(4)
+    ]
+    assert statuses[:3] == [303, 303, 303]
+    assert statuses[3] == 429
+
+
+def test_user_text_is_escaped(client, db):
+    org = make_org(db, name='<script>alert(1)</script> "kommune"')
+    person = make_person(db, org, name='<img src=x onerror=alert(1)> hx-get="/x"')
+    login(client, db, person)
+    page = client.get(f"/{org.slug}/me").text
+    assert "<script>alert(1)</script>" not in page
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt; hx-get=&#34;/x&#34;" in page
+
+
+# --- tenant isolation ---------------------------------------------------------------------
+
+PARAM_MODELS = {
+    "value_id": Value,
+    "department_id": Department,
+    "person_id": Person,
+    "token_id": ApiToken,
+    "job_id": ImportJob,
+}
+
+
+@pytest.fixture
+def two_orgs(db):
+    """Org A with an admin signed in; org B with one row of every kind."""
+    a = make_org(db, slug="alpha")
+    b = make_org(db, slug="beta")
+    admin_a = make_person(db, a, role=Role.admin)
+    b_person = make_person(db, b, role=Role.admin, name="Beate i Beta")
+    b_rows = {
+        Value: make_value(db, b, name="Beta-verdi"),
+        Department: make_department(db, b, name="Beta-avdeling"),
+        Person: b_person,
+        ApiToken: create_api_token(db, b_person, "beta")[0],
+        ImportJob: ImportJob(org_id=b.id, filename="beta.csv"),
+    }
+    db.add(b_rows[ImportJob])
+    db.flush()
+    return a, b, admin_a, b_rows
+
+
+def _snapshot(db, org):
+    """Everything of `org` that a request could change, as comparable data."""
+    rows = []
+    for model in (Organisation, Value, Department, Person, ImportJob):
+        where = model.id == org.id if model is Organisation else model.org_id == org.id
+        rows.extend(
+            sorted(str(sorted(r.model_dump().items())) for r in db.exec(select(model).where(where)))
+        )
+    rows.extend(
+        str(sorted(t.model_dump().items()))
+        for t in db.exec(select(ApiToken).join(Person).where(Person.org_id == org.id))
+    )
+    db.expire_all()
+    return rows
+
+
+# Public by design: colours only, so that any page (and later the widget) can be themed.
+PUBLIC_ORG_ROUTES = {("GET", "/{org}/theme.css")}
+
+
+def test_public_org_routes_reveal_no_names(client, two_orgs):
+    a, b, admin_a, _ = two_orgs
+    css = client.get(f"/{b.slug}/theme.css")
+    assert css.status_code == 200
+    assert "Beta" not in css.text and "Beate" not in css.text
+
+
+def _fill(path, slug, b_rows):
+    def repl(match):
+        name = match.group(1)
+        if name == "org":
+            return slug
+        model = PARAM_MODELS.get(name)
+        assert model is not None, f"add {name!r} to PARAM_MODELS so isolation is tested for {path}"
+        return str(b_rows[model].id)
+
+    return re.sub(r"\{([a-z_]+)\}", repl, path)
+
+
+def _isolation_cases():
+    for method, path in _org_routes():
+        if (method, path) in PUBLIC_ORG_ROUTES:
+            continue
+        yield method, path, "other org"
+        if re.search(r"\{(?!org\})", path):  # the route takes ids besides the organisation
+            yield method, path, "own org with other org's ids"
+
+
+@pytest.mark.parametrize("method,path,slug_of", list(_isolation_cases()))
+def test_nothing_of_another_org_can_be_read_or_changed(client, db, two_orgs, method, path, slug_of):
+    a, b, admin_a, b_rows = two_orgs
+    login(client, db, admin_a)
+    before = _snapshot(db, b)
+    url = _fill(path, b.slug if slug_of == "other org" else a.slug, b_rows)
+    data = {
+        "csrf_token": csrf_token(client),
+        "name": "Hacked",
+        "email": "hacked@example.no",
+        "active": "",
+        "role": "admin",
+    }
+    response = client.request(
+        method, url, data=data if method in UNSAFE else None, follow_redirects=False
+    )
+    assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
+    assert "Beate i Beta" not in response.text and "Beta-verdi" not in response.text
+    assert _snapshot(db, b) == before
+
+
+def test_api_token_of_one_org_cannot_read_another(client, db, two_orgs):
+    a, b, admin_a, _ = two_orgs
+    _, raw = create_api_token(db, admin_a)
+    db.flush()
+    for path in ["", "/values", "/people", "/departments", "/me"]:
+        response = client.get(
+            f"/api/v1/orgs/{b.slug}{path}", headers={"Authorization": f"Bearer {raw}"}
+        )
+        assert response.status_code == 404, path
+        assert "Beate" not in response.text
