@@ -198,7 +198,7 @@ PUBLIC_ORG_ROUTES = {("GET", "/{org}/theme.css")}
 
 
 def test_public_org_routes_reveal_no_names(client, two_orgs):
-    a, b, admin_a, _ = two_orgs
+    _a, b, _admin_a, _ = two_orgs
     css = client.get(f"/{b.slug}/theme.css")
     assert css.status_code == 200
     assert "Beta" not in css.text and "Beate" not in css.text
@@ -247,7 +247,7 @@ def test_nothing_of_another_org_can_be_read_or_changed(client, db, two_orgs, met
 
 
 def test_api_token_of_one_org_cannot_read_another(client, db, two_orgs):
-    a, b, admin_a, _ = two_orgs
+    _a, b, admin_a, _ = two_orgs
     _, raw = create_api_token(db, admin_a)
     db.flush()
     for path in ["", "/values", "/people", "/departments", "/me"]:
