@@ -13,6 +13,13 @@ from app.orgs.models import (
     Role,
     Value,
 )
+from app.recognition.models import (
+    Notification,
+    Reaction,
+    Recognition,
+    RecognitionRecipient,
+    RecognitionValue,
+)
 
 metadata = SQLModel.metadata
 
@@ -24,9 +31,14 @@ __all__ = [
     "ImportJob",
     "LoginSession",
     "MagicLink",
+    "Notification",
     "Organisation",
     "Person",
     "RateLimitHit",
+    "Reaction",
+    "Recognition",
+    "RecognitionRecipient",
+    "RecognitionValue",
     "Role",
     "Value",
     "metadata",

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from app.access import SESSION_COOKIE
 from app.auth.service import start_session
 from app.orgs.models import Department, Organisation, Person, Role, Value
+from app.recognition.models import Recognition
 
 _seq = itertools.count(1)
 
@@ -76,3 +77,29 @@ def post_form(
     """POST a form with the CSRF token a real page would have included."""
     payload = {"csrf_token": csrf_token(client), **(data or {})}
     return client.post(url, data=payload, follow_redirects=kw.pop("follow_redirects", False), **kw)
+
+
+def give(
+    db: Session,
+    giver: Person,
+    recipients: list[Person],
+    values: list[Value],
+    text: str = "Takk for hjelpen i dag, det betydde mye!",
+    **kw: Any,
+) -> Recognition:
+    """A recognition made through the service, as the give form would."""
+    import secrets
+
+    from app.recognition.service import give_recognition
+
+    rec, _created = give_recognition(
+        db,
+        giver=giver,
+        recipient_ids=[p.id for p in recipients],  # type: ignore[misc]
+        value_ids=[v.id for v in values],  # type: ignore[misc]
+        text=text,
+        idempotency_key=kw.pop("idempotency_key", secrets.token_urlsafe(12)),
+        **kw,
+    )
+    db.flush()
+    return rec

@@ -10,11 +10,20 @@ from sqlmodel import select
 from app.auth.models import ApiToken
 from app.auth.service import create_api_token
 from app.main import create_app
-from app.models import AuditEvent, Department, ImportJob, Organisation, Person, Value
+from app.models import (
+    AuditEvent,
+    Department,
+    ImportJob,
+    Organisation,
+    Person,
+    Recognition,
+    Value,
+)
 from app.orgs.models import Role
 from app.security import csrf_protect
 from tests.helpers import (
     csrf_token,
+    give,
     login,
     make_department,
     make_org,
@@ -155,6 +164,7 @@ PARAM_MODELS = {
     "person_id": Person,
     "token_id": ApiToken,
     "job_id": ImportJob,
+    "rec_id": Recognition,
 }
 
 
@@ -173,6 +183,10 @@ def two_orgs(db):
         ImportJob: ImportJob(org_id=b.id, filename="beta.csv"),
     }
     db.add(b_rows[ImportJob])
+    b_other = make_person(db, b, name="Bjarne i Beta")
+    b_rows[Recognition] = give(
+        db, b_person, [b_other], [b_rows[Value]], text="Beta-tekst som er hemmelig"
+    )
     db.flush()
     return a, b, admin_a, b_rows
 

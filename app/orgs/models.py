@@ -1,13 +1,14 @@
 """Organisations (tenants), their values, departments and people."""
 
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint, event
 from sqlmodel import Field, Relationship, SQLModel
 
-from app.types import UTCDateTime, utcnow
+from app.types import UTCDateTime, str_enum, utcnow
 
 
 def _created() -> Any:
@@ -19,6 +20,12 @@ class Role(StrEnum):
     leader = "leader"
     curator = "curator"
     admin = "admin"
+
+
+class EmailFrequency(StrEnum):
+    instant = "instant"
+    daily = "daily"
+    none = "none"
 
 
 class Organisation(SQLModel, table=True):
@@ -117,9 +124,16 @@ class Person(SQLModel, table=True):
         ),
     )
     title: str = Field(default="", max_length=120)
-    role: Role = Field(default=Role.employee, max_length=16)
+    role: Role = Field(default=Role.employee, sa_type=str_enum(Role), nullable=False)
     active: bool = Field(default=True)
     locale: str | None = Field(default=None, max_length=5)
+    email_frequency: EmailFrequency = Field(
+        default=EmailFrequency.instant, sa_type=str_enum(EmailFrequency), nullable=False
+    )
+    feature_opt_out: bool = Field(default=False)
+    # Name and title folded to plain letters ("Øystein Åsheim" -> "oystein asheim ..."),
+    # kept up to date by a mapper event, so type-ahead is accent-insensitive on every database.
+    search_text: str = Field(default="", max_length=600)
     created_at: datetime = _created()
 
     org: Organisation = Relationship()
@@ -201,3 +215,28 @@ class ImportJob(SQLModel, table=True):
     )
     created_at: datetime = _created()
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+def fold(text: str) -> str:
+    """Lowercase plain letters, in both Nordic spellings: "Åse Ørn" -> "ase orn aase oern"."""
+    lowered = text.lower()
+    short = lowered.translate(_SHORT)
+    long = lowered.translate(_LONG)
+    variants = []
+    for variant in (short, long):
+        plain = "".join(
+            ch for ch in unicodedata.normalize("NFKD", variant) if not unicodedata.combining(ch)
+        )
+        if plain not in variants:
+            variants.append(plain)
+    return " ".join(variants)
+
+
+_SHORT = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "ä": "a", "ö": "o"})
+_LONG = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ä": "ae", "ö": "oe"})
+
+
+@event.listens_for(Person, "before_insert")
+@event.listens_for(Person, "before_update")
+def _person_search_text(_mapper: Any, _conn: Any, person: Person) -> None:
+    person.search_text = fold(f"{person.name} {person.title} {person.email.split('@')[0]}")[:600]

@@ -5,32 +5,51 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from sqlmodel import col, select
+from sqlmodel import select
 
 from app import i18n
 from app.access import MemberDep, org_by_slug
 from app.db import SessionDep
-from app.orgs.models import Value
+from app.orgs.models import EmailFrequency, Value
 from app.orgs.service import text_on
+from app.recognition.service import FeedKind, feed
 from app.security import PROTECT
 from app.web import redirect, render
 
 router = APIRouter(prefix="/{org}", include_in_schema=False)
 
 
-@router.get("/")
-def home(request: Request, session: SessionDep, m: MemberDep) -> Response:
-    values = session.exec(
-        select(Value)
-        .where(Value.org_id == m.org.id, col(Value.active).is_(True))
-        .order_by(col(Value.position))
-    ).all()
-    return render(request, "orgs/home.html", {"values": values})
-
-
 @router.get("/me")
-def me(request: Request, m: MemberDep) -> Response:
-    return render(request, "orgs/me.html")
+def me(request: Request, session: SessionDep, m: MemberDep) -> Response:
+    return render(
+        request,
+        "orgs/me.html",
+        {
+            "received": feed(session, m.person, kind=FeedKind.to_me, limit=3),
+            "given": feed(session, m.person, kind=FeedKind.from_me, limit=3),
+            "frequencies": list(EmailFrequency),
+        },
+    )
+
+
+@router.post("/me/notifications", dependencies=PROTECT)
+def me_notifications(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    email_frequency: Annotated[str, Form(max_length=10)] = "",
+    feature_opt_out: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """E-mail frequency and the standing choice about being featured."""
+    _ = i18n.gettext_for(request)
+    try:
+        m.person.email_frequency = EmailFrequency(email_frequency)
+    except ValueError:
+        return redirect(request, f"/{m.org.slug}/me")
+    m.person.feature_opt_out = feature_opt_out == "1"
+    session.add(m.person)
+    session.commit()
+    return redirect(request, f"/{m.org.slug}/me", message=_("Your settings are saved."))
 
 
 @router.post("/me/language", dependencies=PROTECT)

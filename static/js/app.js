@@ -1,16 +1,46 @@
-// Our own script: small, optional. Every page works without it.
+// Our own script: small and optional. Every page works without it.
 (function () {
   "use strict";
   const token = () => document.querySelector('meta[name="csrf-token"]')?.content;
+
   // htmx requests that are not form submissions still need the CSRF token.
   document.addEventListener("htmx:config:request", (evt) => {
     const t = token();
     if (t) evt.detail.ctx.request.headers["X-CSRF-Token"] = t;
   });
+
   // Close an open disclosure menu with Escape and return focus to its button.
   document.addEventListener("keydown", (evt) => {
     if (evt.key !== "Escape") return;
     const open = document.querySelector("details.menu[open]");
-    if (open) { open.removeAttribute("open"); open.querySelector("summary")?.focus(); }
+    if (open) {
+      open.removeAttribute("open");
+      open.querySelector("summary")?.focus();
+    }
+  });
+
+  // Live character counter for text areas that name one in data-counter.
+  const updateCounter = (area) => {
+    const out = document.getElementById(area.dataset.counter);
+    if (!out) return;
+    const max = area.maxLength > 0 ? area.maxLength : 600;
+    const n = [...area.value].length;
+    out.textContent = out.textContent.replace(/\d+(\D+)\d+/, `${n}$1${max}`);
+  };
+  document.addEventListener("input", (evt) => {
+    if (evt.target.matches("textarea[data-counter]")) updateCounter(evt.target);
+  });
+
+  // A colleague ticked in the search results moves to the chosen list, so a new
+  // search does not take them away.
+  document.addEventListener("change", (evt) => {
+    const box = evt.target;
+    if (!box.matches("#people-results input[name=recipients]") || !box.checked) return;
+    const chosen = document.getElementById("chosen");
+    const item = box.closest("li");
+    if (chosen && item) {
+      chosen.appendChild(item);
+      box.focus();
+    }
   });
 })();

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 58821c883260
+Revision ID: 898c552ce5e8
 Revises: 
-Create Date: 2026-11-22 21:48:50.591846
+Create Date: 2026-11-22 21:58:05.401314
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from alembic import op
 import app.types
 
 
-revision: str = '58821c883260'
+revision: str = '898c552ce5e8'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -85,9 +85,12 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('department_id', sa.Integer(), nullable=True),
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-    sa.Column('role', sa.Enum('employee', 'leader', 'curator', 'admin', name='role'), nullable=False),
+    sa.Column('role', sa.Enum('employee', 'leader', 'curator', 'admin', name='role', native_enum=False, length=16), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('locale', sqlmodel.sql.sqltypes.AutoString(length=5), nullable=True),
+    sa.Column('email_frequency', sa.Enum('instant', 'daily', 'none', name='emailfrequency', native_enum=False, length=16), nullable=False),
+    sa.Column('feature_opt_out', sa.Boolean(), nullable=False),
+    sa.Column('search_text', sqlmodel.sql.sqltypes.AutoString(length=600), nullable=False),
     sa.Column('created_at', app.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['department_id'], ['department.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['org_id'], ['organisation.id'], ondelete='CASCADE'),
@@ -185,11 +188,100 @@ def upgrade() -> None:
     with op.batch_alter_table('magiclink', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_magiclink_person_id'), ['person_id'], unique=False)
 
+    op.create_table('recognition',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('giver_id', sa.Integer(), nullable=False),
+    sa.Column('text', sqlmodel.sql.sqltypes.AutoString(length=600), nullable=False),
+    sa.Column('visibility', sa.Enum('org', 'private', name='visibility', native_enum=False, length=16), nullable=False),
+    sa.Column('feature_consent', sa.Boolean(), nullable=False),
+    sa.Column('listed', sa.Boolean(), nullable=False),
+    sa.Column('hidden_by_curator', sa.Boolean(), nullable=False),
+    sa.Column('hidden_reason', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', app.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['giver_id'], ['person.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['org_id'], ['organisation.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('giver_id', 'idempotency_key')
+    )
+    with op.batch_alter_table('recognition', schema=None) as batch_op:
+        batch_op.create_index('ix_recognition_feed', ['org_id', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_recognition_giver_created', ['giver_id', 'created_at'], unique=False)
+
+    op.create_table('notification',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('recognition_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('digest', sa.Boolean(), nullable=False),
+    sa.Column('due_at', app.types.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', app.types.UTCDateTime(), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['recognition_id'], ['recognition.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('recognition_id', 'person_id')
+    )
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.create_index('ix_notification_due', ['sent_at', 'due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notification_person_id'), ['person_id'], unique=False)
+
+    op.create_table('reaction',
+    sa.Column('recognition_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('clap', 'heart', 'raise', name='reactionkind', native_enum=False, length=16), nullable=False),
+    sa.Column('created_at', app.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['recognition_id'], ['recognition.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('recognition_id', 'person_id', 'kind')
+    )
+    op.create_table('recognitionrecipient',
+    sa.Column('recognition_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('hidden', sa.Boolean(), nullable=False),
+    sa.Column('feature_opt_out', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['recognition_id'], ['recognition.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('recognition_id', 'person_id')
+    )
+    with op.batch_alter_table('recognitionrecipient', schema=None) as batch_op:
+        batch_op.create_index('ix_recipient_person', ['person_id', 'recognition_id'], unique=False)
+
+    op.create_table('recognitionvalue',
+    sa.Column('recognition_id', sa.Integer(), nullable=False),
+    sa.Column('value_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['recognition_id'], ['recognition.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['value_id'], ['value.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('recognition_id', 'value_id')
+    )
+    with op.batch_alter_table('recognitionvalue', schema=None) as batch_op:
+        batch_op.create_index('ix_recognitionvalue_value', ['value_id', 'recognition_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('recognitionvalue', schema=None) as batch_op:
+        batch_op.drop_index('ix_recognitionvalue_value')
+
+    op.drop_table('recognitionvalue')
+    with op.batch_alter_table('recognitionrecipient', schema=None) as batch_op:
+        batch_op.drop_index('ix_recipient_person')
+
+    op.drop_table('recognitionrecipient')
+    op.drop_table('reaction')
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notification_person_id'))
+        batch_op.drop_index('ix_notification_due')
+
+    op.drop_table('notification')
+    with op.batch_alter_table('recognition', schema=None) as batch_op:
+        batch_op.drop_index('ix_recognition_giver_created')
+        batch_op.drop_index('ix_recognition_feed')
+
+    op.drop_table('recognition')
     with op.batch_alter_table('magiclink', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_magiclink_person_id'))
 

@@ -1,0 +1,425 @@
+"""Tre om dagen pages: home and feeds, give, a recognition, reactions, hiding."""
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+from sqlmodel import col, select
+
+from app import i18n
+from app.access import MemberDep
+from app.db import SessionDep
+from app.errors import Invalid
+from app.orgs.models import Person, Value
+from app.recognition import service
+from app.recognition.models import ReactionKind, Recognition
+from app.recognition.service import FeedKind
+from app.security import PROTECT
+from app.types import utcnow
+from app.web import is_htmx, is_safe_next, redirect, render
+
+router = APIRouter(prefix="/{org}", include_in_schema=False)
+
+REACTION_LABELS = {
+    ReactionKind.clap: ("👏", "Applause"),
+    ReactionKind.heart: ("❤️", "Love"),
+    ReactionKind.raise_hands: ("🙌", "Celebrate"),
+}
+
+
+def _active_values(session: SessionDep, org_id: int | None) -> list[Value]:
+    return list(
+        session.exec(
+            select(Value)
+            .where(Value.org_id == org_id, col(Value.active).is_(True))
+            .order_by(col(Value.position))
+        )
+    )
+
+
+def _feed_context(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    feed: str,
+    value: int | None,
+    cursor: str | None,
+) -> dict[str, object]:
+    try:
+        kind = FeedKind(feed)
+    except ValueError:
+        kind = FeedKind.all
+    values = _active_values(session, m.org.id)
+    if value is not None and value not in {v.id for v in values}:
+        value = None
+    page = service.feed(session, m.person, kind=kind, value_id=value, cursor=cursor)
+    return {
+        "feed_kind": kind.value,
+        "feed_value": value,
+        "values": values,
+        "page": page,
+        "reaction_labels": REACTION_LABELS,
+    }
+
+
+@router.get("/")
+def home(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    feed: Annotated[str, Query(max_length=20)] = "all",
+    value: int | None = None,
+) -> Response:
+    ctx = _feed_context(request, session, m, feed, value, None)
+    ctx["progress"] = service.progress(session, m.person)
+    return render(request, "recognition/home.html", ctx, block="feed")
+
+
+@router.get("/feed")
+def feed_page(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    feed: Annotated[str, Query(max_length=20)] = "all",
+    value: int | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """Further pages of a feed: items only for htmx's infinite scroll, a page otherwise."""
+    try:
+        ctx = _feed_context(request, session, m, feed, value, cursor)
+    except Invalid:
+        ctx = _feed_context(request, session, m, feed, value, None)
+    return render(request, "recognition/feed.html", ctx, block="items")
+
+
+# --- give ---------------------------------------------------------------------------------
+
+
+def _ints(values: list[str]) -> list[int]:
+    out = []
+    for v in values:
+        try:
+            out.append(int(v))
+        except ValueError:
+            continue
+    return out
+
+
+def _give_page(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    *,
+    chosen_ids: list[int],
+    value_ids: list[int],
+    text: str,
+    visibility: str,
+    feature_consent: bool,
+    q: str = "",
+    key: str | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    chosen = []
+    if chosen_ids:
+        found = {
+            p.id: p
+            for p in session.exec(
+                select(Person).where(
+                    col(Person.id).in_(chosen_ids),
+                    Person.org_id == m.org.id,
+                    col(Person.active).is_(True),
+                    Person.id != m.person.id,
+                )
+            )
+        }
+        chosen = [found[i] for i in dict.fromkeys(chosen_ids) if i in found]
+    results = service.search_colleagues(session, m.person, q) if q.strip() else []
+    return render(
+        request,
+        "recognition/give.html",
+        {
+            "chosen": chosen,
+            "results": [p for p in results if p not in chosen],
+            "suggested": [] if q.strip() else service.search_colleagues(session, m.person, ""),
+            "q": q,
+            "values": _active_values(session, m.org.id),
+            "value_ids": set(value_ids),
+            "text": text,
+            "visibility": visibility,
+            "feature_consent": feature_consent,
+            "key": key or secrets.token_urlsafe(16),
+            "errors": errors or {},
+            "progress": service.progress(session, m.person),
+            "text_max": service.TEXT_MAX,
+            "text_min": service.TEXT_MIN,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/give")
+def give_form(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    q: Annotated[str, Query(max_length=100)] = "",
+    recipients: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006 - FastAPI reads it
+    values: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006
+    text: Annotated[str, Query(max_length=2000)] = "",
+    visibility: Annotated[str, Query(max_length=10)] = "org",
+    feature_consent: Annotated[str, Query(max_length=5)] = "",
+    to: int | None = None,
+) -> Response:
+    """The give form; without JavaScript its search button reloads it with the input kept."""
+    chosen = _ints(recipients) + ([to] if to else [])
+    return _give_page(
+        request,
+        session,
+        m,
+        chosen_ids=chosen,
+        value_ids=_ints(values),
+        text=text,
+        visibility=visibility,
+        feature_consent=bool(feature_consent),
+        q=q,
+    )
+
+
+@router.get("/give/people")
+def give_people(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    q: Annotated[str, Query(max_length=100)] = "",
+    recipients: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006
+) -> Response:
+    """Type-ahead results (an htmx fragment; a page of its own without JavaScript)."""
+    chosen = set(_ints(recipients))
+    people = [p for p in service.search_colleagues(session, m.person, q) if p.id not in chosen]
+    return render(
+        request, "recognition/people_results.html", {"results": people, "q": q}, block="results"
+    )
+
+
+@router.post("/give", dependencies=PROTECT)
+def give(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    recipients: Annotated[list[str], Form(max_length=20)] = [],  # noqa: B006
+    values: Annotated[list[str], Form(max_length=20)] = [],  # noqa: B006
+    text: Annotated[str, Form(max_length=2000)] = "",
+    visibility: Annotated[str, Form(max_length=10)] = "org",
+    feature_consent: Annotated[str, Form(max_length=5)] = "",
+    idempotency_key: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    recipient_ids, value_ids = _ints(recipients), _ints(values)
+    try:
+        rec, _created = service.give_recognition(
+            session,
+            giver=m.person,
+            recipient_ids=recipient_ids,
+            value_ids=value_ids,
+            text=text,
+            visibility=visibility,
+            feature_consent=bool(feature_consent),
+            idempotency_key=idempotency_key,
+        )
+    except Invalid as exc:
+        session.rollback()
+        _ = i18n.gettext_for(request)
+        return _give_page(
+            request,
+            session,
+            m,
+            chosen_ids=recipient_ids,
+            value_ids=value_ids,
+            text=text,
+            visibility=visibility,
+            feature_consent=bool(feature_consent),
+            key=idempotency_key if service.KEY_RE.match(idempotency_key) else None,
+            errors={f: _(p.message) for f, p in exc.errors.items()},
+            status_code=422,
+        )
+    session.commit()
+    return redirect(request, f"/{m.org.slug}/given/{rec.id}")
+
+
+@router.get("/given/{rec_id}")
+def given(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> Response:
+    """The confirmation after giving: who, which value, today's progress, and undo."""
+    rec = service.recognition_for(session, m.person, rec_id)
+    if rec.giver_id != m.person.id:
+        return redirect(request, f"/{m.org.slug}/r/{rec.id}")
+    age = (utcnow() - rec.created_at).total_seconds()
+    return render(
+        request,
+        "recognition/given.html",
+        {
+            "rec": rec,
+            "progress": service.progress(session, m.person),
+            "can_undo": age < service.UNDO_SECONDS,
+            "reactions": service.reactions_for(session, m.person, [rec_id]),
+            "reaction_labels": REACTION_LABELS,
+        },
+    )
+
+
+# --- one recognition ----------------------------------------------------------------------
+
+
+def _detail(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    rec: Recognition,
+    *,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    reason: str = "",
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "recognition/detail.html",
+        {
+            "rec": rec,
+            "reactions": service.reactions_for(session, m.person, [rec.id or 0]),
+            "reaction_labels": REACTION_LABELS,
+            "as_recipient": next((r for r in rec.recipients if r.person_id == m.person.id), None),
+            "can_delete": rec.giver_id == m.person.id
+            and utcnow() - rec.created_at <= service.DELETE_WINDOW,
+            "errors": errors or {},
+            "error": error,
+            "reason": reason,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/r/{rec_id}")
+def detail(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> Response:
+    return _detail(request, session, m, service.recognition_for(session, m.person, rec_id))
+
+
+@router.post("/r/{rec_id}/delete", dependencies=PROTECT)
+def delete(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> Response:
+    rec = service.recognition_for(session, m.person, rec_id)
+    _ = i18n.gettext_for(request)
+    try:
+        service.delete_recognition(session, m.person, rec)
+    except Invalid as exc:
+        return _detail(
+            request,
+            session,
+            m,
+            rec,
+            error=_(exc.errors["recognition"].message),
+            status_code=422,
+        )
+    session.commit()
+    return redirect(request, f"/{m.org.slug}/", message=_("Deleted. Nobody was notified."))
+
+
+@router.post("/r/{rec_id}/react", dependencies=PROTECT)
+def react(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    rec_id: int,
+    kind: Annotated[str, Form(max_length=10)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    rec = service.recognition_for(session, m.person, rec_id)
+    service.toggle_reaction(session, m.person, rec, kind)
+    session.commit()
+    if is_htmx(request):
+        return render(
+            request,
+            "recognition/_reactions.html",
+            {
+                "rec": rec,
+                "counts": service.reactions_for(session, m.person, [rec_id])[rec_id],
+                "reaction_labels": REACTION_LABELS,
+                "next": next,
+            },
+        )
+    return redirect(request, next if is_safe_next(next) else f"/{m.org.slug}/r/{rec_id}")
+
+
+@router.post("/r/{rec_id}/hide", dependencies=PROTECT)
+def hide(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    rec_id: int,
+    hidden: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """A recipient takes a recognition off the public feeds (or puts it back)."""
+    rec = service.recognition_for(session, m.person, rec_id)
+    service.set_hidden_by_recipient(session, m.person, rec, hidden == "1")
+    session.commit()
+    _ = i18n.gettext_for(request)
+    message = (
+        _("Hidden from the public feeds.") if hidden == "1" else _("Shown in the feeds again.")
+    )
+    return redirect(request, f"/{m.org.slug}/r/{rec_id}", message=message)
+
+
+@router.post("/r/{rec_id}/feature", dependencies=PROTECT)
+def feature_opt_out(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    rec_id: int,
+    opt_out: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    rec = service.recognition_for(session, m.person, rec_id)
+    service.set_feature_opt_out(session, m.person, rec, opt_out == "1")
+    session.commit()
+    _ = i18n.gettext_for(request)
+    message = (
+        _("It will not be featured with your name.")
+        if opt_out == "1"
+        else _("It may be featured again.")
+    )
+    return redirect(request, f"/{m.org.slug}/r/{rec_id}", message=message)
+
+
+@router.post("/r/{rec_id}/moderate", dependencies=PROTECT)
+def moderate(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    rec_id: int,
+    hidden: Annotated[str, Form(max_length=5)] = "",
+    reason: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Curators hide a recognition with a logged reason, or show it again."""
+    rec = service.recognition_for(session, m.person, rec_id)
+    _ = i18n.gettext_for(request)
+    try:
+        if hidden == "1":
+            service.curator_hide(session, m.person, rec, reason)
+        else:
+            service.curator_unhide(session, m.person, rec)
+    except Invalid as exc:
+        session.rollback()
+        return _detail(
+            request,
+            session,
+            m,
+            rec,
+            errors={f: _(p.message) for f, p in exc.errors.items()},
+            reason=reason,
+            status_code=422,
+        )
+    session.commit()
+    message = (
+        _("Hidden for everyone but the giver and curators.")
+        if hidden == "1"
+        else _("Visible again.")
+    )
+    return redirect(request, f"/{m.org.slug}/r/{rec_id}", message=message)
