@@ -8,9 +8,10 @@ from sqlmodel import Session, SQLModel, select
 
 from app import i18n
 from app.auth import service as auth
-from app.db import SessionDep
+from app.db import SessionDep, SessionFactoryDep
 from app.errors import NotAuthenticated, NotFound, PermissionDenied
 from app.orgs.models import Organisation, Person
+from app.types import utcnow
 
 SESSION_COOKIE = "tod_session"
 M = TypeVar("M", bound=SQLModel)
@@ -37,16 +38,27 @@ def bearer_token(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def optional_person(request: Request, session: SessionDep) -> Person | None:
+def optional_person(
+    request: Request, session: SessionDep, factory: SessionFactoryDep
+) -> Person | None:
     """The caller from `Authorization: Bearer` or the session cookie; sets the locale."""
     if hasattr(request.state, "person"):
         return request.state.person
     person: Person | None = None
     if (raw := bearer_token(request)) is not None:
-        person = auth.person_for_api_token(session, raw)
-        if person is None:
+        token = auth.api_token_for(session, raw)
+        if token is None:
             raise NotAuthenticated()
+        person = token.person
         request.state.via_token = True
+        stale = (
+            token.last_used_at is None or token.last_used_at < utcnow() - auth.TOKEN_USE_RESOLUTION
+        )
+        if stale and token.id is not None:
+            # Its own short write transaction: GET requests read without the write lock.
+            with factory() as writer:
+                auth.record_token_use(writer, token.id)
+                writer.commit()
     elif raw_cookie := request.cookies.get(SESSION_COOKIE):
         person = auth.person_for_session(session, raw_cookie)
     request.state.person = person

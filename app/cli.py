@@ -149,6 +149,12 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from app.scheduler import run_forever
+
+    return run_forever()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description="Tre om dagen")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -206,6 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = token.add_parser("revoke", help="revoke an API token by its first characters")
     p.add_argument("prefix")
     p.set_defaults(func=cmd_token_revoke)
+
+    p = sub.add_parser(
+        "scheduler",
+        help="run only the background jobs, in the foreground (with TOD_SCHEDULER=off "
+        "on the app processes)",
+        description="Run the background jobs (e-mail notifications, digests, ...) in the "
+        "foreground until SIGTERM or Ctrl+C. Use one such process when several app processes "
+        "serve the site, and set TOD_SCHEDULER=off for those.",
+    )
+    p.set_defaults(func=cmd_scheduler)
 
     p = sub.add_parser("backup", help="consistent copy of the live SQLite database")
     p.add_argument("path")

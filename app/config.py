@@ -17,7 +17,6 @@ class Settings(BaseSettings):
     env: Literal["dev", "production"] = "dev"
     secret_key: str = DEV_SECRET
     database_url: str = "sqlite:///data/tod.db"
-    media_url: str = "file:data/media"
     base_url: str = "http://127.0.0.1:8000"
     smtp_url: str = ""
     mail_from: str = "Tre om dagen <noreply@treomdagen.no>"

@@ -1,5 +1,6 @@
 """create_app(): routers, middleware, error pages, lifespan."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
-from app import i18n
+from app import i18n, scheduler
 from app.auth.routes import router as auth_router
 from app.config import get_settings
 from app.errors import (
@@ -28,6 +29,8 @@ from app.middleware import RequestContextMiddleware
 from app.orgs.admin_routes import router as admin_router
 from app.orgs.api import router as api_router
 from app.orgs.routes import router as org_router
+from app.recognition.api import router as recognition_api_router
+from app.recognition.routes import router as recognition_router
 from app.site import router as site_router
 from app.web import STATIC_DIR, render
 
@@ -38,8 +41,22 @@ API_PREFIX = "/api/v1"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    get_settings()  # fail at start, not at the first request, on bad settings
-    yield
+    settings = get_settings()  # fail at start, not at the first request, on bad settings
+    app.state.scheduler = None
+    if settings.scheduler == "on":
+        if settings.workers > 1:
+            log.warning(
+                "TOD_SCHEDULER=on with %d workers runs a scheduler in each; the jobs are safe "
+                "but wasteful: set TOD_SCHEDULER=off and run `python -m app scheduler` once",
+                settings.workers,
+            )
+        app.state.scheduler = scheduler.start_in_process()
+    try:
+        yield
+    finally:
+        if app.state.scheduler is not None:
+            # Waits for a running job; off the event loop so other shutdown work goes on.
+            await asyncio.to_thread(scheduler.shutdown, app.state.scheduler)
 
 
 def create_app() -> FastAPI:
@@ -57,9 +74,11 @@ def create_app() -> FastAPI:
     app.include_router(site_router)
     app.include_router(auth_router)
     app.include_router(api_router, prefix=API_PREFIX)
+    app.include_router(recognition_api_router, prefix=API_PREFIX)
     # Org pages last: "/{org}/..." would otherwise shadow fixed paths.
     app.include_router(admin_router)
     app.include_router(org_router)
+    app.include_router(recognition_router)
     _install_error_handlers(app)
     if settings.dev:
         log.warning("running in dev mode: demo login is on")

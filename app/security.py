@@ -1,6 +1,7 @@
 """CSRF checks and rate limits, as dependencies every unsafe route carries."""
 
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -18,16 +19,25 @@ from app.web import CSRF_FIELD, CSRF_HEADER, csrf_valid
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-async def csrf_protect(request: Request) -> None:
+async def csrf_protect(request: Request) -> AsyncIterator[None]:
     """Unsafe requests made with cookies must carry the CSRF token (form field or header)."""
-    if request.method in SAFE_METHODS or bearer_token(request) is not None:
-        return
-    submitted = request.headers.get(CSRF_HEADER)
-    if not submitted and request.headers.get("content-type", "").startswith(FORM_TYPES):
-        value = (await request.form()).get(CSRF_FIELD)
-        submitted = value if isinstance(value, str) else None
-    if not csrf_valid(request, submitted):
-        raise CsrfFailed()
+    form = None
+    if request.method not in SAFE_METHODS and bearer_token(request) is None:
+        submitted = request.headers.get(CSRF_HEADER)
+        if not submitted and request.headers.get("content-type", "").startswith(FORM_TYPES):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            submitted = value if isinstance(value, str) else None
+        if not csrf_valid(request, submitted):
+            if form is not None:
+                await form.close()
+            raise CsrfFailed()
+    try:
+        yield
+    finally:
+        # Uploaded files are spooled to temporary files: close them when the request is done.
+        if form is not None:
+            await form.close()
 
 
 def client_ip(request: Request) -> str:

@@ -199,6 +199,8 @@ def test_api_token_works_as_bearer_and_can_be_revoked(client, db):
     me = client.get(f"/api/v1/orgs/{org.slug}/me", headers=headers)
     assert me.status_code == 200
     assert me.json()["name"] == "Øystein Brænd"
+    db.refresh(token)
+    assert token.last_used_at is not None
 
     # Bearer calls carry no ambient authority, so they need no CSRF token.
     revoked = client.delete(f"/api/v1/orgs/{org.slug}/me/tokens/{token.id}", headers=headers)

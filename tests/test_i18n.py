@@ -85,7 +85,7 @@ def test_dates_and_numbers_follow_the_language():
     assert isinstance(env, Environment)
 
     class Req:
-        class state:  # noqa: N801 - mimics request.state
+        class state:
             locale = "nb"
 
     out = template.render(request=Req, d=date(2026, 11, 23), n=12345)
@@ -93,8 +93,8 @@ def test_dates_and_numbers_follow_the_language():
 
 
 def _used_messages() -> set[str]:
-    method_map = [("app/**.py", "python"), ("templates/**.html", "jinja2")]
-    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    method_map = [("app/**.py", "python"), ("templates/**.html", "jinja2"), ("templates/**.txt", "jinja2")]
+    options = {t: {"extensions": "jinja2.ext.i18n"} for t in ("templates/**.html", "templates/**.txt")}
     keywords = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
     found = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(

@@ -218,11 +218,17 @@ def test_public_org_routes_reveal_no_names(client, two_orgs):
     assert "Beta" not in css.text and "Beate" not in css.text
 
 
+# Path parameters that are not ids: a valid literal is enough.
+LITERAL_PARAMS = {"kind": "clap"}
+
+
 def _fill(path, slug, b_rows):
     def repl(match):
         name = match.group(1)
         if name == "org":
             return slug
+        if name in LITERAL_PARAMS:
+            return LITERAL_PARAMS[name]
         model = PARAM_MODELS.get(name)
         assert model is not None, f"add {name!r} to PARAM_MODELS so isolation is tested for {path}"
         return str(b_rows[model].id)

@@ -33,7 +33,7 @@ def _set_session_cookie(response: Response, raw: str) -> None:
 
 
 def _demo_people(session: SessionDep) -> list[tuple[Organisation, list[Person]]]:
-    orgs = session.exec(select(Organisation).order_by(Organisation.name)).all()
+    orgs = session.exec(select(Organisation).order_by(col(Organisation.id))).all()
     result = []
     for org in orgs:
         people = session.exec(

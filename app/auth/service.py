@@ -130,11 +130,34 @@ def create_api_token(session: Session, person: Person, name: str = "") -> tuple[
     return token, raw
 
 
-def person_for_api_token(session: Session, raw: str) -> Person | None:
+def api_token_for(session: Session, raw: str) -> ApiToken | None:
+    """The token if it is valid and its person active."""
     token = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_secret(raw))).first()
     if token is None or token.revoked_at is not None or not token.person.active:
         return None
-    return token.person
+    return token
+
+
+def person_for_api_token(session: Session, raw: str) -> Person | None:
+    token = api_token_for(session, raw)
+    return token.person if token else None
+
+
+TOKEN_USE_RESOLUTION = timedelta(minutes=5)
+
+
+def record_token_use(session: Session, token_id: int, now: datetime | None = None) -> None:
+    """Remember when a token was last used (at most every few minutes: it is a write)."""
+    now = now or utcnow()
+    session.execute(
+        update(ApiToken)
+        .where(
+            col(ApiToken.id) == token_id,
+            (col(ApiToken.last_used_at).is_(None))
+            | (col(ApiToken.last_used_at) < now - TOKEN_USE_RESOLUTION),
+        )
+        .values(last_used_at=now)
+    )
 
 
 def revoke_api_token(session: Session, token: ApiToken) -> None:

@@ -1,15 +1,31 @@
 """Organisations, values, departments and people: plain functions over a session."""
 
 import re
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from sqlmodel import Session, col, func, select
+from sqlalchemy.orm import selectinload
+from sqlmodel import Session, col, delete, func, or_, select
+from sqlmodel.sql.expression import SelectOfScalar
 
-from app.errors import N_, Invalid, Problem
+from app.auth import service as auth
+from app.auth.models import ApiToken
+from app.errors import N_, Invalid, NotFound, Problem
 from app.i18n import LOCALES
-from app.orgs.models import AuditEvent, Department, Organisation, Person, Role, Value
+from app.orgs.models import (
+    AuditEvent,
+    Department,
+    DepartmentLeader,
+    Organisation,
+    Person,
+    Role,
+    Value,
+)
+
+T = TypeVar("T")
 
 RESERVED_SLUGS = frozenset(
     {
@@ -39,8 +55,62 @@ COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 DEFAULT_COLOURS = ["#1d4f73", "#8a3b12", "#2e6b30", "#6a2c70", "#7a5c00"]
 
+PAGE_SIZE = 50
+MAX_ID = 2_147_483_647  # PostgreSQL's integer: a larger id is an error there, not a miss
+ID_RE = re.compile(r"^[0-9]{1,10}$")
+
 REQUIRED = Problem("required", N_("This field is required."))
 TOO_LONG = Problem("too_long", N_("This is too long."))
+UNKNOWN_DEPARTMENT = Problem("unknown", N_("Choose a department from the list."))
+UNKNOWN_PERSON = Problem("unknown", N_("Choose a person from the list."))
+LAST_ADMIN = Problem(
+    "last_admin",
+    N_("There must be at least one active admin. Make someone else admin first."),
+)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a longer list, with what the pager needs."""
+
+    items: list[T]
+    number: int
+    total: int
+    size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def page_number(raw: str | None) -> int:
+    """A page number from the query string; anything odd means the first page."""
+    raw = (raw or "").strip()
+    return max(1, int(raw)) if ID_RE.match(raw) else 1
+
+
+def _paginate(session: Session, stmt: SelectOfScalar[T], number: int) -> Page[T]:
+    total = session.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one()
+    pages = max(1, -(-total // PAGE_SIZE))
+    number = min(max(1, number), pages)
+    items = list(session.exec(stmt.offset((number - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+    return Page(items=items, number=number, total=total)
+
+
+def parse_id(raw: str | None) -> int | None:
+    """A row id typed into a form, or None when it cannot be one."""
+    raw = (raw or "").strip()
+    if not ID_RE.match(raw) or not 1 <= int(raw) <= MAX_ID:
+        return None
+    return int(raw)
 
 
 def audit(
@@ -307,7 +377,24 @@ def update_value(
     audit(session, org, actor, "value.update", name, active=active)
 
 
-def move_value(session: Session, org: Organisation, value: Value, delta: int) -> None:
+def set_value_active(
+    session: Session, org: Organisation, value: Value, active: bool, actor: Person | None = None
+) -> None:
+    """Values are never deleted (recognitions refer to them); they are switched off instead."""
+    if value.active == active:
+        return
+    value.active = active
+    session.add(value)
+    audit(session, org, actor, "value.activate" if active else "value.deactivate", value.name)
+
+
+def move_value(
+    session: Session,
+    org: Organisation,
+    value: Value,
+    delta: int,
+    actor: Person | None = None,
+) -> None:
     values = list(
         session.exec(select(Value).where(Value.org_id == org.id).order_by(col(Value.position)))
     )
@@ -317,6 +404,15 @@ def move_value(session: Session, org: Organisation, value: Value, delta: int) ->
     for pos, v in enumerate(values):
         v.position = pos
         session.add(v)
+    if i != j:
+        audit(session, org, actor, "value.move", value.name, position=j + 1)
+
+
+def list_values(session: Session, org: Organisation) -> list[Value]:
+    """All values, inactive ones too, in the order people see them."""
+    return list(
+        session.exec(select(Value).where(Value.org_id == org.id).order_by(col(Value.position)))
+    )
 
 
 # --- departments ----------------------------------------------------------------------------
@@ -375,6 +471,108 @@ def department_tree(session: Session, org: Organisation) -> list[tuple[Departmen
     return out
 
 
+def _department_ref(session: Session, org: Organisation, raw: str | None) -> Department | None:
+    """The organisation's department chosen in a select; empty means none."""
+    if not (raw or "").strip():
+        return None
+    id_ = parse_id(raw)
+    dept = session.get(Department, id_) if id_ is not None else None
+    if dept is None or dept.org_id != org.id:
+        raise ValueError(UNKNOWN_DEPARTMENT)
+    return dept
+
+
+def department_choice(
+    session: Session, org: Organisation, raw: str | None, *, field: str = "department"
+) -> Department | None:
+    """Like _department_ref, for routes: Invalid on `field` for an id not in the list."""
+    errors: dict[str, Problem] = {}
+    dept = _collect(errors, field, _department_ref, session, org, raw)
+    if errors:
+        raise Invalid(errors)
+    return dept
+
+
+def department_people_counts(session: Session, org: Organisation) -> dict[int, int]:
+    """How many people (active or not) belong to each department."""
+    rows = session.exec(
+        select(Person.department_id, func.count())
+        .where(Person.org_id == org.id, col(Person.department_id).is_not(None))
+        .group_by(col(Person.department_id))
+    )
+    return {dept_id: count for dept_id, count in rows if dept_id is not None}
+
+
+def update_department(
+    session: Session,
+    org: Organisation,
+    dept: Department,
+    *,
+    name: str,
+    parent: Department | None,
+    actor: Person | None = None,
+) -> None:
+    """Rename and move a department; it may not end up below itself."""
+    errors: dict[str, Problem] = {}
+    name = _collect(errors, "name", clean_text, name, max_length=120, required=True)
+    clash = department_by_name(session, org, name) if name else None
+    if clash is not None and clash.id != dept.id:
+        errors["name"] = Problem("taken", N_("A department with this name already exists."))
+    seen: set[int | None] = set()
+    node = parent
+    while node is not None and node.id not in seen:
+        if node.id == dept.id:
+            errors["parent"] = Problem(
+                "cycle",
+                N_("A department cannot be placed under itself or one of its sub-departments."),
+            )
+            break
+        seen.add(node.id)
+        node = node.parent
+    if errors:
+        raise Invalid(errors)
+    old_name, old_parent = dept.name, dept.parent_id
+    dept.name, dept.parent_id = name, parent.id if parent else None
+    session.add(dept)
+    if (old_name, old_parent) != (dept.name, dept.parent_id):
+        audit(
+            session,
+            org,
+            actor,
+            "department.update",
+            name,
+            old_name=old_name,
+            parent=parent.name if parent else None,
+        )
+
+
+def delete_department(
+    session: Session, org: Organisation, dept: Department, actor: Person | None = None
+) -> None:
+    """Delete an empty department: no people in it and no sub-departments below it."""
+    people = session.exec(
+        select(func.count()).select_from(Person).where(Person.department_id == dept.id)
+    ).one()
+    children = session.exec(
+        select(func.count()).select_from(Department).where(Department.parent_id == dept.id)
+    ).one()
+    errors: dict[str, Problem] = {}
+    if people:
+        errors["delete"] = Problem(
+            "in_use", N_("People belong to this department. Move them to another one first.")
+        )
+    elif children:
+        errors["delete"] = Problem(
+            "has_children",
+            N_("This department has sub-departments. Move or delete them first."),
+        )
+    if errors:
+        raise Invalid(errors)
+    session.execute(delete(DepartmentLeader).where(col(DepartmentLeader.department_id) == dept.id))
+    session.delete(dept)
+    audit(session, org, actor, "department.delete", dept.name)
+
+
 # --- people ---------------------------------------------------------------------------------
 
 
@@ -387,6 +585,22 @@ def parse_role(value: str) -> Role:
         ) from exc
 
 
+def _is_last_active_admin(session: Session, org: Organisation, person: Person) -> bool:
+    """True when `person` is the organisation's only active admin.
+
+    The admins' rows are locked (PostgreSQL; SQLite holds its write lock already), so two
+    admins demoting each other at the same moment cannot leave the organisation with none.
+    """
+    if person.id is None or person.role != Role.admin or not person.active:
+        return False
+    ids = session.exec(
+        select(Person.id)
+        .where(Person.org_id == org.id, Person.role == Role.admin, col(Person.active).is_(True))
+        .with_for_update()
+    ).all()
+    return list(ids) == [person.id]
+
+
 def upsert_person(
     session: Session,
     org: Organisation,
@@ -395,36 +609,289 @@ def upsert_person(
     name: str,
     department: str = "",
     title: str = "",
-    role: str = "employee",
+    role: str | None = "employee",
     actor: Person | None = None,
     create_departments: bool = True,
 ) -> tuple[Person, bool]:
-    """Create or update a person by e-mail; returns (person, created)."""
+    """Create or update a person by e-mail; returns (person, created).
+
+    An empty `role` keeps an existing person's role (new people become employees): an HR
+    export that knows nothing of roles must not demote the admins.
+    """
     errors: dict[str, Problem] = {}
     email = _collect(errors, "email", normalise_email, email or "")
     name = _collect(errors, "name", clean_text, name, max_length=120, required=True)
     title = _collect(errors, "title", clean_text, title, max_length=120)
     dept_name = _collect(errors, "department", clean_text, department, max_length=120)
-    role_value = _collect(errors, "role", parse_role, role)
+    role_value = _collect(errors, "role", parse_role, role) if (role or "").strip() else None
     if errors:
         raise Invalid(errors)
+    person = session.exec(
+        select(Person).where(Person.org_id == org.id, Person.email == email)
+    ).first()
+    new_role = role_value or (person.role if person else Role.employee)
+    if (
+        person is not None
+        and new_role != Role.admin
+        and _is_last_active_admin(session, org, person)
+    ):
+        raise Invalid({"role": LAST_ADMIN})
     dept = None
     if dept_name:
         dept = department_by_name(session, org, dept_name)
         if dept is None:
             if not create_departments:
-                raise Invalid(
-                    {"department": Problem("unknown", N_("Choose a department from the list."))}
-                )
+                raise Invalid({"department": UNKNOWN_DEPARTMENT})
             dept = add_department(session, org, name=dept_name, actor=actor)
-    person = session.exec(
-        select(Person).where(Person.org_id == org.id, Person.email == email)
-    ).first()
     created = person is None
     if person is None:
         person = Person(org=org, email=email, name=name)
-    person.name, person.title, person.role = name, title, role_value
+    person.name, person.title, person.role = name, title, new_role
     person.department_id = dept.id if dept else None
     session.add(person)
     session.flush()
     return person, created
+
+
+def search_people(
+    session: Session, org: Organisation, *, q: str = "", status: str = "active", page: int = 1
+) -> Page[Person]:
+    """People by name, e-mail or title; status is "active", "inactive" or "all"."""
+    stmt = (
+        select(Person)
+        .where(Person.org_id == org.id)
+        .options(selectinload(Person.department))  # type: ignore[arg-type]
+        .order_by(col(Person.name), col(Person.id))
+    )
+    if status == "active":
+        stmt = stmt.where(col(Person.active).is_(True))
+    elif status == "inactive":
+        stmt = stmt.where(col(Person.active).is_(False))
+    if q := q.strip():
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            or_(
+                col(Person.name).ilike(like, escape="\\"),
+                col(Person.email).ilike(like, escape="\\"),
+                col(Person.title).ilike(like, escape="\\"),
+            )
+        )
+    return _paginate(session, stmt, page)
+
+
+def led_department_ids(session: Session, person: Person) -> set[int]:
+    rows = session.exec(
+        select(DepartmentLeader.department_id).where(DepartmentLeader.person_id == person.id)
+    )
+    return {dept_id for dept_id in rows if dept_id is not None}
+
+
+def _email_field(value: str | None) -> str:
+    if not (value or "").strip():
+        raise ValueError(REQUIRED)
+    return normalise_email(value or "")
+
+
+def _person_form(
+    session: Session,
+    org: Organisation,
+    data: Mapping[str, str],
+    leads: Iterable[str],
+    person: Person | None,
+) -> dict[str, Any]:
+    """Check the person form; all problems at once, nothing changed."""
+    errors: dict[str, Problem] = {}
+    out: dict[str, Any] = {
+        "email": _collect(errors, "email", _email_field, data.get("email")),
+        "name": _collect(
+            errors, "name", clean_text, data.get("name"), max_length=120, required=True
+        ),
+        "title": _collect(errors, "title", clean_text, data.get("title"), max_length=120),
+        "department": _collect(
+            errors, "department", _department_ref, session, org, data.get("department")
+        ),
+        "role": _collect(errors, "role", parse_role, data.get("role") or "employee"),
+        "active": person is None or data.get("active") in ("on", "true", "1"),
+    }
+    led: dict[int, Department] = {}
+    for raw in leads:
+        dept = _collect(errors, "leads", _department_ref, session, org, raw)
+        if dept is not None and dept.id is not None:
+            led[dept.id] = dept
+    out["leads"] = list(led.values())
+    if led and out["role"] not in (Role.leader, Role.admin, None):
+        errors["leads"] = Problem(
+            "not_leader",
+            N_(
+                "Only leaders and admins lead departments. Choose one of those roles or untick the departments."
+            ),
+        )
+    if out["email"]:
+        clash = session.exec(
+            select(Person).where(Person.org_id == org.id, Person.email == out["email"])
+        ).first()
+        if clash is not None and clash is not person:
+            errors["email"] = Problem(
+                "taken", N_("Someone in this organisation already has this e-mail address.")
+            )
+    if person is not None and "role" not in errors and _is_last_active_admin(session, org, person):
+        if out["role"] != Role.admin:
+            errors["role"] = LAST_ADMIN
+        elif not out["active"]:
+            errors["active"] = LAST_ADMIN
+    if errors:
+        raise Invalid(errors)
+    return out
+
+
+def _set_leads(session: Session, person: Person, departments: list[Department]) -> bool:
+    """Make `person` lead exactly `departments`; True when that changed anything."""
+    wanted = {d.id for d in departments if d.id is not None}
+    current = led_department_ids(session, person)
+    if gone := current - wanted:
+        session.execute(
+            delete(DepartmentLeader).where(
+                col(DepartmentLeader.person_id) == person.id,
+                col(DepartmentLeader.department_id).in_(gone),
+            )
+        )
+    for dept_id in wanted - current:
+        session.add(DepartmentLeader(department_id=dept_id, person_id=person.id))
+    return wanted != current
+
+
+def create_person(
+    session: Session,
+    org: Organisation,
+    data: Mapping[str, str],
+    leads: Iterable[str] = (),
+    actor: Person | None = None,
+) -> Person:
+    """Add a person from the admin form; the e-mail must be new in the organisation."""
+    form = _person_form(session, org, data, leads, None)
+    dept = form["department"]
+    person = Person(
+        org=org,
+        email=form["email"],
+        name=form["name"],
+        title=form["title"],
+        role=form["role"],
+        department_id=dept.id if dept else None,
+    )
+    session.add(person)
+    session.flush()
+    _set_leads(session, person, form["leads"])
+    audit(session, org, actor, "person.add", person.email, role=person.role.value)
+    return person
+
+
+def update_person(
+    session: Session,
+    org: Organisation,
+    person: Person,
+    data: Mapping[str, str],
+    leads: Iterable[str] = (),
+    actor: Person | None = None,
+) -> None:
+    """Save the person form. Deactivating ends the person's login sessions at once.
+
+    API tokens are left alone: they stop working while the person is inactive and work
+    again if the person comes back.
+    """
+    form = _person_form(session, org, data, leads, person)
+    dept = form["department"]
+    before = {f: getattr(person, f) for f in ("email", "name", "title", "department_id", "role")}
+    was_active = person.active
+    person.email, person.name, person.title = form["email"], form["name"], form["title"]
+    person.role, person.active = form["role"], form["active"]
+    person.department_id = dept.id if dept else None
+    session.add(person)
+    session.flush()
+    leads_changed = _set_leads(session, person, form["leads"])
+    if was_active and not person.active:
+        auth.end_all_sessions(session, person)
+        action = "person.deactivate"
+    elif person.active and not was_active:
+        action = "person.activate"
+    else:
+        action = "person.update"
+    changed = sorted(f for f, v in before.items() if getattr(person, f) != v)
+    if leads_changed:
+        changed.append("leads")
+    audit(session, org, actor, action, person.email, changed=changed)
+
+
+# --- API tokens -----------------------------------------------------------------------------
+
+
+def active_people(session: Session, org: Organisation) -> list[Person]:
+    return list(
+        session.exec(
+            select(Person)
+            .where(Person.org_id == org.id, col(Person.active).is_(True))
+            .order_by(col(Person.name))
+        )
+    )
+
+
+def org_tokens(session: Session, org: Organisation) -> list[ApiToken]:
+    """Every API token of the organisation's people, newest first."""
+    return list(
+        session.exec(
+            select(ApiToken)
+            .join(Person)
+            .where(Person.org_id == org.id)
+            .options(selectinload(ApiToken.person))  # type: ignore[arg-type]
+            .order_by(col(ApiToken.created_at).desc(), col(ApiToken.id).desc())
+        )
+    )
+
+
+def token_in_org(session: Session, org: Organisation, token_id: int) -> ApiToken:
+    """A token whose owner belongs to `org`; NotFound otherwise (tokens have no org_id)."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.person.org_id != org.id:
+        raise NotFound()
+    return token
+
+
+def create_token(
+    session: Session, org: Organisation, *, person_id: str, name: str, actor: Person | None
+) -> tuple[ApiToken, str]:
+    """A new API token for an active person; the raw secret is returned only here."""
+    errors: dict[str, Problem] = {}
+    name = _collect(errors, "name", clean_text, name, max_length=80, required=True)
+    id_ = parse_id(person_id)
+    person = session.get(Person, id_) if id_ is not None else None
+    if person is None or person.org_id != org.id or not person.active:
+        errors["person"] = UNKNOWN_PERSON
+    if errors:
+        raise Invalid(errors)
+    assert person is not None
+    token, raw = auth.create_api_token(session, person, name)
+    session.flush()
+    audit(session, org, actor, "token.create", person.email, name=name, prefix=token.prefix)
+    return token, raw
+
+
+def revoke_token(
+    session: Session, org: Organisation, token: ApiToken, actor: Person | None = None
+) -> None:
+    if token.revoked_at is not None:
+        return
+    auth.revoke_api_token(session, token)
+    audit(session, org, actor, "token.revoke", token.person.email, prefix=token.prefix)
+
+
+# --- audit log ------------------------------------------------------------------------------
+
+
+def audit_page(session: Session, org: Organisation, page: int = 1) -> Page[AuditEvent]:
+    """The organisation's audit events, newest first."""
+    stmt = (
+        select(AuditEvent)
+        .where(AuditEvent.org_id == org.id)
+        .options(selectinload(AuditEvent.actor))  # type: ignore[arg-type]
+        .order_by(col(AuditEvent.created_at).desc(), col(AuditEvent.id).desc())
+    )
+    return _paginate(session, stmt, page)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Exists, and_, delete, exists, func, or_, update
+from sqlalchemy import ColumnElement, Exists, and_, delete, exists, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -410,8 +410,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         at = datetime.fromisoformat(stamp)
         if at.tzinfo is None:
             raise ValueError
-        return at, int(rid)
-    except (ValueError, UnicodeDecodeError) as exc:
+        at, rec_id = at.astimezone(UTC), int(rid)
+        if not 0 < rec_id < 2**63 or at.year < 2000:
+            raise ValueError
+        return at, rec_id
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise Invalid({"cursor": Problem("invalid", N_("That page link is not valid."))}) from exc
 
 
@@ -574,7 +577,3 @@ def progress(session: Session, person: Person, now: datetime | None = None) -> P
         streak += 1
         day -= timedelta(days=1)
     return Progress(given_today=given_today, goal=org.daily_goal, streak=streak)
-
-
-def mark_notifications_sent(session: Session, ids: list[int], now: datetime) -> None:
-    session.execute(update(Notification).where(col(Notification.id).in_(ids)).values(sent_at=now))
