@@ -194,3 +194,24 @@ def test_demo_login_lists_and_logs_in_demo_people(client, db):
     response = post_form(client, "/auth/demo", {"email": "kjaerstin.braend@asnes.kommune.no"})
     assert response.status_code == 303
     assert response.headers["location"] == "/asnes/"
+
+
+def test_demo_has_weeks_of_recognitions_in_bokmal_nynorsk_and_swedish(db):
+    from datetime import UTC, datetime
+
+    from sqlmodel import func, select
+
+    from app.recognition.models import Notification, Reaction, Recognition
+
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    summary = seed_demo(db, now=now)
+    assert "recognitions over the last four weeks" in summary
+    texts = db.exec(select(Recognition.text)).all()
+    assert len(texts) > 150
+    assert any("berga" in t or "skjøna" in t or "då det" in t for t in texts)  # nynorsk
+    assert any("reddet" in t or "skjønte" in t for t in texts)  # bokmål
+    assert any("Tack" in t for t in texts)  # Swedish, in Avesta
+    stamps = db.exec(select(Recognition.created_at)).all()
+    assert min(stamps).date() >= datetime(2026, 10, 23).date() and max(stamps) < now
+    assert db.exec(select(func.count()).select_from(Reaction)).one() > 50
+    assert db.exec(select(func.count()).select_from(Notification)).one() == 0  # history, not news

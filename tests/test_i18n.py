@@ -93,8 +93,14 @@ def test_dates_and_numbers_follow_the_language():
 
 
 def _used_messages() -> set[str]:
-    method_map = [("app/**.py", "python"), ("templates/**.html", "jinja2"), ("templates/**.txt", "jinja2")]
-    options = {t: {"extensions": "jinja2.ext.i18n"} for t in ("templates/**.html", "templates/**.txt")}
+    method_map = [
+        ("app/**.py", "python"),
+        ("templates/**.html", "jinja2"),
+        ("templates/**.txt", "jinja2"),
+    ]
+    options = {
+        t: {"extensions": "jinja2.ext.i18n"} for t in ("templates/**.html", "templates/**.txt")
+    }
     keywords = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
     found = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(

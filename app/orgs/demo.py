@@ -16,11 +16,16 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role, Value
 from app.orgs.service import add_department, add_value, create_org, upsert_person
+from app.recognition.models import Notification, Reaction, ReactionKind, Recognition
+from app.recognition.service import give_recognition
+from app.types import utcnow
 
 DEMO_SEED = 2026
 MAX_SAME_FIRST = 2
@@ -642,7 +647,104 @@ def seed_demo_orgs(session: Session, rng: random.Random | None = None) -> list[D
     return [_seed_org(session, plan) for plan in plan_demo(rng or random.Random(DEMO_SEED))]
 
 
-def summarise(demo: Sequence[DemoOrg]) -> str:
+# --- a few weeks of recognitions ------------------------------------------------------------
+
+TEXTS = {
+    "nb": [
+        "Takk for at du tok ekstravakta på kort varsel i helga. Det reddet oss!",
+        "Du tok deg god tid med en engstelig bruker i dag, og det merket alle rundt deg.",
+        "Så bra at du ryddet og forberedte møterommet før storsamlingen.",
+        "Takk for hjelpen med den nye journalrutinen – du forklarte det så alle skjønte.",
+        "Du fikk elevene med på ryddeaksjonen i skolegården. Strålende engasjement!",
+        "Takk for at du svarte så raskt på innbyggerhenvendelsen om byggesaken.",
+        "Du stilte opp for kollegaene på kjøkkenet da det var som travlest. Ekte samarbeid.",
+        "Måten du tok imot den nye lærlingen på var helt fantastisk.",
+        "Takk for at du fikset vannlekkasjen på skolen før elevene kom.",
+        "Du holdt roen og løste IT-problemet på legekontoret midt i rushet.",
+        "Flott innlegg på personalmøtet – inspirerende og konkret.",
+        "Takk for at du delte erfaringene dine med de andre enhetene. Lærerikt!",
+    ],
+    "nn": [
+        "Takk for at du tok ekstravakta på kort varsel. Det berga helga for oss!",
+        "Du tok deg god tid med ein uroleg brukar i dag, og det merka alle.",
+        "Takk for hjelpa med den nye rutinen – du forklarte det slik at alle skjøna det.",
+        "Du stilte opp for kollegaene dine då det var travelt. Ekte samarbeid!",
+        "Så fint at du tok imot den nye lærlingen på ein så varm måte.",
+        "Takk for at du svarte så raskt på spørsmålet frå innbyggjaren.",
+    ],
+    "sv": [
+        "Tack för att du tog extrapasset med kort varsel i helgen!",
+        "Du tog dig tid med en orolig brukare i dag, och det märktes.",
+        "Tack för hjälpen med det nya schemat – tydligt och bra.",
+        "Du ställde upp för kollegorna i köket när det var fullt upp.",
+        "Fint bemötande av de nya medarbetarna på introduktionsdagen.",
+        "Tack för att du svarade så snabbt på invånarens fråga.",
+    ],
+}
+
+
+def seed_recognitions(
+    session: Session, demo: Sequence[DemoOrg], rng: random.Random, now: datetime, days: int = 28
+) -> int:
+    """Recognitions on the working days of the last `days` days, with reactions.
+
+    Goes through the same service as the give form; the e-mails they would have caused are
+    history, so they are not queued.
+    """
+    made = 0
+    for d in demo:
+        tz = ZoneInfo(d.org.timezone)
+        people = d.active_people
+        today = now.astimezone(tz).date()
+        for back in range(days, 0, -1):
+            day = today - timedelta(days=back)
+            if day.weekday() >= 5:
+                continue
+            for _ in range(rng.randint(len(people) // 12, len(people) // 7)):
+                giver = rng.choice(people)
+                recipients = rng.sample(
+                    [p for p in people if p is not giver], rng.choice((1, 1, 1, 2))
+                )
+                language = (
+                    "sv" if d.org.locale == "sv" else ("nn" if giver.locale == "nn" else "nb")
+                )
+                at = datetime.combine(day, time(7), tzinfo=tz) + timedelta(
+                    minutes=rng.randint(0, 540)
+                )
+                rec, _ = give_recognition(
+                    session,
+                    giver=giver,
+                    recipient_ids=[p.id for p in recipients if p.id is not None],
+                    value_ids=[v.id for v in rng.sample(d.values, rng.choice((1, 1, 2))) if v.id],
+                    text=rng.choice(TEXTS[language]),
+                    visibility="private" if rng.random() < 0.08 else "org",
+                    feature_consent=rng.random() < 0.6,
+                    idempotency_key=f"demo-{d.org.slug}-{made:06d}",
+                    now=at.astimezone(UTC),
+                )
+                for reactor in rng.sample(people, rng.randint(0, 4)):
+                    session.add(
+                        Reaction(
+                            recognition_id=rec.id,
+                            person_id=reactor.id,
+                            kind=rng.choice(list(ReactionKind)),
+                        )
+                    )
+                made += 1
+        session.flush()
+    org_ids = [d.org.id for d in demo]
+    session.execute(
+        delete(Notification).where(
+            col(Notification.recognition_id).in_(
+                select(Recognition.id).where(col(Recognition.org_id).in_(org_ids))
+            )
+        )
+    )
+    session.flush()
+    return made
+
+
+def summarise(demo: Sequence[DemoOrg], recognitions: int = 0) -> str:
     parts = []
     for d in demo:
         people = len(d.people)
@@ -661,10 +763,14 @@ def summarise(demo: Sequence[DemoOrg]) -> str:
     return (
         "Seeded the demo. "
         + " ".join(parts)
+        + (f" {recognitions} recognitions over the last four weeks." if recognitions else "")
         + " In dev mode (TOD_ENV=dev) /login lists everyone for a one-click demo login."
     )
 
 
-def seed_demo(session: Session) -> str:
+def seed_demo(session: Session, now: datetime | None = None) -> str:
     """Seed Åsnes kommune and Avesta kommun; return a one-paragraph summary. Does not commit."""
-    return summarise(seed_demo_orgs(session, random.Random(DEMO_SEED)))
+    rng = random.Random(DEMO_SEED)
+    demo = seed_demo_orgs(session, rng)
+    made = seed_recognitions(session, demo, rng, now or utcnow())
+    return summarise(demo, made)
