@@ -3,6 +3,12 @@
 from sqlmodel import SQLModel
 
 from app.auth.models import ApiToken, LoginSession, MagicLink, RateLimitHit
+from app.feature.models import (
+    Feature,
+    FeatureConsent,
+    Webhook,
+    WebhookDelivery,
+)
 from app.orgs.models import (
     AuditEvent,
     Department,
@@ -28,6 +34,8 @@ __all__ = [
     "AuditEvent",
     "Department",
     "DepartmentLeader",
+    "Feature",
+    "FeatureConsent",
     "ImportJob",
     "LoginSession",
     "MagicLink",
@@ -41,5 +49,7 @@ __all__ = [
     "RecognitionValue",
     "Role",
     "Value",
+    "Webhook",
+    "WebhookDelivery",
     "metadata",
 ]

@@ -130,7 +130,8 @@ class Person(SQLModel, table=True):
     email_frequency: EmailFrequency = Field(
         default=EmailFrequency.instant, sa_type=str_enum(EmailFrequency), nullable=False
     )
-    feature_opt_out: bool = Field(default=False)
+    feature_opt_out: bool = Field(default=False)  # "never feature me by name"
+    feature_always_agree: bool = Field(default=False)  # a standing yes: no need to ask each time
     # Name and title folded to plain letters ("Øystein Åsheim" -> "oystein asheim ..."),
     # kept up to date by a mapper event, so type-ahead is accent-insensitive on every database.
     search_text: str = Field(default="", max_length=600)
