@@ -65,7 +65,7 @@ messages: install-dev
 	.venv/bin/pybabel extract --no-location --sort-output -k N_ -F babel.cfg -o app/locale/messages.pot . >/dev/null
 	for l in nb nn sv en; do \
 		if [ -f app/locale/$$l/LC_MESSAGES/messages.po ]; then \
-			.venv/bin/pybabel update --no-fuzzy-matching --ignore-obsolete --no-location --width=100 -i app/locale/messages.pot -d app/locale -l $$l >/dev/null; \
+			.venv/bin/pybabel update --no-fuzzy-matching --ignore-obsolete --width=100 -i app/locale/messages.pot -d app/locale -l $$l >/dev/null; \
 		else .venv/bin/pybabel init -i app/locale/messages.pot -d app/locale -l $$l >/dev/null; fi; \
 	done
 

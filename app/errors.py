@@ -26,6 +26,10 @@ class Invalid(Exception):
         super().__init__(dict(errors))
         self.errors: dict[str, Problem] = dict(errors)
 
+    @property
+    def first(self) -> Problem:
+        return next(iter(self.errors.values()))
+
 
 class RateLimited(Exception):
     def __init__(self, retry_after: int) -> None:

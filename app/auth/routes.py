@@ -138,9 +138,7 @@ def magic_confirm(request: Request, session: SessionDep, token: str, next: str =
     try:
         link = service.find_magic_link(session, token[:100])
     except Invalid as exc:
-        return render(
-            request, "auth/magic.html", {"error": _(exc.errors["token"].message)}, status_code=400
-        )
+        return render(request, "auth/magic.html", {"error": _(exc.first.message)}, status_code=400)
     return render(request, "auth/magic.html", {"target": link.person, "token": token, "next": next})
 
 
@@ -156,9 +154,7 @@ def magic_login(
         person = service.consume_magic_link(session, token[:100])
     except Invalid as exc:
         session.rollback()
-        return render(
-            request, "auth/magic.html", {"error": _(exc.errors["token"].message)}, status_code=400
-        )
+        return render(request, "auth/magic.html", {"error": _(exc.first.message)}, status_code=400)
     return _log_in(request, session, person, next)
 
 

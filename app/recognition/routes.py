@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from app import i18n
 from app.access import MemberDep
 from app.db import SessionDep
-from app.errors import Invalid
+from app.errors import N_, Invalid
 from app.orgs.models import Person, Value
 from app.recognition import service
 from app.recognition.models import ReactionKind, Recognition
@@ -22,9 +22,9 @@ from app.web import is_htmx, is_safe_next, redirect, render
 router = APIRouter(prefix="/{org}", include_in_schema=False)
 
 REACTION_LABELS = {
-    ReactionKind.clap: ("👏", "Applause"),
-    ReactionKind.heart: ("❤️", "Love"),
-    ReactionKind.raise_hands: ("🙌", "Celebrate"),
+    ReactionKind.clap: ("👏", N_("Applause")),
+    ReactionKind.heart: ("❤️", N_("Love")),
+    ReactionKind.raise_hands: ("🙌", N_("Celebrate")),
 }
 
 
@@ -316,7 +316,7 @@ def delete(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> 
             session,
             m,
             rec,
-            error=_(exc.errors["recognition"].message),
+            error=_(exc.first.message),
             status_code=422,
         )
     session.commit()
