@@ -3,12 +3,14 @@
 from sqlmodel import SQLModel
 
 from app.auth.models import ApiToken, LoginSession, MagicLink, RateLimitHit
+from app.contests.models import Contest, ContestEntry, ContestVote
 from app.feature.models import (
     Feature,
     FeatureConsent,
     Webhook,
     WebhookDelivery,
 )
+from app.media.models import MediaImage
 from app.orgs.models import (
     AuditEvent,
     Department,
@@ -32,6 +34,9 @@ metadata = SQLModel.metadata
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "Contest",
+    "ContestEntry",
+    "ContestVote",
     "Department",
     "DepartmentLeader",
     "Feature",
@@ -39,6 +44,7 @@ __all__ = [
     "ImportJob",
     "LoginSession",
     "MagicLink",
+    "MediaImage",
     "Notification",
     "Organisation",
     "Person",

@@ -46,6 +46,8 @@ class Organisation(SQLModel, table=True):
     publish_weekday: int = Field(default=0)
     publish_time: str = Field(default="07:00", max_length=5)
     auto_publish: bool = Field(default=False)
+    keep_photo_originals: bool = Field(default=False)
+    contest_photo_retention_days: int = Field(default=365)
     created_at: datetime = _created()
 
     values: list["Value"] = Relationship(

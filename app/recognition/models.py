@@ -54,6 +54,12 @@ class Recognition(SQLModel, table=True):
     hidden_by_curator: bool = Field(default=False)
     hidden_reason: str = Field(default="", max_length=300)
     idempotency_key: str = Field(max_length=64)
+    photo_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("mediaimage.id", ondelete="SET NULL"), nullable=True, index=True
+        ),
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
     org: Organisation = Relationship()
