@@ -154,7 +154,9 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("person", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("feature_always_agree", sa.Boolean(), nullable=False))
+        batch_op.add_column(
+            sa.Column("feature_always_agree", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
     # ### end Alembic commands ###
 
