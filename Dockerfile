@@ -12,7 +12,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TOD_ENV=production \
     TOD_HOST=0.0.0.0 \
     TOD_PORT=8000 \
-    TOD_DATABASE_URL=sqlite:////data/tod.db
+    TOD_DATABASE_URL=sqlite:////data/tod.db \
+    TOD_MEDIA_URL=file:/data/media
 WORKDIR /app
 COPY requirements.lock ./
 RUN pip install --no-cache-dir uv \

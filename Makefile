@@ -62,7 +62,7 @@ system-deps:
 
 # --- translations -------------------------------------------------------------------------
 messages: install-dev
-	.venv/bin/pybabel extract --no-location --sort-output -k N_ -F babel.cfg -o app/locale/messages.pot . >/dev/null
+	.venv/bin/pybabel extract --no-location --sort-output -k N_ -k n_:1,2 -F babel.cfg -o app/locale/messages.pot . >/dev/null
 	for l in nb nn sv en; do \
 		if [ -f app/locale/$$l/LC_MESSAGES/messages.po ]; then \
 			.venv/bin/pybabel update --no-fuzzy-matching --ignore-obsolete --width=100 -i app/locale/messages.pot -d app/locale -l $$l >/dev/null; \

@@ -149,6 +149,24 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_weekly(args: argparse.Namespace) -> int:
+    import app.models  # noqa: F401 - every table, so the mappers can resolve each foreign key
+    from app.db import new_session
+    from app.feature import jobs, service
+
+    week = None
+    if args.week:
+        try:
+            week = service.parse_week(args.week)
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+    run = jobs.pick_now if args.weekly_command == "pick" else jobs.publish_now
+    outcome = run(new_session, args.org, week)
+    print(outcome.message, file=sys.stdout if outcome.exit_code == 0 else sys.stderr)
+    return outcome.exit_code
+
+
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from app.scheduler import run_forever
 
@@ -212,6 +230,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = token.add_parser("revoke", help="revoke an API token by its first characters")
     p.add_argument("prefix")
     p.set_defaults(func=cmd_token_revoke)
+
+    weekly = sub.add_parser(
+        "weekly", help="Ukens ESS by hand: pick or publish a week now (safe to repeat)"
+    ).add_subparsers(dest="weekly_command", required=True)
+    p = weekly.add_parser(
+        "pick", help="draft the week from its top candidate, unless it has a feature already"
+    )
+    p.add_argument("--org", required=True)
+    p.add_argument("--week", help="ISO week such as 2026-W48 (default: this week)")
+    p.set_defaults(func=cmd_weekly)
+    p = weekly.add_parser(
+        "publish",
+        help="publish the week's approved feature now, once (default: the week that is due)",
+    )
+    p.add_argument("--org", required=True)
+    p.add_argument("--week", help="ISO week such as 2026-W48 (publishes it even before its time)")
+    p.set_defaults(func=cmd_weekly)
 
     p = sub.add_parser(
         "scheduler",

@@ -29,11 +29,21 @@ class Settings(BaseSettings):
     login_rate_per_hour: int = 10
     write_rate_per_minute: int = 60
     log_level: str = "INFO"
+    # file:PATH or s3://BUCKET[/PREFIX]?endpoint=...&region=... (credentials: AWS_* variables)
+    media_url: str = "file:data/media"
+    max_upload_mb: int = 25  # request bodies above this are refused with 413 before reading
 
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, v: str) -> str:
         return v.rstrip("/")
+
+    @field_validator("media_url")
+    @classmethod
+    def _media_url_scheme(cls, v: str) -> str:
+        if not v.startswith(("file:", "s3://")):
+            raise ValueError("TOD_MEDIA_URL must be file:PATH or s3://BUCKET?endpoint=...")
+        return v
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":

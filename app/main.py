@@ -17,6 +17,10 @@ from starlette.types import Scope
 from app import i18n, scheduler
 from app.auth.routes import router as auth_router
 from app.config import get_settings
+from app.contests.api import router as contests_api_router
+from app.contests.routes import router as contests_router
+from app.embed.admin_routes import router as embed_admin_router
+from app.embed.routes import router as embed_router
 from app.errors import (
     CsrfFailed,
     Invalid,
@@ -25,6 +29,12 @@ from app.errors import (
     PermissionDenied,
     RateLimited,
 )
+from app.feature.routes import public_router as feature_public_router
+from app.feature.routes import router as feature_router
+from app.feature.webhook_routes import router as webhook_router
+from app.media.api import router as media_api_router
+from app.media.limits import BodyLimitMiddleware
+from app.media.routes import router as media_router
 from app.middleware import RequestContextMiddleware
 from app.orgs.admin_routes import router as admin_router
 from app.orgs.api import router as api_router
@@ -69,16 +79,28 @@ def create_app() -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    # Inside the request context, so that a 413 gets the security headers and a request id.
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware, on_error=_server_error)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(site_router)
+    # The public widget early: its hot URLs match quickly, and "/embed/..." is never an org slug.
+    app.include_router(embed_router)
     app.include_router(auth_router)
+    app.include_router(feature_public_router)  # /consent/{token}: the e-mail's one-click page
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(recognition_api_router, prefix=API_PREFIX)
+    app.include_router(media_api_router, prefix=API_PREFIX)
+    app.include_router(contests_api_router, prefix=API_PREFIX)
     # Org pages last: "/{org}/..." would otherwise shadow fixed paths.
+    app.include_router(embed_admin_router)
     app.include_router(admin_router)
+    app.include_router(webhook_router)
+    app.include_router(feature_router)
+    app.include_router(contests_router)
     app.include_router(org_router)
     app.include_router(recognition_router)
+    app.include_router(media_router)
     _install_error_handlers(app)
     if settings.dev:
         log.warning("running in dev mode: demo login is on")

@@ -24,6 +24,7 @@ CSP = (
     "object-src 'none'; frame-ancestors 'none'"
 )
 LANG_COOKIE = "tod_lang"
+WIDGET_PATHS = ("/embed/", "/oembed", "/static/embed/")
 
 
 class RequestContextMiddleware:
@@ -50,7 +51,9 @@ class RequestContextMiddleware:
         )
         state["locale"] = state["browser_locale"] or i18n.DEFAULT_LOCALE
         csrf = cookies.get(CSRF_COOKIE)
-        new_csrf = None if csrf else new_csrf_cookie()
+        # The public widget is framed by other sites and kept by shared caches: no cookie there.
+        cookieless = str(scope.get("path", "")).startswith(WIDGET_PATHS)
+        new_csrf = None if csrf or cookieless else new_csrf_cookie()
         state["csrf_cookie"] = csrf or new_csrf
         status = 500
         started_response = False

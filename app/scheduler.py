@@ -20,7 +20,10 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session
 
+from app.contests import jobs as contest_jobs
 from app.db import new_session
+from app.feature import jobs as feature_jobs
+from app.feature import webhooks
 from app.recognition import jobs as recognition_jobs
 
 log = logging.getLogger("tod.scheduler")
@@ -43,6 +46,13 @@ def job_specs() -> list[tuple[JobFunc, BaseTrigger, str]]:
         # The digest time is per person (15:00 in their organisation's zone, in due_at), so a
         # frequent check is all the scheduling it needs.
         (recognition_jobs.send_daily_digests, IntervalTrigger(minutes=5), "digests"),
+        (webhooks.deliver_due, IntervalTrigger(seconds=30), "webhooks"),
+        # Results are announced once voting closes; old contest photos are deleted (retention).
+        (contest_jobs.contest_tick, IntervalTrigger(minutes=1), "contests"),
+        # Each organisation has its own weekday, time and zone for Ukens ESS; the job works
+        # out from the database what is due (and catches up what a restart missed), so one
+        # frequent check replaces a CronTrigger per organisation.
+        (feature_jobs.weekly_tick, IntervalTrigger(minutes=1), "weekly"),
     ]
 
 

@@ -31,6 +31,7 @@ env = Environment(
     lstrip_blocks=True,
 )
 templates = Jinja2Blocks(env=env)
+env.auto_reload = get_settings().dev  # production never re-reads templates from disk
 env.install_gettext_callables(i18n.jinja_gettext, i18n.jinja_ngettext, newstyle=True)  # type: ignore[attr-defined]
 env.filters["date"] = i18n.format_date
 env.filters["datetime"] = i18n.format_datetime

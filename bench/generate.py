@@ -23,6 +23,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,20 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python bench/generate.py` from anywhere finds `app`
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, text  # noqa: E402
+from sqlalchemy import (  # noqa: E402
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    insert,
+    text,
+)
 from sqlalchemy.engine import make_url  # noqa: E402
-from sqlmodel import Session  # noqa: E402
+from sqlmodel import Session, SQLModel  # noqa: E402
 
+import app.models  # noqa: E402, F401 - every table on the metadata, for the defaults
 from app import migrate  # noqa: E402
 from app.auth.service import create_api_token, start_session  # noqa: E402
 from app.db import make_engine  # noqa: E402
@@ -553,31 +564,89 @@ def day_counts(total: int, start: date) -> list[int]:
 
 
 class Writer:
-    """executemany (SQLite) or COPY (PostgreSQL) of plain tuples, within the caller's transaction."""
+    """executemany (SQLite) or COPY (PostgreSQL) of plain tuples, within the caller's transaction.
+
+    Columns come from the database itself (reflected), not from the models: a column that a
+    model has but no migration created yet is left out, and a NOT NULL column that this
+    script does not know gets the model's default, so the generator survives schema work.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.pg = engine.dialect.name == "postgresql"
         self.quote = engine.dialect.identifier_preparer.quote
+        self.tables: dict[str, tuple[Table, dict[str, Any]]] = {}
 
     def stamp(self, at: datetime) -> str:
         return at.strftime(SQLITE_STAMP)  # PostgreSQL's COPY parses the same text
 
-    def rows(self, conn: Connection, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
+    def table(self, conn: Connection, name: str, given: list[str]) -> tuple[Table, dict[str, Any]]:
+        """The reflected table and the values for its columns that `given` lacks."""
+        if name not in self.tables:
+            reflected = Table(name, MetaData(), autoload_with=conn)
+            model = SQLModel.metadata.tables.get(name)
+            extra: dict[str, Any] = {}
+            for column in reflected.columns:
+                if column.name in given or column.nullable or column.server_default is not None:
+                    continue
+                default = (
+                    model.c[column.name].default
+                    if model is not None and column.name in model.c
+                    else None
+                )
+                if default is None or not (default.is_scalar or default.is_callable):  # type: ignore[attr-defined]
+                    raise SystemExit(
+                        f"{name}.{column.name} is NOT NULL and has no default: "
+                        "teach bench/generate.py about it"
+                    )
+                value = default.arg if default.is_scalar else default.arg(None)  # type: ignore[attr-defined]
+                if isinstance(value, datetime):
+                    value = self.stamp(value)
+                extra[column.name] = value.value if isinstance(value, Enum) else value
+            self.tables[name] = (reflected, extra)
+        return self.tables[name]
+
+    def dicts(self, conn: Connection, name: str, rows: list[dict[str, Any]]) -> None:
+        """Core insert of dicts (small tables); datetimes are aware UTC."""
         if not rows:
             return
-        cols = ", ".join(self.quote(c) for c in columns.split())
+        table, extra = self.table(conn, name, list(rows[0]))
+        known = set(table.c.keys())
+        clean = [
+            {
+                **extra,
+                **{
+                    k: (v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v)
+                    for k, v in row.items()
+                    if k in known
+                },
+            }
+            for row in rows
+        ]
+        for i in range(0, len(clean), CHUNK):
+            conn.execute(insert(table), clean[i : i + CHUNK])
+
+    def rows(self, conn: Connection, name: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        names = columns.split()
+        _table, extra = self.table(conn, name, names)
+        if extra:
+            names += list(extra)
+            tail = tuple(extra.values())
+            rows = [row + tail for row in rows]
+        cols = ", ".join(self.quote(c) for c in names)
         if self.pg:
             with (
                 conn.connection.cursor() as cur,
                 cur.copy(  # type: ignore[attr-defined]
-                    f"COPY {self.quote(table)} ({cols}) FROM STDIN"
+                    f"COPY {self.quote(name)} ({cols}) FROM STDIN"
                 ) as copy,
             ):
                 for row in rows:
                     copy.write_row(row)
         else:
-            marks = ", ".join("?" * len(columns.split()))
-            sql = f"INSERT INTO {self.quote(table)} ({cols}) VALUES ({marks})"  # noqa: S608 - our names
+            marks = ", ".join("?" * len(names))
+            sql = f"INSERT INTO {self.quote(name)} ({cols}) VALUES ({marks})"  # noqa: S608 - our names
             conn.exec_driver_sql(sql, rows)
 
 
@@ -648,12 +717,12 @@ def generate(
         for spec, size in zip(ORGS, org_sizes(people), strict=True)
     ]
     rows = plan_people(rng, ids, orgs, created)
+    writer = Writer(engine)
     with engine.begin() as conn:
         for model, batch in zip(
             (Organisation, Value, Department, Person, DepartmentLeader), rows, strict=True
         ):
-            for i in range(0, len(batch), CHUNK):
-                conn.execute(insert(model.__table__), batch[i : i + CHUNK])  # type: ignore[attr-defined]
+            writer.dicts(conn, model.__tablename__, batch)  # type: ignore[arg-type]
     print(
         f"{len(orgs)} organisations, {len(rows[1])} values, {len(rows[2])} departments, "
         f"{len(rows[3])} people ({time.perf_counter() - t0:.1f} s)"
@@ -675,7 +744,6 @@ def generate(
     big.giver_cum = list(itertools.accumulate(weights))
 
     org_cum = list(itertools.accumulate(o.size * o.spec.activity for o in orgs))
-    writer = Writer(engine)
     rec_cols = (
         "id org_id giver_id text visibility feature_consent listed hidden_by_curator "
         "hidden_reason idempotency_key created_at"

@@ -136,6 +136,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def tree_cpu_seconds(roots: list[int]) -> float:
+    """User + system CPU time of these processes and all their descendants (Linux /proc)."""
+    parent: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone
+        pid = int(entry.name)
+        parent[pid] = int(fields[1])
+        cpu[pid] = sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
+    total = 0.0
+    for pid, seconds in cpu.items():
+        p = pid
+        while p > 1:
+            if p in roots:
+                total += seconds
+                break
+            p = parent.get(p, 0)
+    return total
+
+
 def pinned(cmd: list[str], core: int | None) -> list[str]:
     if core is None or shutil.which("taskset") is None or core >= (os.cpu_count() or 1):
         return cmd
@@ -219,6 +245,10 @@ class PgCluster:
         )
         self._run("pg_ctl", "-D", data, "-l", str(self.tmp / "log"), "-w", "-o", opts, "start")
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def pid(self) -> int:
+        return int((self.tmp / "data" / "postmaster.pid").read_text().split()[0])
 
     def stop(self) -> None:
         try:
@@ -395,6 +425,7 @@ class Result:
     p99: float = 0.0
     errors: int = 0
     socket_errors: int = 0
+    cpu_ms: float = 0.0  # server CPU time per request
     note: str = ""
 
     @property
@@ -403,14 +434,14 @@ class Result:
 
     def row(self) -> str:
         if self.note and not self.requests:
-            return f"| {self.target} | – | – | – | – | {self.note} |"
+            return f"| {self.target} | – | – | – | – | {self.note} | – |"
         errors = f"{self.errors}" + (
             f" (+{self.socket_errors} socket)" if self.socket_errors else ""
         )
         note = f" {self.note}" if self.note else ""
         return (
             f"| {self.target} | {thousands(self.rps)} | {self.p50:.1f} | {self.p95:.1f} | "
-            f"{self.p99:.1f} | {errors}{note} |"
+            f"{self.p99:.1f} | {errors}{note} | {self.cpu_ms:.2f} |"
         )
 
 
@@ -441,7 +472,7 @@ def run_wrk(
 @contextlib.contextmanager
 def app_server(
     url: str, port: int, secret: str, args: argparse.Namespace, tmp: Path
-) -> Iterator[str]:
+) -> Iterator[tuple[str, int]]:
     env = {
         **os.environ,
         "TOD_ENV": "production",
@@ -475,7 +506,7 @@ def app_server(
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/healthz", proc, log)
-        yield base
+        yield base, proc.pid
     finally:
         stop(proc)
 
@@ -508,7 +539,7 @@ http {{
 
 
 @contextlib.contextmanager
-def nginx_server(body: bytes, args: argparse.Namespace, tmp: Path) -> Iterator[str]:
+def nginx_server(body: bytes, args: argparse.Namespace, tmp: Path) -> Iterator[tuple[str, int]]:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
         raise SystemExit("nginx is missing: apt-get install -y nginx-light")
@@ -533,7 +564,7 @@ def nginx_server(body: bytes, args: argparse.Namespace, tmp: Path) -> Iterator[s
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/", proc, log)
-        yield base
+        yield base, proc.pid
     finally:
         stop(proc, signal.SIGQUIT)
 
@@ -546,6 +577,7 @@ class Target:
     paths: list[str]
     headers: dict[str, str]
     lua: str = ""
+    pids: tuple[int, ...] = ()  # the server side, for its CPU time
 
 
 def write_script(tmp: Path, target: Target) -> Path:
@@ -564,7 +596,10 @@ def measure(target: Target, args: argparse.Namespace, tmp: Path) -> tuple[Result
     warm: dict[str, float] = {}
     if args.warmup:
         warm = run_wrk(target.base, write_script(tmp, target), args, args.warmup, args.wrk_core)
-    raw = run_wrk(target.base, write_script(tmp, target), args, args.duration, args.wrk_core)
+    script = write_script(tmp, target)
+    cpu_before = tree_cpu_seconds(list(target.pids))
+    raw = run_wrk(target.base, script, args, args.duration, args.wrk_core)
+    cpu = tree_cpu_seconds(list(target.pids)) - cpu_before
     result = Result(
         target=target.label,
         requests=int(raw["requests"]),
@@ -574,6 +609,7 @@ def measure(target: Target, args: argparse.Namespace, tmp: Path) -> tuple[Result
         p99=raw["p99_us"] / 1000,
         errors=int(raw["status"]),
         socket_errors=int(raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]),
+        cpu_ms=cpu * 1000 / raw["requests"] if raw["requests"] else 0.0,
     )
     return result, int(warm.get("requests", 0))
 
@@ -606,20 +642,48 @@ def run(args: argparse.Namespace) -> int:
                 f"{creds_path} belongs to {creds['database_url']}, not {url}: "
                 "run bench/generate.py for this database or pass --credentials"
             )
-        return benchmark(url, creds, args, tmp)
+        return benchmark(url, creds, args, tmp, cluster.pid if cluster else None)
     finally:
         if cluster is not None:
             cluster.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def benchmark(url: str, creds: dict[str, Any], args: argparse.Namespace, tmp: Path) -> int:
+def git_revision() -> str:
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{head}{' + uncommitted changes' if dirty else ''}"
+
+
+def benchmark(
+    url: str, creds: dict[str, Any], args: argparse.Namespace, tmp: Path, db_pid: int | None
+) -> int:
+    from app import migrate
+
     org = creds["org"]
     backend = make_url(url).get_backend_name()
+    try:
+        migrate.upgrade(url)  # the code under test may be a migration ahead of the data
+    except Exception as exc:
+        raise SystemExit(
+            f"could not bring the database to the newest migration ({exc}); "
+            "generate it again: bench/generate.py --force"
+        ) from exc
     load1, load5, _ = os.getloadavg()
     print(
         f"\n# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
-        f"load average {load1:.2f} / {load5:.2f} (1 / 5 min), database: {backend}"
+        f"load average {load1:.2f} / {load5:.2f} (1 / 5 min), database: {backend}, "
+        f"commit {git_revision()}"
     )
     if load1 > 1.0:
         print("warning: the machine is busy; figures will be lower and noisier than on a quiet one")
@@ -642,13 +706,13 @@ def benchmark(url: str, creds: dict[str, Any], args: argparse.Namespace, tmp: Pa
     def want(key: str) -> bool:
         return wanted is None or key in wanted
 
-    with app_server(url, free_port(), secret, args, tmp) as base:
+    with app_server(url, free_port(), secret, args, tmp) as (base, app_pid):
         status, home, _ = fetch(f"{base}/{org}/", {"Cookie": cookie, "Accept-Language": "nb"})
         if status != 200:
             raise SystemExit(
                 f"GET /{org}/ answered {status}: is the session in the credentials valid?"
             )
-        with nginx_server(home, args, tmp) as static_base:
+        with nginx_server(home, args, tmp) as (static_base, nginx_pid):
             s_status, s_body, _ = fetch(f"{static_base}/", {})
             assert s_status == 200 and s_body == home, "nginx does not serve the same bytes"
             print(
@@ -707,6 +771,20 @@ def benchmark(url: str, creds: dict[str, Any], args: argparse.Namespace, tmp: Pa
                     lua=give_lua,
                 ),
             ]
+            # CPU per request: nginx's processes; the app's, plus PostgreSQL's when it is ours.
+            app_side = (app_pid, db_pid) if db_pid else (app_pid,)
+            for target in targets:
+                target.pids = (nginx_pid,) if target.key == "static" else app_side
+            print(
+                "server CPU ms/req: "
+                + (
+                    "nginx, or the app process plus the whole PostgreSQL cluster"
+                    if db_pid
+                    else "nginx, or the app process"
+                    + (" (not the external PostgreSQL server)" if backend != "sqlite" else "")
+                )
+                + "\n"
+            )
             for target in targets:
                 if not want(target.key):
                     continue
@@ -738,8 +816,10 @@ def benchmark(url: str, creds: dict[str, Any], args: argparse.Namespace, tmp: Pa
                 print(f"  {result.row()}  (load average {os.getloadavg()[0]:.2f})", flush=True)
 
     given = delete_bench_gifts(url, creds["person_id"])
-    print("\n| target | req/s | p50 ms | p95 ms | p99 ms | errors (non-2xx/3xx) |")
-    print("|---|---:|---:|---:|---:|---|")
+    print(
+        "\n| target | req/s | p50 ms | p95 ms | p99 ms | errors (non-2xx/3xx) | server CPU ms/req |"
+    )
+    print("|---|---:|---:|---:|---:|---|---:|")
     for result in results:
         print(result.row())
     if sent_to_give:

@@ -4,6 +4,7 @@ Each test runs inside a transaction that is rolled back, so tests never see each
 """
 
 import os
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,8 @@ os.environ.update(
         "TOD_BASE_URL": "http://testserver",
         "TOD_WRITE_RATE_PER_MINUTE": "100000",
         "TOD_LOGIN_RATE_PER_HOUR": "100000",
+        # Photos written by tests land in a throwaway folder, never in ./data.
+        "TOD_MEDIA_URL": "file:" + tempfile.mkdtemp(prefix="tod-test-media-"),
     }
 )
 

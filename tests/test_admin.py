@@ -799,3 +799,9 @@ def test_admin_changes_are_in_the_audit_log(client, db):
     page = client.get(f"/{org.slug}/admin/audit").text
     assert page.index("Department added") < page.index("Value added")
     assert "Helse" in page
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    """These tests read English messages; the organisations default to bokmål."""
+    client.headers["Accept-Language"] = "en"

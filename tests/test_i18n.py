@@ -101,7 +101,7 @@ def _used_messages() -> set[str]:
     options = {
         t: {"extensions": "jinja2.ext.i18n"} for t in ("templates/**.html", "templates/**.txt")
     }
-    keywords = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
+    keywords = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2), "n_": (1, 2)}
     found = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(
         str(ROOT), method_map, options, keywords=keywords

@@ -1,7 +1,6 @@
 """The scheduler: which jobs, how they run, and who starts it."""
 
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ def _never_called():
 def test_build_scheduler_registers_the_jobs():
     sched = scheduler.build_scheduler(_never_called)
     found = {job.id: job for job in sched.get_jobs()}
-    assert set(found) == {"notifications", "digests"}
+    assert set(found) == {"notifications", "digests", "webhooks", "contests", "weekly"}
     for job in found.values():
         assert job.coalesce is True
         assert job.max_instances == 1
@@ -65,7 +64,13 @@ def test_app_lifespan_starts_the_scheduler_only_when_on(settings_env, setting):
             assert sched is None
         else:
             assert sched.running
-            assert {job.id for job in sched.get_jobs()} == {"notifications", "digests"}
+            assert {job.id for job in sched.get_jobs()} == {
+                "notifications",
+                "digests",
+                "webhooks",
+                "contests",
+                "weekly",
+            }
     if setting == "on":
         assert not sched.running
 
@@ -94,7 +99,6 @@ def test_cli_scheduler_help(tmp_path):
     assert "TOD_SCHEDULER=off" in result.stdout
 
 
-@pytest.mark.skipif(os.name != "posix", reason="signals")
 def test_cli_scheduler_stops_cleanly_on_sigterm(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "app", "scheduler"],

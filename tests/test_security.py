@@ -9,7 +9,17 @@ from sqlmodel import select
 
 from app.auth.models import ApiToken
 from app.auth.service import create_api_token
+from app.contests.models import Contest, ContestEntry
+from app.feature.models import (
+    DeliveryStatus,
+    Feature,
+    FeatureConsent,
+    Webhook,
+    WebhookDelivery,
+    WebhookKind,
+)
 from app.main import create_app
+from app.media.models import MediaImage
 from app.models import (
     AuditEvent,
     Department,
@@ -31,6 +41,7 @@ from tests.helpers import (
     make_value,
     post_form,
 )
+from tests.test_contests import make_contest, make_entry
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -165,6 +176,13 @@ PARAM_MODELS = {
     "token_id": ApiToken,
     "job_id": ImportJob,
     "rec_id": Recognition,
+    "feature_id": Feature,
+    "consent_id": FeatureConsent,
+    "image_id": MediaImage,
+    "contest_id": Contest,
+    "entry_id": ContestEntry,
+    "webhook_id": Webhook,
+    "delivery_id": WebhookDelivery,
 }
 
 
@@ -187,6 +205,43 @@ def two_orgs(db):
     b_rows[Recognition] = give(
         db, b_person, [b_other], [b_rows[Value]], text="Beta-tekst som er hemmelig"
     )
+    b_rows[MediaImage] = MediaImage(
+        org_id=b.id,
+        owner_id=b_person.id,
+        sha256="b" * 64,
+        width=800,
+        height=600,
+        variants=[{"width": 800, "height": 600, "format": "webp", "key": f"o{b.id}/x.webp"}],
+    )
+    db.add(b_rows[MediaImage])
+    b_rows[Contest] = make_contest(db, b, "voting", title="Beta-konkurranse")
+    b_rows[ContestEntry] = make_entry(db, b_rows[Contest], b_other, caption="Beta-bilde")
+    b_rows[Feature] = Feature(
+        org_id=b.id,
+        iso_year=2026,
+        iso_week=48,
+        recognition_id=b_rows[Recognition].id,
+        headline="Beta-overskrift",
+        body="Beta-tekst som er hemmelig",
+    )
+    db.add(b_rows[Feature])
+    db.flush()
+    b_rows[FeatureConsent] = FeatureConsent(
+        feature_id=b_rows[Feature].id, person_id=b_other.id, token_hash="c" * 64
+    )
+    b_rows[Webhook] = Webhook(
+        org_id=b.id, kind=WebhookKind.generic, name="Beta-webhook", url="https://beta.example/hook"
+    )
+    db.add_all([b_rows[FeatureConsent], b_rows[Webhook]])
+    db.flush()
+    b_rows[WebhookDelivery] = WebhookDelivery(
+        webhook_id=b_rows[Webhook].id,
+        feature_id=b_rows[Feature].id,
+        event="published",
+        status=DeliveryStatus.failed,
+    )
+    db.add(b_rows[WebhookDelivery])
+    db.flush()
     db.flush()
     return a, b, admin_a, b_rows
 
@@ -194,7 +249,7 @@ def two_orgs(db):
 def _snapshot(db, org):
     """Everything of `org` that a request could change, as comparable data."""
     rows = []
-    for model in (Organisation, Value, Department, Person, ImportJob):
+    for model in (Organisation, Value, Department, Person, ImportJob, Feature, Webhook, Contest):
         where = model.id == org.id if model is Organisation else model.org_id == org.id
         rows.extend(
             sorted(str(sorted(r.model_dump().items())) for r in db.exec(select(model).where(where)))
@@ -208,7 +263,16 @@ def _snapshot(db, org):
 
 
 # Public by design: colours only, so that any page (and later the widget) can be themed.
-PUBLIC_ORG_ROUTES = {("GET", "/{org}/theme.css")}
+# The intranet widget is public and read-only: tests/test_embed.py proves that it shows only
+# published features and the names of people who agreed.
+PUBLIC_ORG_ROUTES = {
+    ("GET", "/{org}/theme.css"),
+    ("GET", "/embed/{org}/feature"),
+    ("GET", "/embed/{org}/feature.json"),
+    ("GET", "/embed/{org}/feed.atom"),
+    ("GET", "/embed/{org}/widget.js"),
+    ("GET", "/embed/{org}/theme.css"),
+}
 
 
 def test_public_org_routes_reveal_no_names(client, two_orgs):
@@ -219,7 +283,7 @@ def test_public_org_routes_reveal_no_names(client, two_orgs):
 
 
 # Path parameters that are not ids: a valid literal is enough.
-LITERAL_PARAMS = {"kind": "clap"}
+LITERAL_PARAMS = {"kind": "clap", "variant": "800.webp"}
 
 
 def _fill(path, slug, b_rows):

@@ -10,6 +10,7 @@ from sqlmodel import select
 from app import i18n
 from app.access import MemberDep, org_by_slug
 from app.db import SessionDep
+from app.feature.routes import pending_consents
 from app.orgs.models import EmailFrequency, Value
 from app.orgs.service import text_on
 from app.recognition.service import FeedKind, feed
@@ -17,6 +18,8 @@ from app.security import PROTECT
 from app.web import redirect, render
 
 router = APIRouter(prefix="/{org}", include_in_schema=False)
+
+FEATURE_CHOICES = ("ask", "always", "never")
 
 
 @router.get("/me")
@@ -28,6 +31,7 @@ def me(request: Request, session: SessionDep, m: MemberDep) -> Response:
             "received": feed(session, m.person, kind=FeedKind.to_me, limit=3),
             "given": feed(session, m.person, kind=FeedKind.from_me, limit=3),
             "frequencies": list(EmailFrequency),
+            "pending_consents": pending_consents(session, m.person),
         },
     )
 
@@ -38,15 +42,20 @@ def me_notifications(
     session: SessionDep,
     m: MemberDep,
     email_frequency: Annotated[str, Form(max_length=10)] = "",
-    feature_opt_out: Annotated[str, Form(max_length=5)] = "",
+    feature_choice: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    """E-mail frequency and the standing choice about being featured."""
+    """E-mail frequency and the standing choice about being featured: ask, always or never."""
     _ = i18n.gettext_for(request)
     try:
-        m.person.email_frequency = EmailFrequency(email_frequency)
+        frequency = EmailFrequency(email_frequency)
     except ValueError:
         return redirect(request, f"/{m.org.slug}/me")
-    m.person.feature_opt_out = feature_opt_out == "1"
+    if feature_choice not in FEATURE_CHOICES:
+        return redirect(request, f"/{m.org.slug}/me")
+    m.person.email_frequency = frequency
+    # One choice sets both flags, so "always" and "never" can never both be on.
+    m.person.feature_always_agree = feature_choice == "always"
+    m.person.feature_opt_out = feature_choice == "never"
     session.add(m.person)
     session.commit()
     return redirect(request, f"/{m.org.slug}/me", message=_("Your settings are saved."))

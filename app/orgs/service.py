@@ -39,6 +39,7 @@ RESERVED_SLUGS = frozenset(
         "healthz",
         "readyz",
         "oembed",
+        "consent",
         "lang",
         "accessibility",
         "admin",

@@ -21,6 +21,10 @@ from sqlmodel import Session, col, select
 
 from app.access import Member, MemberDep, in_org
 from app.db import SessionDep
+from app.errors import N_, Invalid, Problem
+from app.media.models import MediaImage
+from app.media.schemas import MediaOut, media_out
+from app.media.service import owned_image
 from app.orgs.models import Department, Person, Value
 from app.recognition import service
 from app.recognition.models import ReactionKind, Recognition, Visibility
@@ -109,6 +113,9 @@ class RecognitionIn(BaseModel):
         "`private`: only the giver, the recipients and their leaders.",
     )
     feature_consent: StrictBool = Field(False, description="The giver lets it be featured.")
+    photo_id: RowId | None = Field(
+        None, description="A photo the giver uploaded with `POST /orgs/{org}/media`."
+    )
 
 
 class HideIn(BaseModel):
@@ -166,6 +173,7 @@ class RecognitionOut(BaseModel):
     visibility: Visibility
     feature_consent: bool
     reactions: list[ReactionOut]
+    photo: MediaOut | None = None
     hidden_reason: str | None = Field(
         None, description="Why a curator hid it; only curators ever see this."
     )
@@ -305,6 +313,7 @@ def _out(
         visibility=rec.visibility,
         feature_consent=rec.feature_consent,
         reactions=[ReactionOut(kind=r.kind, count=r.count, mine=r.mine) for r in reactions],
+        photo=media_out(rec.photo) if rec.photo is not None and rec.photo.variants else None,
         hidden_reason=rec.hidden_reason if rec.hidden_by_curator and viewer.is_curator else None,
     )
 
@@ -338,6 +347,13 @@ def give_recognition(
     ] = None,
 ) -> RecognitionOut:
     """Recognise one or more colleagues (201; 200 with the same body for a known key)."""
+    photo: MediaImage | None = None
+    if body.photo_id is not None:
+        photo = owned_image(session, m.person, body.photo_id)
+        if photo is None:  # another person's or organisation's photo looks like no photo
+            raise Invalid(
+                {"photo_id": Problem("unknown", N_("Choose a photo you uploaded yourself."))}
+            )
     rec, created = service.give_recognition(
         session,
         giver=m.person,
@@ -348,6 +364,7 @@ def give_recognition(
         feature_consent=body.feature_consent,
         # Without a key each request is a new recognition: that is what the client asked for.
         idempotency_key=secrets.token_urlsafe(16) if idempotency_key is None else idempotency_key,
+        photo=photo,
     )
     session.commit()
     if not created:

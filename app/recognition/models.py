@@ -6,6 +6,7 @@ from enum import StrEnum
 from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, Relationship, SQLModel
 
+from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person, Value
 from app.types import UTCDateTime, str_enum, utcnow
 
@@ -64,6 +65,8 @@ class Recognition(SQLModel, table=True):
 
     org: Organisation = Relationship()
     giver: Person = Relationship()
+    # One query per page of recognitions (selectin), none when no recognition has a photo.
+    photo: MediaImage | None = Relationship(sa_relationship_kwargs={"lazy": "selectin"})
     recipients: list["RecognitionRecipient"] = Relationship(
         back_populates="recognition",
         sa_relationship_kwargs={"cascade": "all, delete-orphan", "lazy": "selectin"},

@@ -3,14 +3,18 @@
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from sqlmodel import col, select
 
 from app import i18n
 from app.access import MemberDep
+from app.config import get_settings
 from app.db import SessionDep
-from app.errors import N_, Invalid
+from app.errors import N_, Invalid, Problem
+from app.feature.routes import home_context as feature_home_context
+from app.media import service as media
+from app.media.models import MediaImage
 from app.orgs.models import Person, Value
 from app.recognition import service
 from app.recognition.models import ReactionKind, Recognition
@@ -73,6 +77,8 @@ def home(
 ) -> Response:
     ctx = _feed_context(request, session, m, feed, value, None)
     ctx["progress"] = service.progress(session, m.person)
+    if not is_htmx(request):  # a filter swaps only the feed: no card or banner needed
+        ctx.update(feature_home_context(session, m.org, m.person))
     return render(request, "recognition/home.html", ctx, block="feed")
 
 
@@ -116,6 +122,7 @@ def _give_page(
     text: str,
     visibility: str,
     feature_consent: bool,
+    photo_alt: str = "",
     q: str = "",
     key: str | None = None,
     errors: dict[str, str] | None = None,
@@ -149,11 +156,13 @@ def _give_page(
             "text": text,
             "visibility": visibility,
             "feature_consent": feature_consent,
+            "photo_alt": photo_alt,
             "key": key or secrets.token_urlsafe(16),
             "errors": errors or {},
             "progress": service.progress(session, m.person),
             "text_max": service.TEXT_MAX,
             "text_min": service.TEXT_MIN,
+            "max_upload_mb": get_settings().max_upload_mb,
         },
         status_code=status_code,
     )
@@ -208,14 +217,25 @@ def give(
     request: Request,
     session: SessionDep,
     m: MemberDep,
-    recipients: Annotated[list[str], Form(max_length=20)] = [],  # noqa: B006
+    recipients: Annotated[list[str], Form(max_length=20)] = [],  # noqa: B006 - FastAPI reads it
     values: Annotated[list[str], Form(max_length=20)] = [],  # noqa: B006
     text: Annotated[str, Form(max_length=2000)] = "",
     visibility: Annotated[str, Form(max_length=10)] = "org",
     feature_consent: Annotated[str, Form(max_length=5)] = "",
     idempotency_key: Annotated[str, Form(max_length=64)] = "",
+    photo: Annotated[UploadFile | None, File()] = None,
+    photo_alt: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     recipient_ids, value_ids = _ints(recipients), _ints(values)
+    # A sync route runs in the threadpool, so processing the photo here keeps the event loop
+    # free. Its files are deleted again if anything below rolls the transaction back.
+    image: MediaImage | None = None
+    photo_errors: dict[str, Problem] = {}
+    if photo is not None and media.has_file(photo):
+        try:
+            image = media.save_upload(session, m.org, m.person, photo, alt=photo_alt)
+        except Invalid as exc:
+            photo_errors = exc.errors
     try:
         rec, _created = service.give_recognition(
             session,
@@ -226,9 +246,18 @@ def give(
             visibility=visibility,
             feature_consent=bool(feature_consent),
             idempotency_key=idempotency_key,
+            photo=image,
         )
+        if photo_errors:
+            raise Invalid(photo_errors)
     except Invalid as exc:
         session.rollback()
+        errors = {**exc.errors, **photo_errors}
+        if image is not None and "photo" not in errors:
+            # A file input cannot be filled in again by the server: say so next to it.
+            errors["photo"] = Problem(
+                "again", N_("Choose the photo again: it was not saved because of the other errors.")
+            )
         _ = i18n.gettext_for(request)
         return _give_page(
             request,
@@ -239,8 +268,9 @@ def give(
             text=text,
             visibility=visibility,
             feature_consent=bool(feature_consent),
+            photo_alt=photo_alt,
             key=idempotency_key if service.KEY_RE.match(idempotency_key) else None,
-            errors={f: _(p.message) for f, p in exc.errors.items()},
+            errors={f: _(p.message) for f, p in errors.items()},
             status_code=422,
         )
     session.commit()

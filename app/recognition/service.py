@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Exists, and_, delete, exists, func, or_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
 from app.errors import N_, Invalid, NotFound, PermissionDenied, Problem
+from app.media.models import MediaImage
 from app.orgs.models import (
     Department,
     DepartmentLeader,
@@ -129,11 +131,13 @@ def give_recognition(
     visibility: str = "org",
     feature_consent: bool = False,
     idempotency_key: str,
+    photo: MediaImage | None = None,
     now: datetime | None = None,
 ) -> tuple[Recognition, bool]:
     """Create a recognition, or return the one this idempotency key already made.
 
-    Returns (recognition, created). Every rule is checked before anything is written.
+    Returns (recognition, created). Every rule is checked before anything is written. A photo
+    must be one the giver uploaded (app.media.service.save_upload) in this organisation.
     """
     now = now or utcnow()
     if not KEY_RE.match(idempotency_key or ""):
@@ -201,6 +205,10 @@ def give_recognition(
     except ValueError:
         errors["visibility"] = Problem("invalid", N_("Choose who can see it."))
         vis = Visibility.org
+    if photo is not None and (
+        photo.org_id != giver.org_id or photo.owner_id != giver.id or not photo.variants
+    ):
+        errors["photo"] = Problem("unknown", N_("Choose a photo you uploaded yourself."))
     if errors:
         raise Invalid(errors)
 
@@ -212,6 +220,7 @@ def give_recognition(
         feature_consent=bool(feature_consent),
         listed=vis == Visibility.org,
         idempotency_key=idempotency_key,
+        photo=photo,
         created_at=now,
     )
     recipients.sort(key=lambda p: unique_recipients.index(p.id))  # type: ignore[arg-type]
@@ -273,7 +282,12 @@ def delete_recognition(
                 )
             }
         )
+    photo = rec.photo
     session.delete(rec)
+    if photo is not None:
+        from app.media.service import release_image
+
+        release_image(session, photo)  # its files go with the commit, unless used elsewhere
 
 
 # --- reactions ----------------------------------------------------------------------------
@@ -474,14 +488,24 @@ def feed(
         )
     if cursor:
         at, rid = decode_cursor(cursor)
+        # The first condition bounds the index scan; the OR alone would be a filter that
+        # reads every newer row first (deep pages got slower with depth).
         stmt = stmt.where(
+            col(Recognition.created_at) <= at,
             or_(
                 col(Recognition.created_at) < at,
                 and_(col(Recognition.created_at) == at, col(Recognition.id) < rid),
-            )
+            ),
         )
-    stmt = stmt.order_by(col(Recognition.created_at).desc(), col(Recognition.id).desc()).limit(
-        limit + 1
+    stmt = (
+        stmt.order_by(col(Recognition.created_at).desc(), col(Recognition.id).desc())
+        .limit(limit + 1)
+        .options(
+            selectinload(Recognition.giver),  # type: ignore[arg-type]
+            selectinload(Recognition.recipients)  # type: ignore[arg-type]
+            .joinedload(RecognitionRecipient.person)  # type: ignore[arg-type]
+            .joinedload(Person.department),  # type: ignore[arg-type]
+        )
     )
     rows = list(session.exec(stmt))
     items = rows[:limit]

@@ -1,0 +1,503 @@
+"""The public, read-only widget: iframe page, widget.js, JSON, Atom feed and oEmbed.
+
+Nothing here looks at who is asking (no login, no cookie): every answer is the same for every
+caller, so browsers and shared caches may keep it (Cache-Control, ETag, 304). Framing is allowed
+only from the organisation's intranet origins (and the app itself, for the admin preview).
+"""
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from html import escape
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+from babel import Locale, dates
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from sqlmodel import Session, select
+
+from app import i18n
+from app.config import get_settings
+from app.db import SessionDep, get_session_factory, new_session
+from app.embed import service
+from app.feature.models import Feature
+from app.orgs.models import Organisation
+from app.orgs.routes import theme
+from app.web import STATIC_DIR, env
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_CACHE = "public, max-age=60, stale-while-revalidate=300"
+SCRIPT_CACHE = "public, max-age=300"
+MISSING_CACHE = "public, max-age=60"
+PROVIDER = "Tre om dagen"
+OEMBED_WIDTH, OEMBED_HEIGHT = 600, 420
+WIDGET_HEIGHT = 420  # before the frame reports its real height
+MEMO_SECONDS = 5.0
+SLUG_RE = re.compile(r"^[a-z0-9-]{1,40}$")
+_CONFIG_RE = re.compile(r"/\*CONFIG\*/.*?/\*CONFIG\*/", re.S)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def app_origin() -> str:
+    parts = urlsplit(get_settings().base_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def org_for(session: Session, slug: str) -> Organisation | None:
+    if not SLUG_RE.match(slug):
+        return None
+    return session.exec(select(Organisation).where(Organisation.slug == slug)).first()
+
+
+def not_found() -> Response:
+    # Plain and briefly cacheable: a mistyped slug on a busy intranet costs one request a minute.
+    return Response(
+        "Not found\n",
+        status_code=404,
+        media_type="text/plain",
+        headers={"Cache-Control": MISSING_CACHE},
+    )
+
+
+def use_locale(request: Request, org: Organisation) -> str:
+    """The organisation's language, or `?lang=` when it names a supported one."""
+    locale = (
+        i18n.normalise(request.query_params.get("lang"))
+        or i18n.normalise(org.locale)
+        or i18n.DEFAULT_LOCALE
+    )
+    request.state.locale = locale
+    return locale
+
+
+def frame_csp(org: Organisation) -> str:
+    ancestors = " ".join(["'self'", *org.intranet_origins])
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'none'; form-action 'none'; base-uri 'none'; object-src 'none'; "
+        f"frame-ancestors {ancestors}"
+    )
+
+
+def etag_for(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    # Weak comparison, as RFC 9110 asks for If-None-Match: W/"x" matches "x".
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return etag in tags
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One widget answer, ready to send to anyone who asks for the same URL."""
+
+    body: bytes
+    media_type: str
+    headers: dict[str, str] = field(default_factory=dict)  # depend on the organisation only
+    cors_origins: tuple[str, ...] = ()
+    etag: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "etag", etag_for(self.body))
+
+
+class Memo:
+    """The latest rendering of each widget URL for a few seconds, in production only.
+
+    Every intranet page view asks for the widget; browsers may keep an answer for a minute
+    (Cache-Control) anyway, so keeping it here for MEMO_SECONDS more changes nothing a reader
+    can see, and turns a burst of views into one database read per process. Nothing in it is
+    shared or needs invalidating: each process forgets on its own. Dev mode (the tests) always
+    renders afresh. Only the event loop's thread touches it.
+    """
+
+    def __init__(self, seconds: float, size: int = 1000) -> None:
+        self.seconds = seconds
+        self.size = size
+        self.clock: Callable[[], float] = time.monotonic
+        self._items: dict[Hashable, tuple[float, Rendered | None]] = {}
+
+    async def get(
+        self, request: Request, key: Hashable, make: Callable[[Session], Rendered | None]
+    ) -> Rendered | None:
+        """The remembered answer, or `make(session)` run in a worker thread and remembered."""
+        use = not get_settings().dev
+        hit = self._items.get(key) if use else None
+        if hit is not None and hit[0] > self.clock():
+            return hit[1]
+        value = await run_in_threadpool(_with_read_session, request, make)
+        if use:
+            if len(self._items) >= self.size:
+                self._items.clear()  # a burst of unknown slugs must not grow it without bound
+            self._items[key] = (self.clock() + self.seconds, value)
+        return value
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+def _with_read_session(request: Request, make: Callable[[Session], Rendered | None]) -> Any:
+    """Run `make` with a read-only session, opened only now (a memo hit needs none).
+
+    The routes are async so that a memo hit never waits for a worker thread or a database
+    connection, which a session dependency would cost on every request. Tests and the browser
+    tests point get_session_factory at their own databases: honour that override.
+    """
+    override = request.app.dependency_overrides.get(get_session_factory)
+    session = override()() if override is not None else new_session(readonly=True)
+    try:
+        return make(session)
+    finally:
+        session.close()
+
+
+MEMO = Memo(MEMO_SECONDS)
+
+
+def answer(
+    request: Request,
+    rendered: Rendered | None,
+    *,
+    cache_control: str = PAGE_CACHE,
+    cors: bool = False,
+) -> Response:
+    """200 with an ETag, 304 when the caller has these bytes already, or the plain 404."""
+    if rendered is None:
+        return not_found()
+    # A 304 repeats the headers a cache must update (CSP and CORS included: browsers merge
+    # them into the stored response, and the middleware's defaults would otherwise land there).
+    headers = {"ETag": rendered.etag, "Cache-Control": cache_control, **rendered.headers}
+    if cors:
+        headers["Vary"] = "Origin"
+        origin = request.headers.get("origin", "")
+        if origin and origin in rendered.cors_origins:
+            headers["Access-Control-Allow-Origin"] = origin
+    if etag_matches(request.headers.get("if-none-match"), rendered.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(rendered.body, media_type=rendered.media_type, headers=headers)
+
+
+def lang_param(request: Request) -> str | None:
+    return i18n.normalise(request.query_params.get("lang"))
+
+
+def babel_locale(locale: str) -> Locale:
+    return Locale.parse({"en": "en_GB"}.get(locale, locale))
+
+
+def day_and_month(moment: datetime, locale: Locale) -> str:
+    """ "mandag 23. november": the language's full date without the year."""
+    pattern = re.sub(r",?\s*y+\.?", "", locale.date_formats["full"].pattern).strip()
+    return dates.format_date(moment, pattern, locale=locale)
+
+
+def render(name: str, request: Request, **context: Any) -> bytes:
+    return env.get_template(name).render(request=request, **context).encode()
+
+
+def widget_title(org: Organisation) -> str:
+    return f"{org.display_feature_name} – {org.name}"
+
+
+def iframe_snippet(org: Organisation, *, width: int | None = None, height: int = 420) -> str:
+    """The HTML an intranet page (or an oEmbed consumer) pastes in."""
+    src = f"{get_settings().base_url}/embed/{org.slug}/feature"
+    size = (
+        f'width="{width}" height="{height}" style="border:0"'
+        if width
+        else f'style="width:100%;height:{height}px;border:0"'
+    )
+    return f'<iframe src="{escape(src)}" title="{escape(widget_title(org))}" loading="lazy" {size}></iframe>'
+
+
+def script_snippet(org: Organisation) -> str:
+    src = f"{get_settings().base_url}/embed/{org.slug}/widget.js"
+    return f'<script src="{escape(src)}" async></script>'
+
+
+def feature_json(org: Organisation, feature: Feature, ctx: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": feature.id,
+        "year": feature.iso_year,
+        "week": feature.iso_week,
+        "headline": feature.headline,
+        "body": feature.body,
+        "published_at": feature.published_at.isoformat() if feature.published_at else None,
+        "updated_at": feature.updated_at.isoformat(),
+        "values": [{"name": v.name, "colour": v.colour} for v in ctx["values"]],
+        "people": [{"name": p.name} for p in ctx["people"]],
+    }
+
+
+# --- the iframe page ------------------------------------------------------------------------
+
+
+@router.get("/embed/{org}/feature")
+async def feature_page(request: Request, org: str) -> Response:
+    """The page an intranet frames: the current feature, or when the next one appears."""
+    key = ("feature", org, lang_param(request))
+    return answer(request, await MEMO.get(request, key, lambda s: _feature_page(request, s, org)))
+
+
+def _feature_page(request: Request, session: Session, slug: str) -> Rendered | None:
+    o = org_for(session, slug)
+    if o is None:
+        return None
+    locale = use_locale(request, o)
+    base = get_settings().base_url
+    feature = service.current(session, o)
+    context: dict[str, Any] = {
+        "locale": locale,
+        "org": o,
+        "feature_name": o.display_feature_name,
+        "app_url": f"{base}/{o.slug}/",
+        "origins": [*o.intranet_origins, app_origin()],
+        "oembed_url": "/oembed?" + urlencode({"url": f"{base}/embed/{o.slug}/feature"}),
+    }
+    if feature is not None:
+        context.update(service.widget_context(session, o, feature))
+        context["heading"] = "h1"
+    else:
+        tz = dates.get_timezone(o.timezone)
+        at = service.next_publish_at(o)
+        bl = babel_locale(locale)
+        context.update(
+            first=not service.ever_published(session, o),
+            next_day=day_and_month(at, bl),
+            next_time=dates.format_time(at, "short", tzinfo=tz, locale=bl),
+        )
+    return Rendered(
+        render("embed/feature.html", request, **context),
+        "text/html; charset=utf-8",
+        headers={"Content-Security-Policy": frame_csp(o)},
+    )
+
+
+@router.get("/embed/{org}/theme.css")
+async def theme_css(request: Request, org: str) -> Response:
+    """The organisation's colours, under /embed/ so that no cookie comes with them."""
+
+    def make(session: Session) -> Rendered | None:
+        if org_for(session, org) is None:
+            return None
+        # Without the caller's headers: the body is wanted even if they sent If-None-Match.
+        css = theme(Request({**request.scope, "headers": []}), session, org)
+        return Rendered(bytes(css.body), "text/css; charset=utf-8")
+
+    rendered = await MEMO.get(request, ("theme", org), make)
+    return answer(request, rendered, cache_control=SCRIPT_CACHE)
+
+
+# --- widget.js ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _widget_source(mtime: float) -> str:
+    return (STATIC_DIR / "embed" / "widget.js").read_text(encoding="utf-8")
+
+
+@router.get("/embed/{org}/widget.js")
+async def widget_js(
+    request: Request,
+    org: str,
+    lang: Annotated[str, Query(max_length=10)] = "",
+) -> Response:
+    """One <script async> tag: inserts the iframe after itself and follows its height."""
+    code = i18n.normalise(lang)
+
+    def make(session: Session) -> Rendered | None:
+        o = org_for(session, org)
+        if o is None:
+            return None
+        src = f"{get_settings().base_url}/embed/{o.slug}/feature"
+        config = {
+            "src": f"{src}?lang={code}" if code else src,
+            "origin": app_origin(),
+            "title": widget_title(o),
+            "height": WIDGET_HEIGHT,
+        }
+        # "<" escaped too: the config stays inert even if someone pastes the file inline.
+        literal = json.dumps(config, ensure_ascii=True).replace("<", "\\u003c")
+        path = STATIC_DIR / "embed" / "widget.js"
+        source = _widget_source(path.stat().st_mtime)
+        body = _CONFIG_RE.sub(lambda _m: literal, source, count=1).encode()
+        return Rendered(body, "application/javascript; charset=utf-8")
+
+    rendered = await MEMO.get(request, ("widget.js", org, code), make)
+    return answer(request, rendered, cache_control=SCRIPT_CACHE)
+
+
+# --- JSON and Atom --------------------------------------------------------------------------
+
+
+@router.get("/embed/{org}/feature.json")
+async def feature_json_route(request: Request, org: str) -> Response:
+    """The current feature as JSON, readable by scripts on the organisation's intranet."""
+    key = ("feature.json", org, lang_param(request))
+    rendered = await MEMO.get(request, key, lambda s: _feature_json(request, s, org))
+    return answer(request, rendered, cors=True)
+
+
+def _feature_json(request: Request, session: Session, slug: str) -> Rendered | None:
+    o = org_for(session, slug)
+    if o is None:
+        return None
+    locale = use_locale(request, o)
+    base = get_settings().base_url
+    feature = service.current(session, o)
+    data: dict[str, Any] = {
+        "org": {"slug": o.slug, "name": o.name, "locale": locale},
+        "feature_name": o.display_feature_name,
+        "feature": None,
+        "next_publish_at": service.next_publish_at(o).isoformat(),
+        "links": {
+            "app": f"{base}/{o.slug}/",
+            "widget": f"{base}/embed/{o.slug}/feature",
+            "atom": f"{base}/embed/{o.slug}/feed.atom",
+        },
+    }
+    if feature is not None:
+        data["feature"] = feature_json(o, feature, service.widget_context(session, o, feature))
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return Rendered(body, "application/json", cors_origins=tuple(o.intranet_origins))
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def xml_safe(text: str) -> str:
+    return _XML_INVALID.sub("", text)
+
+
+@dataclass(frozen=True)
+class AtomEntry:
+    id: str  # a tag: URI that stays the same for the organisation's week
+    title: str
+    published: datetime
+    updated: datetime
+    html: str  # the widget's fragment; the template escapes it once more for type="html"
+
+
+@router.get("/embed/{org}/feed.atom")
+async def feed_atom(request: Request, org: str) -> Response:
+    """Atom 1.0: one entry per published feature, newest first."""
+    key = ("feed.atom", org, lang_param(request))
+    return answer(request, await MEMO.get(request, key, lambda s: _feed_atom(request, s, org)))
+
+
+def _feed_atom(request: Request, session: Session, slug: str) -> Rendered | None:
+    o = org_for(session, slug)
+    if o is None:
+        return None
+    locale = use_locale(request, o)
+    base = get_settings().base_url
+    host = urlsplit(base).hostname or "localhost"
+    tag = f"tag:{host},{o.created_at:%Y-%m-%d}:{o.slug}"
+    entries: list[AtomEntry] = []
+    for feature in service.archive(session, o):
+        ctx = service.widget_context(session, o, feature)
+        html = env.get_template("embed/_feature.html").render(
+            request=request, locale=locale, heading="h2", **ctx
+        )
+        published = feature.published_at or feature.updated_at
+        entries.append(
+            AtomEntry(
+                id=f"{tag}/feature/{feature.iso_year}-W{feature.iso_week:02d}",
+                title=xml_safe(feature.headline),
+                published=published,
+                updated=max(published, feature.updated_at),
+                html=xml_safe(html),
+            )
+        )
+    body = render(
+        "embed/feed.atom",
+        request,
+        locale=locale,
+        org=o,
+        feed_id=f"{tag}/features",
+        title=xml_safe(f"{o.display_feature_name} – {o.name}"),
+        self_url=f"{base}/embed/{o.slug}/feed.atom",
+        app_url=f"{base}/{o.slug}/",
+        author=xml_safe(o.name),
+        updated=max((e.updated for e in entries), default=o.created_at),
+        entries=entries,
+    )
+    return Rendered(body, "application/atom+xml; charset=utf-8")
+
+
+# --- oEmbed ---------------------------------------------------------------------------------
+
+
+def _slug_from_url(url: str) -> str | None:
+    """The organisation an app or widget URL belongs to: /{org}/... or /embed/{org}/..."""
+    parts = urlsplit(url)
+    if f"{parts.scheme}://{parts.netloc}" != app_origin():
+        return None
+    segments = [s for s in parts.path.split("/") if s]
+    if segments[:1] == ["embed"]:
+        segments = segments[1:]
+    return segments[0] if segments else None
+
+
+def _size(requested: int | None, default: int) -> int:
+    # oEmbed: the answer must fit inside maxwidth/maxheight.
+    return default if requested is None else min(requested, default)
+
+
+@router.get("/oembed")
+def oembed(
+    request: Request,
+    session: SessionDep,
+    url: Annotated[str, Query(max_length=2000)] = "",
+    format: Annotated[str, Query(max_length=10)] = "json",
+    maxwidth: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    maxheight: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+) -> Response:
+    """oEmbed 1.0 (type "rich"): the iframe snippet for a link to the app or the widget."""
+    slug = _slug_from_url(url)
+    o = org_for(session, slug) if slug else None
+    if o is None:
+        return not_found()
+    if format != "json":
+        return Response(
+            "Only format=json is supported\n",
+            status_code=501,
+            media_type="text/plain",
+            headers={"Cache-Control": MISSING_CACHE},
+        )
+    use_locale(request, o)
+    width = _size(maxwidth, OEMBED_WIDTH)
+    height = _size(maxheight, OEMBED_HEIGHT)
+    feature = service.current(session, o)
+    base = get_settings().base_url
+    data = {
+        "type": "rich",
+        "version": "1.0",
+        "title": feature.headline if feature else widget_title(o),
+        "author_name": o.name,
+        "author_url": f"{base}/{o.slug}/",
+        "provider_name": PROVIDER,
+        "provider_url": f"{base}/",
+        "cache_age": 60,
+        "html": iframe_snippet(o, width=width, height=height),
+        "width": width,
+        "height": height,
+    }
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return answer(request, Rendered(body, "application/json"))

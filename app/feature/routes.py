@@ -1,0 +1,665 @@
+"""Ukens ESS pages: curation (candidates, editor, archive), the members' archive, consent."""
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from babel import Locale, dates
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
+from fastapi.responses import Response
+from markupsafe import Markup
+from sqlmodel import Session, col, select
+
+from app import i18n
+from app.access import CuratorDep, MemberDep, in_org
+from app.db import SessionDep, SessionFactoryDep
+from app.embed import service as embed
+from app.errors import Invalid, NotFound
+from app.feature import service
+from app.feature.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+from app.orgs.models import Organisation, Person
+from app.recognition.models import Recognition
+from app.security import PROTECT
+from app.types import utcnow
+from app.web import env, is_safe_next, redirect, render
+
+router = APIRouter(prefix="/{org}", include_in_schema=False)
+# The one-click page from the consent e-mail: the person may not be signed in on that device.
+public_router = APIRouter(include_in_schema=False)
+
+PREVIEW_TEMPLATE = "embed/_feature.html"
+
+
+# --- access -------------------------------------------------------------------------------
+
+
+def feature_for_curator(session: Session, org: Organisation, feature_id: int) -> Feature:
+    return in_org(session, org, Feature, feature_id)
+
+
+def public_feature(session: Session, org: Organisation, feature_id: int) -> Feature:
+    """A feature members may read: published, not withdrawn, everyone named still agrees."""
+    feature = in_org(session, org, Feature, feature_id)
+    if not (service.is_public(session, feature) and embed.is_public(feature)):
+        raise NotFound()
+    return feature
+
+
+def consent_of(session: Session, person: Person, consent_id: int) -> FeatureConsent:
+    """The person's own consent question; anyone else's looks like it does not exist."""
+    consent = session.get(FeatureConsent, consent_id)
+    if consent is None or consent.person_id != person.id:
+        raise NotFound()
+    return consent
+
+
+def pending_consents(session: Session, person: Person) -> list[FeatureConsent]:
+    """Questions the person has not answered, for features that may still be published.
+
+    An old draft nobody published stops asking after the same time as its e-mails do.
+    """
+    return list(
+        session.exec(
+            select(FeatureConsent)
+            .join(Feature, col(Feature.id) == FeatureConsent.feature_id)
+            .where(
+                FeatureConsent.person_id == person.id,
+                FeatureConsent.answer == ConsentAnswer.pending,
+                col(Feature.status).in_([FeatureStatus.draft, FeatureStatus.approved]),
+                col(Feature.created_at) >= utcnow() - service.ASK_HORIZON,
+            )
+            .order_by(col(FeatureConsent.asked_at).desc())
+        )
+    )
+
+
+# --- presentation helpers -----------------------------------------------------------------
+
+
+def reason_texts(request: Request, reasons: list[dict[str, Any]]) -> list[str]:
+    """The ranking's reasons in plain language ("7 reactions from 5 colleagues")."""
+    cat = i18n.catalog(i18n.request_locale(request))
+    _, n_ = cat.gettext, cat.ngettext
+    by_code = {r.get("code"): r for r in reasons}
+    out: list[str] = []
+    for reason in reasons:
+        code = reason.get("code")
+        if code == "reactions":
+            count = int(reason.get("count", 0))
+            if "colleagues" in by_code:
+                people = int(by_code["colleagues"].get("count", 0))
+                text = n_(
+                    "%(num)d reaction from %(people)s", "%(num)d reactions from %(people)s", count
+                ) % {
+                    "num": count,
+                    "people": n_("%(num)d colleague", "%(num)d colleagues", people)
+                    % {"num": people},
+                }
+            else:
+                text = n_("%(num)d reaction", "%(num)d reactions", count) % {"num": count}
+            out.append(text)
+        elif code == "colleagues":
+            if "reactions" not in by_code:
+                count = int(reason.get("count", 0))
+                out.append(
+                    n_(
+                        "Reactions from %(num)d colleague",
+                        "Reactions from %(num)d colleagues",
+                        count,
+                    )
+                    % {"num": count}
+                )
+        elif code == "substance":
+            out.append(
+                _("A story with substance (%(num)d characters)") % {"num": int(reason["chars"])}
+            )
+        elif code in ("value_rest", "department_rest"):
+            name = str(reason.get("value") or reason.get("department") or "")
+            weeks = reason.get("weeks")
+            if weeks is None:
+                out.append(_("%(name)s has never been featured") % {"name": name})
+            else:
+                out.append(
+                    n_(
+                        "%(name)s not featured for %(num)d week",
+                        "%(name)s not featured for %(num)d weeks",
+                        int(weeks),
+                    )
+                    % {"name": name, "num": int(weeks)}
+                )
+        elif code == "recipient_rest":
+            weeks = reason.get("weeks")
+            if weeks is None:
+                out.append(_("The person seen has never been featured"))
+            else:
+                out.append(
+                    n_(
+                        "The person seen was last featured %(num)d week ago",
+                        "The person seen was last featured %(num)d weeks ago",
+                        int(weeks),
+                    )
+                    % {"num": int(weeks)}
+                )
+        elif code == "recent":
+            days = int(reason.get("days", 0))
+            out.append(
+                _("Given today")
+                if days == 0
+                else n_("Given %(num)d day ago", "Given %(num)d days ago", days) % {"num": days}
+            )
+    return out
+
+
+def when(request: Request, org: Organisation, value: datetime) -> str:
+    """ "mandag 23. november kl. 07:00": the reader's language, the organisation's clock."""
+    code = i18n.request_locale(request)
+    locale = Locale.parse({"en": "en_GB"}.get(code, code))
+    tz = dates.get_timezone(org.timezone)
+    day = "{} {}".format(
+        dates.format_date(value.astimezone(tz), "EEEE", locale=locale),
+        dates.format_skeleton("MMMMd", value, tzinfo=tz, locale=locale),
+    )
+    time = dates.format_time(value, "short", tzinfo=tz, locale=locale)
+    return i18n.gettext_for(request)("%(day)s at %(time)s") % {"day": day, "time": time}
+
+
+def next_moments(org: Organisation, now: datetime) -> tuple[datetime, datetime]:
+    """The next weekly pick and the next publication after `now` (UTC)."""
+    year, week = service.week_of(org, now)
+    following = service.week_of(org, now + timedelta(weeks=1))
+    previous = service.week_of(org, now - timedelta(weeks=1))
+    weeks = [service.schedule(org, y, w) for y, w in (previous, (year, week), following)]
+    pick = min(s.pick_at for s in weeks if s.pick_at > now)
+    publish = min(s.publish_at for s in weeks if s.publish_at > now)
+    return pick, publish
+
+
+def _schedule(request: Request, org: Organisation, now: datetime) -> dict[str, str | bool]:
+    pick, publish = next_moments(org, now)
+    return {
+        "next_pick": when(request, org, pick),
+        "next_publish": when(request, org, publish),
+        "auto_publish": org.auto_publish,
+    }
+
+
+def home_context(session: Session, org: Organisation, person: Person) -> dict[str, Any]:
+    """The home page's feature card and consent banner."""
+    current = embed.current(session, org)
+    return {
+        "current_feature": current,
+        "current_feature_people": embed.public_people(current) if current else [],
+        "pending_consents": pending_consents(session, person),
+    }
+
+
+def preview_html(
+    request: Request,
+    session: Session,
+    org: Organisation,
+    feature: Feature,
+    *,
+    headline: str | None = None,
+    body: str | None = None,
+) -> tuple[Markup, Markup]:
+    """The widget's own fragment for `feature` with the text as typed: (phone, intranet)."""
+    template = env.get_template(PREVIEW_TEMPLATE)
+    saved = feature.headline, feature.body
+    # Shown, never stored: the saved text is put back before anything can flush.
+    with session.no_autoflush:
+        try:
+            if headline is not None:
+                feature.headline = headline
+            if body is not None:
+                feature.body = body
+            ctx = {
+                "request": request,
+                "locale": i18n.request_locale(request),
+                **embed.widget_context(session, org, feature),
+                "heading": "h3",
+            }
+            html = template.render(ctx)
+        finally:
+            feature.headline, feature.body = saved
+    # The fragment is shown twice on the page: the second copy gets its own ids. Quotes in
+    # user text are escaped by then, so only real attributes match.
+    wide = _ID_ATTR.sub(lambda m: f'{m.group(1)}="wide-', html)
+    # Autoescaped template output: user text in it is already escaped.
+    return Markup(html), Markup(wide)  # noqa: S704
+
+
+_ID_ATTR = re.compile(r'\b(id|aria-labelledby|aria-describedby|for)="')
+
+
+# --- curation -----------------------------------------------------------------------------
+
+
+def _week_feature(session: Session, org: Organisation, now: datetime) -> Feature | None:
+    """This week's feature, else last week's while it is still on its way to publication."""
+    year, week = service.week_of(org, now)
+    this_week = service.week_feature(session, org, year, week)
+    if this_week is not None:
+        return this_week
+    last = service.week_feature(session, org, *service.week_of(org, now - timedelta(weeks=1)))
+    if last is not None and last.status in (FeatureStatus.draft, FeatureStatus.approved):
+        return last
+    return None
+
+
+def _curate_page(
+    request: Request,
+    session: Session,
+    m: CuratorDep,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    now = utcnow()
+    year, week = service.week_of(m.org, now)
+    candidates = service.candidates(session, m.org, year=year, week=week, now=now)
+    current = _week_feature(session, m.org, now)
+    return render(
+        request,
+        "feature/curate.html",
+        {
+            "year": year,
+            "week": week,
+            "candidates": [(c, reason_texts(request, c.reasons)) for c in candidates],
+            "current": current,
+            "published_when": when(request, m.org, current.published_at)
+            if current is not None and current.published_at is not None
+            else "",
+            "schedule": _schedule(request, m.org, now),
+            # The service refuses to replace a published feature; say so before anyone tries.
+            "can_pick": current is None
+            or current.published_at is None
+            or (current.iso_year, current.iso_week) != (year, week),
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/curate")
+def curate(request: Request, session: SessionDep, m: CuratorDep) -> Response:
+    return _curate_page(request, session, m)
+
+
+def _send_consent_requests(factory: Callable[[], Session], feature_id: int) -> None:
+    service.send_consent_requests(factory, feature_id)
+
+
+@router.post("/curate/pick", dependencies=PROTECT)
+def pick(
+    request: Request,
+    session: SessionDep,
+    factory: SessionFactoryDep,
+    background: BackgroundTasks,
+    m: CuratorDep,
+    recognition_id: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Draft this week's feature from a candidate and open it in the editor."""
+    _ = i18n.gettext_for(request)
+    rec = None
+    if recognition_id.isdigit():
+        rec = session.get(Recognition, int(recognition_id))
+    if rec is None or rec.org_id != m.org.id:
+        return _curate_page(
+            request,
+            session,
+            m,
+            error=_("Choose a candidate from the list."),
+            status_code=422,
+        )
+    now = utcnow()
+    year, week = service.week_of(m.org, now)
+    try:
+        feature = service.draft_feature(
+            session, m.org, rec, year=year, week=week, actor=m.person, now=now
+        )
+    except Invalid as exc:
+        session.rollback()
+        return _curate_page(request, session, m, error=_(exc.first.message), status_code=422)
+    session.commit()
+    assert feature.id is not None
+    background.add_task(_send_consent_requests, factory, feature.id)
+    return redirect(
+        request,
+        f"/{m.org.slug}/curate/{feature.id}",
+        message=_("Drafted. Edit the text and approve it when everyone named has agreed."),
+    )
+
+
+@router.get("/curate/archive")
+def curate_archive(request: Request, session: SessionDep, m: CuratorDep) -> Response:
+    """Every feature that went out, withdrawn ones too, newest first."""
+    features = session.exec(
+        select(Feature)
+        .where(
+            Feature.org_id == m.org.id,
+            col(Feature.status).in_([FeatureStatus.published, FeatureStatus.withdrawn]),
+        )
+        .order_by(col(Feature.iso_year).desc(), col(Feature.iso_week).desc())
+        .limit(200)
+    ).all()
+    return render(request, "feature/curate_archive.html", {"features": features})
+
+
+def _editor(
+    request: Request,
+    session: Session,
+    m: CuratorDep,
+    feature: Feature,
+    *,
+    headline: str | None = None,
+    body: str | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    block: str | None = None,
+) -> Response:
+    headline = feature.headline if headline is None else headline
+    body = feature.body if body is None else body
+    consents = sorted(feature.consents, key=lambda c: c.person.name)
+    missing = [c for c in consents if c.answer != ConsentAnswer.yes]
+    return render(
+        request,
+        "feature/editor.html",
+        {
+            "feature": feature,
+            "headline": headline,
+            "body": body,
+            "errors": errors or {},
+            "consents": consents,
+            "consent_missing": missing,
+            "preview": preview_html(request, session, m.org, feature, headline=headline, body=body),
+            "editable": feature.status in (FeatureStatus.draft, FeatureStatus.approved),
+            "reasons": reason_texts(request, feature.reasons),
+            "publish_when": _publish_when(request, m.org, feature),
+            "headline_max": service.HEADLINE_MAX,
+            "body_max": service.BODY_MAX,
+        },
+        status_code=status_code,
+        block=block,
+    )
+
+
+def _publish_when(request: Request, org: Organisation, feature: Feature) -> str:
+    """When an approved feature goes out: its week's publish moment, or soon if that passed."""
+    _ = i18n.gettext_for(request)
+    moment = service.schedule(org, feature.iso_year, feature.iso_week).publish_at
+    if moment > utcnow():
+        return when(request, org, moment)
+    return _("within a few minutes")
+
+
+@router.get("/curate/{feature_id}")
+def editor(request: Request, session: SessionDep, m: CuratorDep, feature_id: int) -> Response:
+    return _editor(request, session, m, feature_for_curator(session, m.org, feature_id))
+
+
+@router.get("/curate/{feature_id}/preview")
+def editor_preview(
+    request: Request,
+    session: SessionDep,
+    m: CuratorDep,
+    feature_id: int,
+    headline: Annotated[str, Query(max_length=500)] = "",
+    body: Annotated[str, Query(max_length=3000)] = "",
+) -> Response:
+    """The preview with the text as typed (htmx, while editing); nothing is stored.
+
+    Without htmx it is the editor itself, showing the text given.
+    """
+    feature = feature_for_curator(session, m.org, feature_id)
+    return _editor(request, session, m, feature, headline=headline, body=body, block="preview")
+
+
+@router.post("/curate/{feature_id}", dependencies=PROTECT)
+def save(
+    request: Request,
+    session: SessionDep,
+    m: CuratorDep,
+    feature_id: int,
+    headline: Annotated[str, Form(max_length=500)] = "",
+    body: Annotated[str, Form(max_length=3000)] = "",
+) -> Response:
+    feature = feature_for_curator(session, m.org, feature_id)
+    _ = i18n.gettext_for(request)
+    try:
+        service.update_draft(session, feature, headline=headline, body=body, actor=m.person)
+    except Invalid as exc:
+        session.rollback()
+        return _editor(
+            request,
+            session,
+            m,
+            feature,
+            headline=headline,
+            body=body,
+            errors={f: _(p.message) for f, p in exc.errors.items()},
+            status_code=422,
+        )
+    session.commit()
+    return redirect(request, f"/{m.org.slug}/curate/{feature_id}", message=_("Saved."))
+
+
+@router.post("/curate/{feature_id}/approve", dependencies=PROTECT)
+def approve(request: Request, session: SessionDep, m: CuratorDep, feature_id: int) -> Response:
+    feature = feature_for_curator(session, m.org, feature_id)
+    _ = i18n.gettext_for(request)
+    if service.consent_state(feature) == "pending":
+        # The button is disabled then; a form sent anyway gets the same explanation.
+        return _editor(
+            request,
+            session,
+            m,
+            feature,
+            errors={"approve": _("Everyone named must agree before you can approve it.")},
+            status_code=422,
+        )
+    try:
+        service.approve(session, feature, m.person)
+    except Invalid as exc:
+        session.rollback()
+        return _editor(
+            request,
+            session,
+            m,
+            feature,
+            errors={"approve": _(exc.first.message)},
+            status_code=422,
+        )
+    session.commit()
+    return redirect(
+        request,
+        f"/{m.org.slug}/curate/{feature_id}",
+        message=_("Approved. It will be published at the scheduled time."),
+    )
+
+
+@router.post("/curate/{feature_id}/withdraw", dependencies=PROTECT)
+def withdraw(
+    request: Request,
+    session: SessionDep,
+    m: CuratorDep,
+    feature_id: int,
+    confirm: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    feature = feature_for_curator(session, m.org, feature_id)
+    _ = i18n.gettext_for(request)
+    if confirm != "1":
+        return _editor(
+            request,
+            session,
+            m,
+            feature,
+            errors={"confirm": _("Tick the box to confirm that you want to withdraw it.")},
+            status_code=422,
+        )
+    try:
+        service.withdraw(session, feature, m.person)
+    except Invalid as exc:
+        session.rollback()
+        return _editor(
+            request, session, m, feature, errors={"confirm": _(exc.first.message)}, status_code=422
+        )
+    session.commit()
+    return redirect(
+        request,
+        f"/{m.org.slug}/curate/{feature_id}",
+        message=_("Withdrawn from the intranet, the archive and the feed."),
+    )
+
+
+@router.post("/curate/{feature_id}/ask/{consent_id}", dependencies=PROTECT)
+def ask_again(
+    request: Request,
+    session: SessionDep,
+    factory: SessionFactoryDep,
+    background: BackgroundTasks,
+    m: CuratorDep,
+    feature_id: int,
+    consent_id: int,
+) -> Response:
+    """Send the consent e-mail again to someone who has not answered."""
+    feature = feature_for_curator(session, m.org, feature_id)
+    consent = next((c for c in feature.consents if c.id == consent_id), None)
+    if consent is None:
+        raise NotFound()
+    _ = i18n.gettext_for(request)
+    try:
+        service.ask_again(session, consent, actor=m.person)
+    except Invalid as exc:
+        session.rollback()
+        return _editor(
+            request, session, m, feature, errors={"consent": _(exc.first.message)}, status_code=422
+        )
+    session.commit()
+    background.add_task(_send_consent_requests, factory, feature_id)
+    return redirect(
+        request,
+        f"/{m.org.slug}/curate/{feature_id}",
+        message=_("We asked %(name)s again by e-mail.") % {"name": consent.person.name},
+    )
+
+
+# --- for members --------------------------------------------------------------------------
+
+
+@router.get("/features")
+def archive(request: Request, session: SessionDep, m: MemberDep) -> Response:
+    # The same rule as the widget: what the intranet may show, members see here.
+    features = [f for f in service.archive(session, m.org, limit=50) if embed.is_public(f)]
+    _pick, publish = next_moments(m.org, utcnow())
+    return render(
+        request,
+        "feature/archive.html",
+        {
+            "features": [(f, embed.public_people(f)) for f in features],
+            "next_publish": when(request, m.org, publish),
+        },
+    )
+
+
+@router.get("/features/{feature_id}")
+def archive_item(request: Request, session: SessionDep, m: MemberDep, feature_id: int) -> Response:
+    feature = public_feature(session, m.org, feature_id)
+    return render(
+        request,
+        "feature/feature.html",
+        {
+            "feature": feature,
+            "named": embed.public_people(feature),
+            "values": service.feature_values(feature),
+        },
+    )
+
+
+@router.post("/consent/{consent_id}", dependencies=PROTECT)
+def answer(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    consent_id: int,
+    answer: Annotated[str, Form(max_length=5)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """A signed-in person answers whether their name may be shown (banner or Me page)."""
+    consent = consent_of(session, m.person, consent_id)
+    _ = i18n.gettext_for(request)
+    back = next if is_safe_next(next) and next.startswith(f"/{m.org.slug}/") else f"/{m.org.slug}/"
+    if answer not in ("yes", "no"):
+        return redirect(request, back)
+    try:
+        service.answer_consent(
+            session, person=m.person, feature=consent.feature, yes=answer == "yes"
+        )
+    except Invalid as exc:
+        session.rollback()
+        return redirect(request, back, message=_(exc.first.message))
+    session.commit()
+    return redirect(request, back, message=_consent_thanks(_, answer == "yes"))
+
+
+def _consent_thanks(_: Callable[[str], str], yes: bool) -> str:
+    return (
+        _("Thank you. Your name may be shown with the story.")
+        if yes
+        else _("Thank you. Your name will not be shown.")
+    )
+
+
+# --- the one-click link from the e-mail ---------------------------------------------------
+
+
+@public_router.get("/consent/{token}")
+def consent_page(
+    request: Request,
+    session: SessionDep,
+    token: str,
+    answer: Annotated[str, Query(max_length=5)] = "",
+) -> Response:
+    """Ask with two buttons; only a POST answers (mail scanners open links too).
+
+    The e-mail's links carry the answer the person clicked: that button comes first.
+    """
+    _ = i18n.gettext_for(request)
+    consent = service.consent_for_token(session, token[:100])
+    if consent is None:
+        return render(
+            request,
+            "feature/consent.html",
+            {"error": _(service.NOT_FOUND_TOKEN.message)},
+            status_code=400,
+        )
+    return render(
+        request,
+        "feature/consent.html",
+        {"consent": consent, "token": token, "chosen": answer if answer in ("yes", "no") else ""},
+    )
+
+
+@public_router.post("/consent/{token}", dependencies=PROTECT)
+def consent_answer(
+    request: Request,
+    session: SessionDep,
+    token: str,
+    answer: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    _ = i18n.gettext_for(request)
+    if answer not in ("yes", "no"):
+        return consent_page(request, session, token, "")
+    try:
+        consent = service.answer_consent_by_token(session, token[:100], answer == "yes")
+    except Invalid as exc:
+        session.rollback()
+        return render(
+            request, "feature/consent.html", {"error": _(exc.first.message)}, status_code=400
+        )
+    session.commit()
+    return render(
+        request,
+        "feature/consent.html",
+        {"consent": consent, "done": _consent_thanks(_, answer == "yes")},
+    )

@@ -1,0 +1,1140 @@
+"""Ukens ESS: rank the week's candidates, draft, ask for consent, approve, publish exactly once.
+
+Plain functions over a session; they never commit.
+
+Weeks. A feature belongs to the ISO week whose recognitions it was picked from (Monday 00:00
+to Sunday 24:00 in the organisation's zone). Its *pick moment* is `pick_weekday`/`pick_time`
+in that week; its *publish moment* is the first `publish_weekday`/`publish_time` at or after
+the pick (with the defaults, Thursday 09:00 and the following Monday 07:00). A publication
+missed while the app was down is caught up until the end of the ISO week that holds the
+publish moment (`closes_at`); after that the old week is never published.
+
+Exactly once. `Feature` is unique per (organisation, ISO week), `publish_feature` publishes
+with a conditional UPDATE (`published_at IS NULL`) that only one transaction can win, and the
+webhook outbox rows it writes in the same transaction are unique per (webhook, feature, event).
+
+Consent tokens. Only the SHA-256 of a one-click token is stored, and the token is made when
+its e-mail is sent (app/feature/jobs.py), so the raw token only ever exists in that e-mail.
+Until then `token_hash` holds a random placeholder that no link can match: `queued:...` (the
+e-mail is due at `asked_at`) or `none:...` (no link: a standing yes, or already answered).
+"""
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from babel.lists import format_list
+from sqlalchemy import ColumnElement, exists, func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.errors import N_, Invalid, NotFound, PermissionDenied, Problem
+from app.feature.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+from app.orgs.models import Department, Organisation, Person, Role, Value
+from app.orgs.service import audit
+from app.recognition.models import (
+    Reaction,
+    Recognition,
+    RecognitionRecipient,
+    RecognitionValue,
+    Visibility,
+)
+from app.recognition.service import clean_recognition_text
+from app.types import utcnow
+
+HEADLINE_MIN, HEADLINE_MAX = 3, 120
+BODY_MIN, BODY_MAX = 10, 1200
+
+# The score is a plain sum of these parts; each part is capped, so no single signal wins alone.
+POINTS_PER_REACTOR = 1.0  # per distinct colleague who reacted ...
+REACTORS_CAP = 10  # ... up to this many
+SUBSTANCE_POINTS = 3.0  # for a text of SUBSTANCE_CHARS characters or more, pro rata below
+SUBSTANCE_CHARS = 300
+VALUE_REST_POINTS = 3.0  # a value not featured for REST_WEEKS weeks (or never) ...
+DEPARTMENT_REST_POINTS = 3.0  # ... a department ...
+RECIPIENT_REST_POINTS = 2.0  # ... a person; pro rata for fewer weeks
+REST_WEEKS = 8
+REST_MIN_WEEKS = 2  # featured last week or the week before: no bonus
+RECENT_POINTS = 2.0  # given on the last day; a seventh less for each day before
+# A reason is listed for each part that adds at least this much, so the list explains the score.
+REASON_MIN_POINTS = 1.0
+
+QUEUED = "queued:"  # token_hash placeholder: the consent e-mail is due at asked_at
+NO_LINK = "none:"  # token_hash placeholder: no one-click link (standing yes, or answered)
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
+# Consent e-mails are not sent for features older than this (their week is long over).
+ASK_HORIZON = timedelta(days=14)
+
+NOT_FOUND_TOKEN = Problem(
+    "invalid", N_("This link is not valid. Open Tre om dagen to answer there.")
+)
+PUBLISHED = Problem("published", N_("This week's feature is already published."))
+
+ConsentState = Literal["ok", "pending", "no"]
+
+
+# --- weeks and moments --------------------------------------------------------------------
+
+
+def week_of(org: Organisation, now: datetime) -> tuple[int, int]:
+    """The ISO (year, week) of `now` in the organisation's time zone."""
+    iso = now.astimezone(ZoneInfo(org.timezone)).isocalendar()
+    return iso.year, iso.week
+
+
+def week_label(year: int, week: int) -> str:
+    return f"{year}-W{week:02d}"
+
+
+def parse_week(text: str) -> tuple[int, int]:
+    """ "2026-W48" -> (2026, 48); ValueError for anything else or a week that does not exist."""
+    match = re.fullmatch(r"(\d{4})-?W(\d{1,2})", (text or "").strip(), re.IGNORECASE)
+    if not match:
+        raise ValueError(f"not an ISO week: {text!r} (write it like 2026-W48)")
+    year, week = int(match[1]), int(match[2])
+    try:
+        date.fromisocalendar(year, week, 1)
+    except ValueError as exc:  # week 0, 54, or 53 of a year that has 52
+        raise ValueError(f"{year} has no ISO week {week} (write it like 2026-W48)") from exc
+    return year, week
+
+
+def _monday(year: int, week: int) -> date:
+    return date.fromisocalendar(year, week, 1)
+
+
+def _shift_week(year: int, week: int, weeks: int) -> tuple[int, int]:
+    iso = (_monday(year, week) + timedelta(weeks=weeks)).isocalendar()
+    return iso.year, iso.week
+
+
+def _hhmm(text: str) -> time:
+    hour, _, minute = (text or "").partition(":")
+    return time(int(hour), int(minute))
+
+
+def local_moment(tz: ZoneInfo, day: date, at: time) -> datetime:
+    """`day` at `at` on the wall clock of `tz`, in UTC.
+
+    A wall time skipped by a DST change (02:30 on the last Sunday of March in Oslo) moves to
+    the next minute that exists (03:00); a repeated one (02:30 in October) is its first
+    occurrence (fold=0, still summer time).
+    """
+    wall = datetime.combine(day, at)
+    for minutes in range(0, 24 * 60):
+        candidate = wall + timedelta(minutes=minutes)
+        aware = candidate.replace(tzinfo=tz)
+        if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == candidate:
+            return aware.astimezone(UTC)
+    raise ValueError(f"{day} {at} does not exist in {tz}")  # pragma: no cover - no such zone
+
+
+def week_bounds(org: Organisation, year: int, week: int) -> tuple[datetime, datetime]:
+    """Monday 00:00 to the next Monday 00:00 in the organisation's zone, in UTC."""
+    tz = ZoneInfo(org.timezone)
+    monday = _monday(year, week)
+    return local_moment(tz, monday, time(0)), local_moment(tz, monday + timedelta(7), time(0))
+
+
+@dataclass(frozen=True)
+class WeekSchedule:
+    year: int
+    week: int
+    pick_at: datetime
+    publish_at: datetime
+    closes_at: datetime  # end of the ISO week holding publish_at: no publication after this
+
+    @property
+    def label(self) -> str:
+        return week_label(self.year, self.week)
+
+
+def schedule(org: Organisation, year: int, week: int) -> WeekSchedule:
+    """When the week's feature is picked, published, and given up on (all UTC)."""
+    tz = ZoneInfo(org.timezone)
+    monday = _monday(year, week)
+    pick_at = local_moment(tz, monday + timedelta(org.pick_weekday % 7), _hhmm(org.pick_time))
+    publish_day = monday + timedelta(org.publish_weekday % 7)
+    publish_at = local_moment(tz, publish_day, _hhmm(org.publish_time))
+    if publish_at < pick_at:
+        publish_day += timedelta(7)
+        publish_at = local_moment(tz, publish_day, _hhmm(org.publish_time))
+    publish_monday = publish_day - timedelta(publish_day.weekday())
+    closes_at = local_moment(tz, publish_monday + timedelta(7), time(0))
+    return WeekSchedule(year, week, pick_at, publish_at, closes_at)
+
+
+def open_weeks(org: Organisation, now: datetime) -> list[WeekSchedule]:
+    """Weeks whose pick moment has passed and whose publication window is not over, oldest first.
+
+    A pick is in its own week and a publication at most a week later, so only this week and
+    the one before can qualify; a week that ended before the organisation existed does not.
+    """
+    year, week = week_of(org, now)
+    found = []
+    for y, w in (_shift_week(year, week, -1), (year, week)):
+        sched = schedule(org, y, w)
+        if sched.pick_at <= now < sched.closes_at and week_bounds(org, y, w)[1] > org.created_at:
+            found.append(sched)
+    return found
+
+
+def due_week(org: Organisation, now: datetime) -> WeekSchedule | None:
+    """The week whose publication is due at `now` (its publish moment passed, window open)."""
+    due = [s for s in open_weeks(org, now) if s.publish_at <= now]
+    return due[-1] if due else None
+
+
+def week_feature(session: Session, org: Organisation, year: int, week: int) -> Feature | None:
+    return session.exec(
+        select(Feature).where(
+            Feature.org_id == org.id, Feature.iso_year == year, Feature.iso_week == week
+        )
+    ).first()
+
+
+# --- ranking ------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    recognition: Recognition
+    score: float
+    reasons: list[dict[str, Any]]
+    consent_state: Literal["ok", "ask"]  # "ask": someone named must still agree
+
+
+def _opted_out_or_gone() -> ColumnElement[bool]:
+    """Someone named said "never feature me" (here or in general) or has left."""
+    return exists(
+        select(RecognitionRecipient.person_id)
+        .join(Person, col(Person.id) == RecognitionRecipient.person_id)
+        .where(
+            col(RecognitionRecipient.recognition_id) == Recognition.id,
+            or_(
+                col(RecognitionRecipient.feature_opt_out).is_(True),
+                col(Person.feature_opt_out).is_(True),
+                col(Person.active).is_(False),
+            ),
+        )
+    )
+
+
+def _refused() -> ColumnElement[bool]:
+    """Someone named already said no to featuring this recognition."""
+    return exists(
+        select(FeatureConsent.id)
+        .join(Feature, col(Feature.id) == FeatureConsent.feature_id)
+        .where(
+            col(Feature.recognition_id) == Recognition.id,
+            FeatureConsent.answer == ConsentAnswer.no,
+        )
+    )
+
+
+def _featured_elsewhere(year: int, week: int) -> ColumnElement[bool]:
+    return exists(
+        select(Feature.id).where(
+            col(Feature.recognition_id) == Recognition.id,
+            or_(col(Feature.iso_year) != year, col(Feature.iso_week) != week),
+        )
+    )
+
+
+def _week_key(year: int, week: int) -> int:
+    return year * 100 + week
+
+
+def _weeks_since(key: int | None, year: int, week: int) -> int | None:
+    if key is None:
+        return None
+    y, w = divmod(key, 100)
+    return (_monday(year, week) - _monday(y, w)).days // 7
+
+
+def _rest_points(weeks: int | None, points: float) -> float:
+    if weeks is None:
+        return points
+    if weeks < REST_MIN_WEEKS:
+        return 0.0
+    return points * min(weeks, REST_WEEKS) / REST_WEEKS
+
+
+def _most_rested(rests: list[tuple[int | None, str]]) -> tuple[int | None, str]:
+    """The longest rest (never featured beats any number of weeks); the first on a tie."""
+    return max(rests, key=lambda wn: float("inf") if wn[0] is None else wn[0])
+
+
+def _last_featured(
+    session: Session, org: Organisation, year: int, week: int
+) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+    """Latest featured week (year*100+week) per value, department and person, before `week`.
+
+    Three small grouped queries over the organisation's published features (one a week).
+    """
+    key = col(Feature.iso_year) * 100 + col(Feature.iso_week)
+    featured: list[ColumnElement[bool]] = [
+        col(Feature.org_id) == org.id,
+        col(Feature.published_at).is_not(None),
+        key < _week_key(year, week),
+    ]
+    by_value = session.exec(
+        select(RecognitionValue.value_id, func.max(key))
+        .join(Feature, col(Feature.recognition_id) == RecognitionValue.recognition_id)
+        .where(*featured)
+        .group_by(col(RecognitionValue.value_id))
+    ).all()
+    by_person = session.exec(
+        select(RecognitionRecipient.person_id, func.max(key))
+        .join(Feature, col(Feature.recognition_id) == RecognitionRecipient.recognition_id)
+        .where(*featured)
+        .group_by(col(RecognitionRecipient.person_id))
+    ).all()
+    by_department = session.exec(
+        select(Person.department_id, func.max(key))
+        .select_from(RecognitionRecipient)
+        .join(Feature, col(Feature.recognition_id) == RecognitionRecipient.recognition_id)
+        .join(Person, col(Person.id) == RecognitionRecipient.person_id)
+        .where(*featured, col(Person.department_id).is_not(None))
+        .group_by(col(Person.department_id))
+    ).all()
+    return (
+        {v: k for v, k in by_value if v is not None},
+        {d: k for d, k in by_department if d is not None},
+        {p: k for p, k in by_person if p is not None},
+    )
+
+
+def _score(
+    session: Session,
+    org: Organisation,
+    recs: list[Recognition],
+    reactions_of: Any,
+    *,
+    year: int,
+    week: int,
+    now: datetime,
+) -> list[Candidate]:
+    """Score `recs`; `reactions_of` selects the ids whose reactions to count (a list or select)."""
+    if not recs:
+        return []
+    counts = {
+        rid: (total, distinct)
+        for rid, total, distinct in session.exec(
+            select(
+                Reaction.recognition_id,
+                func.count(),
+                func.count(func.distinct(Reaction.person_id)),
+            )
+            .where(col(Reaction.recognition_id).in_(reactions_of))
+            .group_by(col(Reaction.recognition_id))
+        ).all()
+    }
+    value_last, dept_last, person_last = _last_featured(session, org, year, week)
+    dept_ids = {r.person.department_id for rec in recs for r in rec.recipients} - {None}
+    dept_names: dict[int | None, str] = {}
+    if dept_ids:
+        dept_names = dict(
+            session.exec(
+                select(Department.id, Department.name).where(col(Department.id).in_(dept_ids))
+            ).all()
+        )
+    _start, end = week_bounds(org, year, week)
+    reference = min(now, end)
+    result = []
+    for rec in recs:
+        parts: list[tuple[float, dict[str, Any]]] = []
+        total, distinct = counts.get(rec.id, (0, 0))
+        if distinct:
+            pts = POINTS_PER_REACTOR * min(distinct, REACTORS_CAP)
+            parts.append((pts, {"code": "reactions", "count": total}))
+            parts.append((0.0, {"code": "colleagues", "count": distinct}))
+        chars = len(rec.text)
+        parts.append(
+            (
+                SUBSTANCE_POINTS * min(chars, SUBSTANCE_CHARS) / SUBSTANCE_CHARS,
+                {"code": "substance", "chars": chars},
+            )
+        )
+        values = sorted((link.value for link in rec.value_links), key=lambda v: v.position)
+        value_rest = [(_weeks_since(value_last.get(v.id or 0), year, week), v.name) for v in values]
+        if value_rest:
+            weeks, name = _most_rested(value_rest)
+            parts.append(
+                (
+                    _rest_points(weeks, VALUE_REST_POINTS),
+                    {"code": "value_rest", "value": name, "weeks": weeks},
+                )
+            )
+        depts = sorted({d for r in rec.recipients if (d := r.person.department_id) is not None})
+        dept_rest = [
+            (_weeks_since(dept_last.get(d), year, week), dept_names.get(d, "")) for d in depts
+        ]
+        if dept_rest:
+            weeks, name = _most_rested(dept_rest)
+            parts.append(
+                (
+                    _rest_points(weeks, DEPARTMENT_REST_POINTS),
+                    {"code": "department_rest", "department": name, "weeks": weeks},
+                )
+            )
+        # The most recently featured of the people named decides: fresh faces first.
+        person_rest = [
+            _weeks_since(person_last.get(r.person_id or 0), year, week) for r in rec.recipients
+        ]
+        seen = [w for w in person_rest if w is not None]
+        weeks_r = min(seen) if seen else None
+        parts.append(
+            (
+                _rest_points(weeks_r, RECIPIENT_REST_POINTS),
+                {"code": "recipient_rest", "weeks": weeks_r},
+            )
+        )
+        days = (reference - rec.created_at).days
+        if 0 <= days < 7:
+            parts.append((RECENT_POINTS * (7 - days) / 7, {"code": "recent", "days": days}))
+
+        score = round(sum(pts for pts, _ in parts), 4)
+        reasons = []
+        for pts, reason in parts:
+            listed = pts >= REASON_MIN_POINTS or (reason["code"] == "colleagues" and distinct)
+            if listed:
+                reasons.append({**reason, "points": round(pts, 2)})
+        always = all(r.person.feature_always_agree for r in rec.recipients)
+        result.append(
+            Candidate(
+                recognition=rec,
+                score=score,
+                reasons=reasons,
+                consent_state="ok" if always else "ask",
+            )
+        )
+    result.sort(key=lambda c: (-c.score, c.recognition.id or 0))
+    return result
+
+
+def _candidate_filter(org: Organisation, year: int, week: int, now: datetime) -> list[Any]:
+    start, end = week_bounds(org, year, week)
+    return [
+        Recognition.org_id == org.id,
+        col(Recognition.created_at) >= start,
+        col(Recognition.created_at) < min(end, now + timedelta(microseconds=1)),
+        col(Recognition.listed).is_(True),
+        Recognition.visibility == Visibility.org,
+        col(Recognition.hidden_by_curator).is_(False),
+        col(Recognition.feature_consent).is_(True),
+        ~_opted_out_or_gone(),
+        ~_refused(),
+        ~_featured_elsewhere(year, week),
+    ]
+
+
+def candidates(
+    session: Session,
+    org: Organisation,
+    *,
+    year: int,
+    week: int,
+    now: datetime | None = None,
+    limit: int = 20,
+) -> list[Candidate]:
+    """The week's recognitions that may be featured, best first, each with its reasons.
+
+    Reads only the week's rows (on the feed index) and counts their reactions in one grouped
+    query; ties go to the older recognition (lower id), so the order is deterministic.
+    """
+    now = now or utcnow()
+    where = _candidate_filter(org, year, week, now)
+    recs = list(session.exec(select(Recognition).where(*where).order_by(col(Recognition.id))))
+    week_ids = select(Recognition.id).where(*where)
+    return _score(session, org, recs, week_ids, year=year, week=week, now=now)[:limit]
+
+
+# --- consent ------------------------------------------------------------------------------
+
+
+def token_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def placeholder(kind: str) -> str:
+    """A unique token_hash that no link matches (not 64 hex digits)."""
+    return kind + secrets.token_hex(24)
+
+
+def consent_state(feature: Feature) -> ConsentState:
+    """ "no" if anyone named said no, "pending" while anyone has not answered, else "ok"."""
+    answers = {c.answer for c in feature.consents}
+    if ConsentAnswer.no in answers:
+        return "no"
+    if ConsentAnswer.pending in answers or not feature.consents:
+        return "pending"
+    return "ok"
+
+
+def _consent_rows(rec: Recognition, now: datetime) -> list[FeatureConsent]:
+    rows = []
+    for recipient in rec.recipients:
+        person = recipient.person
+        if person.feature_always_agree:
+            rows.append(
+                FeatureConsent(
+                    person=person,
+                    answer=ConsentAnswer.yes,
+                    token_hash=placeholder(NO_LINK),
+                    asked_at=now,
+                    answered_at=now,
+                )
+            )
+        else:
+            rows.append(
+                FeatureConsent(
+                    person=person,
+                    answer=ConsentAnswer.pending,
+                    token_hash=placeholder(QUEUED),
+                    asked_at=now,
+                )
+            )
+    return rows
+
+
+def consent_for_token(session: Session, raw_token: str) -> FeatureConsent | None:
+    """The unanswered question behind a one-click link, or None (unknown, used, malformed)."""
+    if not TOKEN_RE.match(raw_token or ""):
+        return None
+    return session.exec(
+        select(FeatureConsent).where(
+            FeatureConsent.token_hash == token_digest(raw_token),
+            FeatureConsent.answer == ConsentAnswer.pending,
+        )
+    ).first()
+
+
+def _lock(session: Session, feature: Feature) -> None:
+    """Serialise with a concurrent publish of the same feature (PostgreSQL; SQLite is serial)."""
+    session.exec(
+        select(Feature.id).where(Feature.id == feature.id).with_for_update(key_share=True)
+    ).first()
+    session.refresh(feature)
+
+
+def _answer(
+    session: Session, consent: FeatureConsent, yes: bool, actor: Person, now: datetime
+) -> FeatureConsent:
+    feature = consent.feature
+    _lock(session, feature)
+    consent.answer = ConsentAnswer.yes if yes else ConsentAnswer.no
+    consent.answered_at = now
+    consent.token_hash = placeholder(NO_LINK)  # the e-mail's link is used up
+    session.add(consent)
+    session.flush()
+    audit(
+        session,
+        feature.org,
+        actor,
+        "feature.consent",
+        f"feature {feature.id}",
+        answer=consent.answer.value,
+    )
+    if not yes and feature.status == FeatureStatus.published:
+        # Taking it back after publication takes the feature down everywhere, webhooks too.
+        _withdraw(session, feature, actor, now, reason="consent")
+    return consent
+
+
+def answer_consent(
+    session: Session, *, person: Person, feature: Feature, yes: bool, now: datetime | None = None
+) -> FeatureConsent:
+    """The person's answer in the app; they may change their mind, also after publication."""
+    consent = next((c for c in feature.consents if c.person_id == person.id), None)
+    if consent is None:
+        raise NotFound()
+    return _answer(session, consent, yes, person, now or utcnow())
+
+
+def answer_consent_by_token(
+    session: Session, raw_token: str, yes: bool, now: datetime | None = None
+) -> FeatureConsent:
+    """The one-click answer from the e-mail; a link works once."""
+    consent = consent_for_token(session, raw_token)
+    if consent is None:
+        raise Invalid({"token": NOT_FOUND_TOKEN})
+    return _answer(session, consent, yes, consent.person, now or utcnow())
+
+
+def ask_again(
+    session: Session,
+    consent: FeatureConsent,
+    actor: Person | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Queue a fresh consent e-mail (the old link stops working)."""
+    if actor is not None and not actor.is_curator:
+        raise PermissionDenied()
+    if consent.answer != ConsentAnswer.pending:
+        raise Invalid({"consent": Problem("answered", N_("They have already answered."))})
+    if consent.feature.status not in (FeatureStatus.draft, FeatureStatus.approved):
+        raise Invalid({"consent": PUBLISHED})
+    consent.token_hash = placeholder(QUEUED)
+    consent.asked_at = now or utcnow()
+    session.add(consent)
+    audit(
+        session,
+        consent.feature.org,
+        actor,
+        "feature.ask_again",
+        f"feature {consent.feature_id}",
+        person=consent.person_id,
+    )
+
+
+def send_consent_requests(
+    session_factory: Callable[[], Session],
+    feature_id: int | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Send due consent e-mails now (opens its own sessions; call after committing a draft).
+
+    The weekly job sends them every minute anyway; this only saves the wait.
+    """
+    from app.feature import jobs  # jobs imports this module
+
+    return jobs.send_consent_requests(session_factory, feature_id, now=now)
+
+
+# --- drafting, editing, approving ---------------------------------------------------------
+
+
+def _headline_for(org: Organisation, rec: Recognition) -> str:
+    names = [r.person.name for r in rec.recipients]
+    locale = {"en": "en_GB"}.get(org.locale, org.locale or "nb")
+    try:
+        headline = format_list(names, locale=locale)
+    except (ValueError, LookupError):
+        headline = ", ".join(names)
+    return headline if len(headline) <= HEADLINE_MAX else headline[: HEADLINE_MAX - 1] + "…"
+
+
+def _check_featurable(org: Organisation, rec: Recognition) -> None:
+    if rec.org_id != org.id:
+        raise NotFound()
+    if not rec.listed or rec.hidden_by_curator or rec.visibility != Visibility.org:
+        raise Invalid(
+            {
+                "recognition": Problem(
+                    "not_listed",
+                    N_("Only recognitions everyone in the organisation can see can be featured."),
+                )
+            }
+        )
+    if not rec.feature_consent:
+        raise Invalid(
+            {
+                "recognition": Problem(
+                    "no_giver_consent", N_("The giver did not agree that it may be featured.")
+                )
+            }
+        )
+    if any(
+        r.feature_opt_out or r.person.feature_opt_out or not r.person.active for r in rec.recipients
+    ):
+        raise Invalid(
+            {
+                "recognition": Problem(
+                    "opted_out", N_("Someone named in it does not want to be featured.")
+                )
+            }
+        )
+
+
+def _draft(
+    session: Session,
+    org: Organisation,
+    rec: Recognition,
+    *,
+    year: int,
+    week: int,
+    actor: Person | None,
+    now: datetime,
+    reasons: list[dict[str, Any]] | None,
+    replace: bool,
+) -> tuple[Feature, bool]:
+    """Create the week's draft from `rec`, or (when `replace`) point the existing one at it.
+
+    Returns (feature, changed). Without `replace` an existing feature is returned untouched.
+    """
+    _check_featurable(org, rec)
+    problems = session.exec(
+        select(Recognition.id).where(
+            Recognition.id == rec.id, or_(_refused(), _featured_elsewhere(year, week))
+        )
+    ).first()
+    if problems is not None:
+        raise Invalid(
+            {
+                "recognition": Problem(
+                    "no_consent",
+                    N_("It cannot be featured: someone named said no, or it was featured before."),
+                )
+            }
+        )
+    if reasons is None:
+        scored = _score(session, org, [rec], [rec.id], year=year, week=week, now=now)
+        reasons = scored[0].reasons if scored else []
+    feature = week_feature(session, org, year, week)
+    if feature is None:
+        feature = Feature(org=org, iso_year=year, iso_week=week, created_at=now)
+        _fill(session, feature, org, rec, reasons, now)
+        try:
+            with session.begin_nested():
+                session.add(feature)
+                session.flush()
+        except IntegrityError:
+            # Another process drafted this week at the same moment: that one is the feature.
+            winner = week_feature(session, org, year, week)
+            if winner is None:
+                raise
+            feature = winner
+        else:
+            _audit_draft(session, feature, actor)
+            return feature, True
+    if not replace:
+        return feature, False
+    if feature.published_at is not None:
+        raise Invalid({"feature": PUBLISHED})
+    _fill(session, feature, org, rec, reasons, now)
+    session.add(feature)
+    session.flush()
+    _audit_draft(session, feature, actor)
+    return feature, True
+
+
+def _fill(
+    session: Session,
+    feature: Feature,
+    org: Organisation,
+    rec: Recognition,
+    reasons: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    if feature.recognition_id is None or feature.recognition_id != rec.id:
+        if feature.consents:
+            feature.consents = []
+            session.flush()  # the old answers go before new rows reuse (feature, person)
+        feature.consents = _consent_rows(rec, now)
+    feature.recognition = rec
+    feature.status = FeatureStatus.draft
+    feature.headline = _headline_for(org, rec)
+    feature.body = rec.text[:BODY_MAX]
+    feature.reasons = reasons
+    feature.approved_by_id = None
+    feature.approved_at = None
+    feature.updated_at = now
+
+
+def _audit_draft(session: Session, feature: Feature, actor: Person | None) -> None:
+    audit(
+        session,
+        feature.org,
+        actor,
+        "feature.draft",
+        f"week {week_label(feature.iso_year, feature.iso_week)}",
+        feature=feature.id,
+        recognition=feature.recognition_id,
+    )
+
+
+def draft_feature(
+    session: Session,
+    org: Organisation,
+    recognition: Recognition,
+    *,
+    year: int,
+    week: int,
+    actor: Person | None = None,
+    now: datetime | None = None,
+) -> Feature:
+    """Draft the week's feature from `recognition` (replacing an unpublished one).
+
+    Each person named gets a consent question: a standing yes answers it at once; the others
+    are e-mailed by the job (`send_consent_requests`) after the caller commits.
+    """
+    if actor is not None and (actor.org_id != org.id or not actor.is_curator):
+        raise PermissionDenied()
+    feature, _changed = _draft(
+        session,
+        org,
+        recognition,
+        year=year,
+        week=week,
+        actor=actor,
+        now=now or utcnow(),
+        reasons=None,
+        replace=True,
+    )
+    return feature
+
+
+@dataclass
+class PickResult:
+    feature: Feature | None
+    created: bool
+    candidate: Candidate | None = None
+
+
+def pick_week(
+    session: Session, org: Organisation, *, year: int, week: int, now: datetime
+) -> PickResult:
+    """Draft the week from its top candidate unless the week already has a feature."""
+    existing = week_feature(session, org, year, week)
+    if existing is not None:
+        return PickResult(existing, created=False)
+    top = candidates(session, org, year=year, week=week, now=now, limit=1)
+    if not top:
+        return PickResult(None, created=False)
+    feature, created = _draft(
+        session,
+        org,
+        top[0].recognition,
+        year=year,
+        week=week,
+        actor=None,
+        now=now,
+        reasons=top[0].reasons,
+        replace=False,
+    )
+    return PickResult(feature, created=created, candidate=top[0])
+
+
+def _check_curator(feature: Feature, actor: Person) -> None:
+    if actor.org_id != feature.org_id or not actor.is_curator:
+        raise PermissionDenied()
+
+
+def _clean_texts(headline: str, body: str) -> tuple[str, str]:
+    errors: dict[str, Problem] = {}
+    headline = " ".join(clean_recognition_text(headline).split())
+    body = clean_recognition_text(body)
+    if len(headline) < HEADLINE_MIN:
+        errors["headline"] = Problem("too_short", N_("Write a headline of at least 3 characters."))
+    elif len(headline) > HEADLINE_MAX:
+        errors["headline"] = Problem("too_long", N_("Write a headline of at most 120 characters."))
+    if len(body) < BODY_MIN:
+        errors["body"] = Problem("too_short", N_("Write at least 10 characters."))
+    elif len(body) > BODY_MAX:
+        errors["body"] = Problem("too_long", N_("Write at most 1200 characters."))
+    if errors:
+        raise Invalid(errors)
+    return headline, body
+
+
+def _check_editable(feature: Feature) -> None:
+    if feature.published_at is not None or feature.status not in (
+        FeatureStatus.draft,
+        FeatureStatus.approved,
+    ):
+        raise Invalid({"feature": PUBLISHED})
+
+
+def update_draft(
+    session: Session, feature: Feature, *, headline: str, body: str, actor: Person
+) -> Feature:
+    """Edit the headline and text before publication (an approved one stays approved)."""
+    _check_curator(feature, actor)
+    _check_editable(feature)
+    feature.headline, feature.body = _clean_texts(headline, body)
+    feature.updated_at = utcnow()
+    session.add(feature)
+    audit(session, feature.org, actor, "feature.edit", f"feature {feature.id}")
+    return feature
+
+
+def approve(
+    session: Session, feature: Feature, actor: Person, now: datetime | None = None
+) -> Feature:
+    """Approve for publication at the publish moment; it still waits for every yes."""
+    now = now or utcnow()
+    _check_curator(feature, actor)
+    _check_editable(feature)
+    if consent_state(feature) == "no":
+        raise Invalid(
+            {
+                "consent": Problem(
+                    "no_consent", N_("Someone named in it said no. Choose another candidate.")
+                )
+            }
+        )
+    _clean_texts(feature.headline, feature.body)
+    if feature.status == FeatureStatus.approved:
+        return feature
+    feature.status = FeatureStatus.approved
+    feature.approved_by_id = actor.id
+    feature.approved_at = now
+    feature.updated_at = now
+    session.add(feature)
+    audit(session, feature.org, actor, "feature.approve", f"feature {feature.id}")
+    return feature
+
+
+# --- publishing ---------------------------------------------------------------------------
+
+
+class _ConsentChanged(Exception):
+    """Someone answered while we were publishing: undo the savepoint."""
+
+
+def publish_feature(session: Session, feature: Feature, now: datetime) -> bool:
+    """Publish now; True only for the one call that did it (whoever else tries at once).
+
+    The caller checks approval and the schedule; this checks consent. A conditional UPDATE
+    decides who publishes; the "published" webhook deliveries go into the outbox in the same
+    transaction, so they exist exactly when the publication does.
+    """
+    from app.feature import webhooks  # webhooks builds payloads with this module
+
+    if feature.published_at is not None:
+        return False
+    state = consent_state(feature)
+    if state != "ok":
+        raise Invalid(
+            {
+                "consent": Problem(
+                    "no_consent" if state == "no" else "consent_pending",
+                    N_("Everyone named must agree before it is published."),
+                )
+            }
+        )
+    disagreeing = select(FeatureConsent.id).where(
+        FeatureConsent.feature_id == feature.id, FeatureConsent.answer != ConsentAnswer.yes
+    )
+    try:
+        with session.begin_nested():
+            won = session.execute(
+                update(Feature)
+                .where(
+                    col(Feature.id) == feature.id,
+                    col(Feature.published_at).is_(None),
+                    col(Feature.status).in_([FeatureStatus.draft, FeatureStatus.approved]),
+                    ~disagreeing.exists(),
+                )
+                .values(status=FeatureStatus.published, published_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+            if won == 1 and session.exec(disagreeing).first() is not None:
+                # A "no" committed while our UPDATE waited for the row (PostgreSQL): the row
+                # is ours now, so this second look sees it. Undo instead of publishing.
+                raise _ConsentChanged
+    except _ConsentChanged:
+        won = 0
+    session.refresh(feature)
+    if won != 1:
+        return False
+    webhooks.enqueue(session, feature, "published", now=now)
+    audit(session, feature.org, None, "feature.publish", f"feature {feature.id}")
+    return True
+
+
+PublishCode = Literal[
+    "published",
+    "already_published",
+    "withdrawn",
+    "no_feature",
+    "not_due",
+    "too_late",
+    "not_approved",
+    "consent_pending",
+    "consent_refused",
+]
+
+
+@dataclass
+class PublishResult:
+    code: PublishCode
+    feature: Feature | None
+    schedule: WeekSchedule
+
+    @property
+    def needs_curator(self) -> bool:
+        """Nothing goes out unless a curator acts (approve, pick another, ask again)."""
+        return self.code in ("no_feature", "not_approved", "consent_pending", "consent_refused")
+
+
+def publish_week(
+    session: Session,
+    org: Organisation,
+    *,
+    year: int,
+    week: int,
+    now: datetime,
+    early: bool = False,
+) -> PublishResult:
+    """Publish the week's feature if its time has come (or `early`), it is approved (or a draft
+    with auto-publish) and everyone named agreed; the code says what happened or what is missing.
+    """
+    sched = schedule(org, year, week)
+    feature = week_feature(session, org, year, week)
+
+    def result(code: PublishCode) -> PublishResult:
+        return PublishResult(code, feature, sched)
+
+    if feature is not None and feature.status == FeatureStatus.published:
+        return result("already_published")
+    if feature is not None and feature.status == FeatureStatus.withdrawn:
+        return result("withdrawn")
+    if now >= sched.closes_at:
+        return result("too_late")
+    if now < sched.publish_at and not early:
+        return result("not_due")
+    if feature is None:
+        return result("no_feature")
+    if feature.status == FeatureStatus.draft and not org.auto_publish:
+        return result("not_approved")
+    state = consent_state(feature)
+    if state != "ok":
+        return result("consent_refused" if state == "no" else "consent_pending")
+    return result("published" if publish_feature(session, feature, now) else "already_published")
+
+
+def publish_due(session: Session, org: Organisation, now: datetime) -> Feature | None:
+    """Publish whatever is due at `now`; the feature this call published, else None."""
+    for sched in open_weeks(org, now):
+        if sched.publish_at <= now:
+            outcome = publish_week(session, org, year=sched.year, week=sched.week, now=now)
+            if outcome.code == "published":
+                return outcome.feature
+    return None
+
+
+def _withdraw(
+    session: Session, feature: Feature, actor: Person | None, now: datetime, *, reason: str
+) -> bool:
+    from app.feature import webhooks
+
+    done = session.execute(
+        update(Feature)
+        .where(col(Feature.id) == feature.id, col(Feature.status) == FeatureStatus.published)
+        .values(status=FeatureStatus.withdrawn, withdrawn_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    session.refresh(feature)
+    if done != 1:
+        return False
+    webhooks.enqueue(session, feature, "withdrawn", now=now)
+    audit(session, feature.org, actor, "feature.withdraw", f"feature {feature.id}", reason=reason)
+    return True
+
+
+def withdraw(
+    session: Session, feature: Feature, actor: Person, now: datetime | None = None
+) -> Feature:
+    """Take a published feature down (widget, archive, feed) and tell the webhooks."""
+    _check_curator(feature, actor)
+    if feature.status == FeatureStatus.withdrawn:
+        return feature
+    if feature.status != FeatureStatus.published:
+        raise Invalid(
+            {"feature": Problem("not_published", N_("Only a published feature can be withdrawn."))}
+        )
+    _withdraw(session, feature, actor, now or utcnow(), reason="curator")
+    return feature
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def _public() -> list[ColumnElement[bool]]:
+    """Published, not withdrawn, and everyone named still agrees: checked at every read."""
+    not_agreed = exists(
+        select(FeatureConsent.id).where(
+            col(FeatureConsent.feature_id) == Feature.id,
+            FeatureConsent.answer != ConsentAnswer.yes,
+        )
+    )
+    opted_out = exists(
+        select(RecognitionRecipient.person_id)
+        .join(Person, col(Person.id) == RecognitionRecipient.person_id)
+        .where(
+            col(RecognitionRecipient.recognition_id) == Feature.recognition_id,
+            or_(
+                col(RecognitionRecipient.feature_opt_out).is_(True),
+                col(Person.feature_opt_out).is_(True),
+            ),
+        )
+    )
+    still_shown = exists(
+        select(Recognition.id).where(
+            col(Recognition.id) == Feature.recognition_id,
+            col(Recognition.listed).is_(True),
+            col(Recognition.feature_consent).is_(True),
+        )
+    )
+    return [
+        col(Feature.status) == FeatureStatus.published,
+        col(Feature.published_at).is_not(None),
+        ~not_agreed,
+        ~opted_out,
+        still_shown,
+    ]
+
+
+def is_public(session: Session, feature: Feature) -> bool:
+    return (
+        session.exec(select(Feature.id).where(Feature.id == feature.id, *_public())).first()
+        is not None
+    )
+
+
+def archive(
+    session: Session, org: Organisation, limit: int = 50, before: datetime | None = None
+) -> list[Feature]:
+    """Public features, newest first; `before` pages on from a publication time."""
+    stmt = select(Feature).where(Feature.org_id == org.id, *_public())
+    if before is not None:
+        stmt = stmt.where(col(Feature.published_at) < before)
+    stmt = stmt.order_by(col(Feature.published_at).desc(), col(Feature.id).desc()).limit(limit)
+    return list(session.exec(stmt))
+
+
+def current_feature(session: Session, org: Organisation) -> Feature | None:
+    found = archive(session, org, limit=1)
+    return found[0] if found else None
+
+
+def named_people(feature: Feature) -> list[Person]:
+    """The people named who agreed, in the recognition's order."""
+    agreed = {c.person_id: c.person for c in feature.consents if c.answer == ConsentAnswer.yes}
+    rec = feature.recognition
+    order = [r.person_id for r in rec.recipients] if rec is not None else []
+    ordered = [agreed[pid] for pid in order if pid in agreed]
+    return ordered + [p for pid, p in agreed.items() if pid not in order]
+
+
+def feature_values(feature: Feature) -> list[Value]:
+    rec = feature.recognition
+    if rec is None:
+        return []
+    return sorted((link.value for link in rec.value_links), key=lambda v: v.position)
+
+
+def pending_people(feature: Feature) -> list[Person]:
+    return [c.person for c in feature.consents if c.answer == ConsentAnswer.pending]
+
+
+def curators(session: Session, org: Organisation) -> list[Person]:
+    """Who hears about the weekly pick and problems: active curators and admins."""
+    return list(
+        session.exec(
+            select(Person)
+            .where(
+                Person.org_id == org.id,
+                col(Person.active).is_(True),
+                col(Person.role).in_([Role.curator, Role.admin]),
+            )
+            .order_by(col(Person.id))
+        )
+    )

@@ -1,0 +1,391 @@
+"""The photo pipeline on real files made here with Pillow: what passes, what is refused, and
+that nothing but pixels comes out."""
+
+import io
+import struct
+import zlib
+
+import pillow_heif
+import pytest
+from PIL import Image, ImageCms, ImageDraw, ImageOps
+
+from app.errors import Invalid
+from app.media import pipeline
+
+RED, BLUE, GREEN = (220, 30, 30), (30, 30, 220), (30, 200, 30)
+GPS_LAT = 60.6572  # Flisa
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def upright_marker(width: int = 400, height: int = 300) -> Image.Image:
+    """A landscape photo with a red block in its top-left corner and green at the bottom."""
+    im = Image.new("RGB", (width, height), BLUE)
+    draw = ImageDraw.Draw(im)
+    draw.rectangle((0, 0, width // 4, height // 4), fill=RED)
+    draw.rectangle((0, height - height // 8, width, height), fill=GREEN)
+    return im
+
+
+def encode(im: Image.Image, fmt: str = "JPEG", **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def gps_exif(orientation: int = 1) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "PhoneMaker"
+    gps = exif.get_ifd(0x8825)
+    gps[1] = "N"
+    gps[2] = (60.0, 39.0, 26.0)
+    gps[3] = "E"
+    gps[4] = (12.0, 0.0, 47.0)
+    return exif
+
+
+XMP = (
+    b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" '
+    b'exif:GPSLatitude="60,39.4N"/></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+)
+
+
+def phone_jpeg(orientation: int = 1, icc: bytes | None = None) -> bytes:
+    """A JPEG as a phone writes it: EXIF with GPS, XMP, a comment, maybe an ICC profile."""
+    extra = {"icc_profile": icc} if icc else {}
+    method = STORE[orientation]  # stored sideways as the sensor saw it; EXIF says how to turn
+    return encode(
+        upright_marker() if method is None else upright_marker().transpose(method),
+        "JPEG",
+        quality=92,
+        exif=gps_exif(orientation),
+        xmp=XMP,
+        comment=b"Taken at Flisa",
+        **extra,
+    )
+
+
+def heic(im: Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(im).save(buf, quality=80, **kw)
+    return buf.getvalue()
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_bomb(width: int = 20_000, height: int = 20_000) -> bytes:
+    """A real, decodable 1-bit PNG of width x height zeros: a few kilobytes on disk."""
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (1 + (width + 7) // 8)
+    body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", body)
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims a size its data does not have."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", idat)
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def p3_profile() -> bytes:
+    """Display P3 (what iPhones embed), taken from libvips' built-in profiles."""
+    import pyvips
+
+    im = pyvips.Image.black(2, 2, bands=3).copy(interpretation="srgb")
+    return im.icc_transform("p3", input_profile="srgb").get("icc-profile-data")
+
+
+def decoded(variant: pipeline.Encoded) -> Image.Image:
+    im = Image.open(io.BytesIO(variant.data))
+    im.load()
+    return im
+
+
+def close(a: tuple[int, ...], b: tuple[int, ...], tolerance: int = 40) -> bool:
+    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=False))
+
+
+# --- what passes ---------------------------------------------------------------------------
+
+# The transpose that undoes each orientation, to store an upright picture "as the phone did".
+STORE = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_every_orientation_comes_out_upright(orientation, fmt):
+    upright = upright_marker()
+    method = STORE[orientation]
+    stored = upright if method is None else upright.transpose(method)
+    data = encode(stored, fmt, exif=gps_exif(orientation))
+    # The oracle agrees that this file, turned by its EXIF, is our upright picture.
+    assert ImageOps.exif_transpose(Image.open(io.BytesIO(data))).size == upright.size
+
+    result = pipeline.process(data)
+
+    assert (result.width, result.height) == (400, 300)
+    for variant in result.variants:
+        im = decoded(variant).convert("RGB")
+        w, h = im.size
+        assert w > h, f"orientation {orientation}: {variant.name} is not landscape"
+        assert close(im.getpixel((w // 10, h // 10)), RED), f"{orientation}: no red top-left"
+        assert close(im.getpixel((w - w // 10, h // 10)), BLUE), f"{orientation}: top-right"
+        assert close(im.getpixel((w // 2, h - 3)), GREEN), f"{orientation}: bottom"
+
+
+def test_variants_are_webp_and_progressive_jpeg_at_each_width_never_upscaled():
+    big = pipeline.process(encode(upright_marker(2000, 1000)))
+    assert [(v.width, v.height, v.format) for v in big.variants] == [
+        (320, 160, "webp"),
+        (320, 160, "jpg"),
+        (800, 400, "webp"),
+        (800, 400, "jpg"),
+        (1600, 800, "webp"),
+        (1600, 800, "jpg"),
+    ]
+    for v in big.variants:
+        im = decoded(v)
+        assert im.format == {"webp": "WEBP", "jpg": "JPEG"}[v.format]
+        assert im.size == (v.width, v.height)
+        if v.format == "jpg":
+            assert im.info.get("progressive") == 1
+    small = pipeline.process(encode(upright_marker(500, 250)))
+    assert sorted({v.width for v in small.variants}) == [320, 500]
+    tiny = pipeline.process(encode(upright_marker(200, 100)))
+    assert sorted({v.width for v in tiny.variants}) == [200]
+
+
+def test_keys_are_the_hash_of_the_encoded_bytes():
+    import hashlib
+
+    result = pipeline.process(phone_jpeg())
+    for v in result.variants:
+        assert v.sha256 == hashlib.sha256(v.data).hexdigest()
+    assert len({v.sha256 for v in result.variants}) == len(result.variants)
+    assert pipeline.process(phone_jpeg()).variants == result.variants  # deterministic
+
+
+def _assert_clean(variant: pipeline.Encoded) -> None:
+    im = decoded(variant)
+    for key in ("exif", "icc_profile", "xmp", "XML:com.adobe.xmp", "comment"):
+        assert key not in im.info, f"{variant.name} keeps {key}"
+    assert not im.getexif(), f"{variant.name} has EXIF"
+    raw = variant.data
+    for marker in (b"Exif", b"GPS", b"xpacket", b"adobe", b"ICC_PROFILE", b"Flisa", b"PhoneMaker"):
+        assert marker not in raw, f"{variant.name} contains {marker!r}"
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_gps_xmp_comments_and_icc_are_gone_from_every_variant(fmt):
+    source = upright_marker()
+    kw = {"exif": gps_exif(), "xmp": XMP, "icc_profile": p3_profile()}
+    if fmt == "JPEG":
+        kw["comment"] = b"Taken at Flisa"
+    data = encode(source, fmt, **kw)
+    seen = Image.open(io.BytesIO(data))
+    assert seen.getexif().get_ifd(0x8825), "the input must carry GPS for this test to mean much"
+    assert seen.info.get("icc_profile")
+
+    result = pipeline.process(data)
+
+    assert len(result.variants) == 4
+    for variant in result.variants:
+        _assert_clean(variant)
+
+
+def test_heic_from_a_phone_passes_without_its_gps():
+    data = heic(upright_marker(), exif=gps_exif().tobytes())
+    assert Image.open(io.BytesIO(data)).format == "HEIF"
+    result = pipeline.process(data)
+    assert (result.width, result.height) == (400, 300)
+    for variant in result.variants:
+        _assert_clean(variant)
+        im = decoded(variant).convert("RGB")
+        assert close(im.getpixel((20, 20)), RED)
+
+
+def test_mpo_from_a_phone_is_a_jpeg():
+    """Phones write HDR gain maps as a second frame: Pillow calls that MPO."""
+    buf = io.BytesIO()
+    upright_marker().save(buf, "MPO", save_all=True, append_images=[Image.new("L", (100, 75))])
+    assert Image.open(io.BytesIO(buf.getvalue())).format == "MPO"
+    result = pipeline.process(buf.getvalue())
+    assert (result.width, result.height) == (400, 300)
+
+
+def test_embedded_profile_is_converted_to_srgb():
+    colour = (200, 120, 60)
+    data = encode(Image.new("RGB", (400, 300), colour), "PNG", icc_profile=p3_profile())
+    expected = ImageCms.profileToProfile(
+        Image.new("RGB", (1, 1), colour),
+        ImageCms.ImageCmsProfile(io.BytesIO(p3_profile())),
+        ImageCms.createProfile("sRGB"),
+    ).getpixel((0, 0))
+    assert expected != colour  # P3 and sRGB differ for this colour
+    result = pipeline.process(data)
+    for variant in result.variants:
+        assert close(decoded(variant).convert("RGB").getpixel((200, 150)), expected, 3)
+
+
+def test_png_alpha_is_kept_in_webp_and_flattened_on_white_in_jpeg():
+    im = Image.new("RGBA", (400, 300), (0, 0, 0, 0))
+    ImageDraw.Draw(im).rectangle((100, 100, 300, 200), fill=(*RED, 255))
+    result = pipeline.process(encode(im, "PNG"))
+    webp = decoded(next(v for v in result.variants if v.format == "webp" and v.width == 400))
+    jpeg = decoded(next(v for v in result.variants if v.format == "jpg" and v.width == 400))
+    assert webp.mode == "RGBA" and webp.getpixel((10, 10))[3] == 0
+    assert jpeg.mode == "RGB"
+    assert close(jpeg.getpixel((10, 10)), (255, 255, 255), 4)
+    assert close(jpeg.getpixel((200, 150)), RED)
+
+
+@pytest.mark.parametrize(
+    "mode,colour", [("P", 5), ("L", 128), ("I;16", 40_000), ("CMYK", (0, 200, 200, 0)), ("1", 1)]
+)
+def test_other_modes_become_rgb(mode, colour):
+    im = Image.new(mode, (400, 300), colour)
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    result = pipeline.process(encode(im, fmt))
+    out = decoded(result.variants[-1]).convert("RGB")
+    assert out.size == (400, 300)
+    if mode == "I;16":  # scaled to 8 bits, not clipped to white
+        assert close(out.getpixel((5, 5)), (155, 155, 155), 8)
+    if mode == "CMYK":
+        r, g, b = out.getpixel((5, 5))
+        assert r > 200 and g < 100 and b < 100
+
+
+def test_animation_keeps_its_first_frame():
+    frames = [Image.new("RGB", (400, 300), c) for c in (RED, BLUE, GREEN)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:], duration=100)
+    result = pipeline.process(buf.getvalue())
+    assert close(decoded(result.variants[-1]).convert("RGB").getpixel((5, 5)), RED)
+
+
+def test_original_is_kept_only_when_asked():
+    data = phone_jpeg()
+    assert pipeline.process(data).original is None
+    kept = pipeline.process(data, keep_original=True).original
+    assert kept is not None and kept.data == data and kept.ext == "jpg"
+
+
+def test_jpeg_is_decoded_at_a_reduced_scale():
+    """draft() with the target's aspect ratio: a 4000 x 3000 JPEG decodes at 2000 x 1500."""
+    data = encode(upright_marker(4000, 3000), quality=80)
+    im = pipeline.open_image(data)
+    im.draft("RGB", (1600, 1200))
+    assert im.size == (2000, 1500)
+    assert pipeline.process(data).width == 1600
+
+
+# --- what is refused -----------------------------------------------------------------------
+
+
+def _code(data: bytes, **kw) -> str:
+    with pytest.raises(Invalid) as info:
+        pipeline.process(data, **kw)
+    return info.value.errors["photo"].code
+
+
+def _gif() -> bytes:
+    return encode(upright_marker(), "GIF")
+
+
+def _truncated_jpeg() -> bytes:
+    data = phone_jpeg()
+    return data[: len(data) // 2]
+
+
+def _avif() -> bytes:
+    return encode(upright_marker(), "AVIF")
+
+
+BAD_FILES = {
+    "html renamed to .jpg": (
+        b"<!DOCTYPE html><html><script>alert(1)</script></html>",
+        "unsupported",
+    ),
+    "svg": (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+        b"<script>alert(1)</script></svg>",
+        "unsupported",
+    ),
+    "pdf": (
+        b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n",
+        "unsupported",
+    ),
+    "gif": (_gif, "unsupported"),
+    "avif (not on our list)": (_avif, "unsupported"),
+    "empty": (b"", "empty"),
+    "random bytes": (bytes(range(256)) * 8, "unsupported"),
+    "truncated jpeg": (_truncated_jpeg, "corrupt"),
+    "png signature then garbage": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, "corrupt"),
+    "decompression bomb (20 000 x 20 000)": (png_bomb, "too_many_pixels"),
+    "header claiming 50 000 x 50 000": (lambda: png_claiming(50_000, 50_000), "too_many_pixels"),
+    "header claiming 6 000 x 4 000 with no data": (lambda: png_claiming(6_000, 4_000), "corrupt"),
+    "jpeg signature then garbage": (b"\xff\xd8\xff\xe0" + b"\x00" * 200, "corrupt"),
+    "a strip 13 000 px long": (
+        lambda: encode(Image.new("L", (13_000, 2)), "PNG"),
+        "too_many_pixels",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BAD_FILES)
+def test_refused_with_a_clear_code(name):
+    make, code = BAD_FILES[name]
+    data = make() if callable(make) else make
+    assert _code(data) == code
+
+
+def test_pillows_bomb_warning_is_an_error_here():
+    """Between MAX_IMAGE_PIXELS and twice that Pillow only warns; we must refuse."""
+    width = height = int((Image.MAX_IMAGE_PIXELS * 1.5) ** 0.5)
+    assert _code(png_claiming(width, height)) == "too_many_pixels"
+
+
+def test_too_large_file():
+    data = phone_jpeg()
+    assert _code(data, max_bytes=len(data) - 1) == "too_large"
+    assert pipeline.process(data, max_bytes=len(data)).variants
+
+
+def test_polyglot_with_html_in_the_first_kilobyte_is_refused():
+    im = upright_marker()
+    data = encode(im, "JPEG", comment=b"<html><script>alert(1)</script></html>")
+    assert _code(data) == "unsupported"
+
+
+def test_trailing_payload_after_a_photo_is_dropped_by_reencoding():
+    """Phones append videos after the JPEG's end (motion photos): accepted, never served."""
+    data = phone_jpeg() + b"<script>alert(1)</script>" + b"\x00" * 1000
+    for variant in pipeline.process(data).variants:
+        assert b"<script" not in variant.data
