@@ -161,7 +161,8 @@ def when(request: Request, org: Organisation, value: datetime) -> str:
         dates.format_skeleton("MMMMd", value, tzinfo=tz, locale=locale),
     )
     time = dates.format_time(value, "short", tzinfo=tz, locale=locale)
-    return i18n.gettext_for(request)("%(day)s at %(time)s") % {"day": day, "time": time}
+    _ = i18n.gettext_for(request)
+    return _("%(day)s at %(time)s") % {"day": day, "time": time}
 
 
 def next_moments(org: Organisation, now: datetime) -> tuple[datetime, datetime]:
