@@ -116,7 +116,7 @@ class Scene:
         self.db = db
         # Created at the start of week 48, so week 47 is none of its business.
         org.setdefault("created_at", oslo(2026, 11, 23, 0, 0))
-        self.org = make_org(db, timezone="Europe/Oslo", locale="nb", **org)
+        self.org = make_org(db, timezone="Europe/Oslo", locale="en", **org)
         self.value = make_value(db, self.org, name="Samarbeid")
         self.giver = make_person(db, self.org, name="Kari Giver")
         self.curator = make_person(

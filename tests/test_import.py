@@ -314,3 +314,9 @@ def test_cli_refuses_an_unusable_file(db, tmp_path, capsys, content, message):
     assert message in err
     assert out == ""
     assert people(db, org) == {}
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    """These tests read English messages; the organisations default to bokmål."""
+    client.headers["Accept-Language"] = "en"
