@@ -407,3 +407,25 @@ def test_home_shows_progress_and_the_goal_celebration(client, db, org_world):
     page = client.get(f"/{org.slug}/", headers={"Accept-Language": "en"}).text
     assert "3 of 3 today" in page
     assert "goal reached" in page
+
+
+def test_search_button_without_javascript_posts_and_stores_nothing(client, db, org_world):
+    """The no-JS search is a POST: the CSRF token never ends up in a URL."""
+    org, _, _, values, me, _, _ = org_world
+    login(client, db, me)
+    response = post_form(
+        client,
+        f"/{org.slug}/give",
+        {
+            "action": "search",
+            "q": "lokken",
+            "values": [values[1].id],
+            "text": "Halvferdig tekst om i dag",
+            "idempotency_key": "s" * 20,
+        },
+    )
+    assert response.status_code == 200
+    assert "Åse Løkken" in response.text and "Halvferdig tekst om i dag" in response.text
+    assert 'name="action" value="search"' in response.text
+    assert 'formmethod="get"' not in response.text
+    assert _count(db) == 0

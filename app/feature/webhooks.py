@@ -24,6 +24,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -342,6 +343,16 @@ def _one_line(text: str, url: str, limit: int = 300) -> str:
     return text[:limit]
 
 
+def _run_post(url: str, body: bytes, headers: dict[str, str], total: float) -> Outcome:
+    """Run the POST on its own event loop in a short-lived thread.
+
+    The job is synchronous, but a thread that already runs an event loop (an embedding
+    application, a test runner) cannot call asyncio.run; a fresh thread always can.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook") as pool:
+        return pool.submit(asyncio.run, _post(url, body, headers, total)).result()
+
+
 async def _post(url: str, body: bytes, headers: dict[str, str], total: float) -> Outcome:
     timeout = httpx.Timeout(total, connect=min(CONNECT_TIMEOUT, total))
     try:
@@ -400,7 +411,7 @@ def send(claimed: Claimed, total: float = TOTAL_TIMEOUT) -> Outcome:
         headers["X-Tod-Timestamp"] = timestamp
         headers["X-Tod-Signature"] = sign(claimed.secret, timestamp, body)
     try:
-        outcome = asyncio.run(_post(claimed.url, body, headers, total))
+        outcome = _run_post(claimed.url, body, headers, total)
     except Exception as exc:  # a bad address and the like: recorded and retried, never raised
         outcome = Outcome(None, f"{type(exc).__name__}: {exc}", unreachable=True)
     return Outcome(outcome.status, _one_line(outcome.error, claimed.url), outcome.unreachable)

@@ -225,8 +225,25 @@ def give(
     idempotency_key: Annotated[str, Form(max_length=64)] = "",
     photo: Annotated[UploadFile | None, File()] = None,
     photo_alt: Annotated[str, Form(max_length=1000)] = "",
+    action: Annotated[str, Form(max_length=10)] = "",
+    q: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     recipient_ids, value_ids = _ints(recipients), _ints(values)
+    if action == "search":
+        # The search button without JavaScript: show the form again with results and
+        # everything typed kept. A POST keeps the CSRF token out of URLs and logs.
+        return _give_page(
+            request,
+            session,
+            m,
+            chosen_ids=recipient_ids,
+            value_ids=value_ids,
+            text=text,
+            visibility=visibility,
+            feature_consent=bool(feature_consent),
+            q=q,
+            key=idempotency_key if service.KEY_RE.match(idempotency_key) else None,
+        )
     # A sync route runs in the threadpool, so processing the photo here keeps the event loop
     # free. Its files are deleted again if anything below rolls the transaction back.
     image: MediaImage | None = None

@@ -27,8 +27,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]
 
 ORG = "asnes"
 GIVE_FORM = f'form.give-form[action="/{ORG}/give"]'
-SEND = f"{GIVE_FORM} button[type=submit]:not([formmethod])"
-SEARCH_BUTTON = f"{GIVE_FORM} button[type=submit][formmethod=get]"
+SEND = f"{GIVE_FORM} button[type=submit]:not([name=action])"
+SEARCH_BUTTON = f"{GIVE_FORM} button[name=action][value=search]"
 RESULT_BOXES = "#people-results input[name=recipients]"
 GIVEN_URL = re.compile(rf"/{ORG}/given/(\d+)$")
 # "ase" without the ring must find the demo's "Åse Åsheim" (app/orgs/demo.py).
