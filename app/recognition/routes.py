@@ -225,11 +225,11 @@ def give(
     idempotency_key: Annotated[str, Form(max_length=64)] = "",
     photo: Annotated[UploadFile | None, File()] = None,
     photo_alt: Annotated[str, Form(max_length=1000)] = "",
-    action: Annotated[str, Form(max_length=10)] = "",
+    search: Annotated[str, Form(max_length=5)] = "",
     q: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     recipient_ids, value_ids = _ints(recipients), _ints(values)
-    if action == "search":
+    if search:
         # The search button without JavaScript: show the form again with results and
         # everything typed kept. A POST keeps the CSRF token out of URLs and logs.
         return _give_page(
