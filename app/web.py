@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -16,6 +17,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 
 from app import i18n
 from app.config import ROOT, get_settings
+from app.errors import Problem
 
 STATIC_DIR = ROOT / "static"
 CSRF_COOKIE = "tod_csrf"
@@ -153,3 +155,9 @@ def redirect(request: Request, url: str, *, message: str | None = None) -> Respo
 def is_safe_next(url: str) -> bool:
     """Only same-site paths: "/x" yes, "//evil.example" and "https://..." no."""
     return url.startswith("/") and not url.startswith("//") and "\\" not in url
+
+
+def field_errors(request: Request, errors: Mapping[str, Problem]) -> dict[str, str]:
+    """A service's problems in the request's language, for showing next to their fields."""
+    _ = i18n.gettext_for(request)
+    return {field: _(problem.message) for field, problem in errors.items()}

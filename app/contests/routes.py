@@ -19,7 +19,7 @@ from app.orgs.models import Value
 from app.orgs.service import page_number
 from app.security import PROTECT
 from app.types import utcnow
-from app.web import flash, is_htmx, is_safe_next, redirect, render
+from app.web import field_errors, flash, is_htmx, is_safe_next, redirect, render
 
 router = APIRouter(prefix="/{org}/contests", include_in_schema=False)
 
@@ -46,11 +46,6 @@ def _contest(session: SessionDep, m: MemberDep, contest_id: Id) -> Contest:
 
 
 ContestDep = Annotated[Contest, Depends(_contest)]
-
-
-def _messages(request: Request, exc: Invalid) -> dict[str, str]:
-    _ = i18n.gettext_for(request)
-    return {field: _(problem.message) for field, problem in exc.errors.items()}
 
 
 def _base(m: Member, contest: Contest | None = None) -> str:
@@ -209,7 +204,9 @@ def create(
         contest = service.create_contest(session, m.person, data)
     except Invalid as exc:
         session.rollback()
-        return _form_page(request, session, m, None, data, _messages(request, exc), status_code=422)
+        return _form_page(
+            request, session, m, None, data, field_errors(request, exc.errors), status_code=422
+        )
     session.commit()
     _ = i18n.gettext_for(request)
     return redirect(request, _base(m, contest), message=_("The competition is saved."))
@@ -301,7 +298,7 @@ def edit(
     except Invalid as exc:
         session.rollback()
         return _form_page(
-            request, session, m, contest, data, _messages(request, exc), status_code=422
+            request, session, m, contest, data, field_errors(request, exc.errors), status_code=422
         )
     session.commit()
     _ = i18n.gettext_for(request)
@@ -358,7 +355,7 @@ def submit(
             session,
             m,
             contest,
-            errors=_messages(request, exc),
+            errors=field_errors(request, exc.errors),
             caption=caption,
             status_code=422,
         )
@@ -396,7 +393,7 @@ def vote(
         service.toggle_vote(session, m.person, entry)
     except Invalid as exc:
         session.rollback()
-        error = _messages(request, exc).get("vote")
+        error = field_errors(request, exc.errors).get("vote")
     else:
         session.commit()
     target = next if is_safe_next(next) else f"{_base(m, contest)}#entry-{entry.id}"
@@ -493,7 +490,7 @@ def moderate(
             session,
             m,
             contest,
-            errors={entry_id: _messages(request, exc)},
+            errors={entry_id: field_errors(request, exc.errors)},
             reasons={entry_id: reason},
             status_code=422,
         )

@@ -22,7 +22,7 @@ from app.orgs.models import Organisation, Person
 from app.recognition.models import Recognition
 from app.security import PROTECT
 from app.types import utcnow
-from app.web import env, is_safe_next, redirect, render
+from app.web import env, field_errors, is_safe_next, redirect, render
 
 router = APIRouter(prefix="/{org}", include_in_schema=False)
 # The one-click page from the consent e-mail: the person may not be signed in on that device.
@@ -438,7 +438,7 @@ def save(
             feature,
             headline=headline,
             body=body,
-            errors={f: _(p.message) for f, p in exc.errors.items()},
+            errors=field_errors(request, exc.errors),
             status_code=422,
         )
     session.commit()

@@ -17,7 +17,7 @@ from app.orgs.admin_routes import FieldsDep, close_form
 from app.orgs.models import Organisation
 from app.orgs.service import MAX_ID
 from app.security import PROTECT
-from app.web import flash, redirect, render
+from app.web import field_errors, flash, redirect, render
 
 router = APIRouter(
     prefix="/{org}/admin/webhooks", include_in_schema=False, dependencies=[Depends(close_form)]
@@ -25,11 +25,6 @@ router = APIRouter(
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 ADD_FIELDS = ("kind", "name", "url")
-
-
-def _messages(request: Request, exc: Invalid) -> dict[str, str]:
-    _ = i18n.gettext_for(request)
-    return {field: _(problem.message) for field, problem in exc.errors.items()}
 
 
 def _list_url(org: Organisation) -> str:
@@ -73,7 +68,7 @@ def webhook_add(request: Request, session: SessionDep, m: AdminDep, f: FieldsDep
     try:
         webhook = webhooks.add_webhook(session, m.org, actor=m.person, **form)
     except Invalid as exc:
-        return _list_page(request, session, m.org, form, _messages(request, exc))
+        return _list_page(request, session, m.org, form, field_errors(request, exc.errors))
     session.commit()
     _ = i18n.gettext_for(request)
     if webhook.kind == WebhookKind.generic:
@@ -139,7 +134,7 @@ def webhook_test(request: Request, session: SessionDep, m: AdminDep, webhook_id:
     try:
         webhooks.send_test(session, m.org, webhook, actor=m.person)
     except Invalid as exc:
-        return _webhook_page(request, session, webhook, _messages(request, exc))
+        return _webhook_page(request, session, webhook, field_errors(request, exc.errors))
     session.commit()
     _ = i18n.gettext_for(request)
     return redirect(
@@ -160,7 +155,7 @@ def delivery_retry(
         webhooks.retry_now(session, m.org, delivery, actor=m.person)
     except Invalid as exc:
         response = redirect(request, _webhook_url(webhook))
-        flash(response, _messages(request, exc)["retry"], "error")
+        flash(response, field_errors(request, exc.errors)["retry"], "error")
         return response
     session.commit()
     return redirect(

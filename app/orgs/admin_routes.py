@@ -21,7 +21,7 @@ from app.errors import N_, Invalid, Problem
 from app.orgs import importer, service
 from app.orgs.models import Department, ImportJob, Organisation, Person, Role, Value
 from app.security import PROTECT
-from app.web import redirect, render
+from app.web import field_errors, redirect, render
 
 
 async def close_form(request: Request) -> AsyncIterator[None]:
@@ -117,11 +117,6 @@ async def uploaded_file(request: Request) -> Upload:
 UploadDep = Annotated[Upload, Depends(uploaded_file)]
 
 
-def _messages(request: Request, exc: Invalid) -> dict[str, str]:
-    _ = i18n.gettext_for(request)
-    return {field: _(problem.message) for field, problem in exc.errors.items()}
-
-
 def _base(org: Organisation) -> str:
     return f"/{org.slug}/admin"
 
@@ -192,7 +187,7 @@ def settings_save(request: Request, session: SessionDep, m: AdminDep, f: FieldsD
     try:
         service.update_org_settings(session, m.org, m.person, form)
     except Invalid as exc:
-        return _settings_page(request, form, _messages(request, exc))
+        return _settings_page(request, form, field_errors(request, exc.errors))
     session.commit()
     _ = i18n.gettext_for(request)
     return redirect(request, f"{_base(m.org)}/settings", message=_("The settings are saved."))
@@ -233,7 +228,7 @@ def value_add(request: Request, session: SessionDep, m: AdminDep, f: FieldsDep) 
     try:
         value = service.add_value(session, m.org, actor=m.person, **form)
     except Invalid as exc:
-        return _values_page(request, session, m.org, form, _messages(request, exc))
+        return _values_page(request, session, m.org, form, field_errors(request, exc.errors))
     session.commit()
     _ = i18n.gettext_for(request)
     return redirect(
@@ -273,7 +268,7 @@ def value_save(
     try:
         service.update_value(session, m.org, value, actor=m.person, **form)
     except Invalid as exc:
-        return _value_page(request, value, form, _messages(request, exc))
+        return _value_page(request, value, form, field_errors(request, exc.errors))
     session.commit()
     _ = i18n.gettext_for(request)
     return redirect(
@@ -346,7 +341,7 @@ def department_add(request: Request, session: SessionDep, m: AdminDep, f: Fields
             session, m.org, name=form["name"], parent=parent, actor=m.person
         )
     except Invalid as exc:
-        return _departments_page(request, session, m.org, form, _messages(request, exc))
+        return _departments_page(request, session, m.org, form, field_errors(request, exc.errors))
     session.commit()
     _ = i18n.gettext_for(request)
     return redirect(
@@ -416,7 +411,9 @@ def department_save(
             session, m.org, dept, name=form["name"], parent=parent, actor=m.person
         )
     except Invalid as exc:
-        return _department_page(request, session, m.org, dept, form, _messages(request, exc))
+        return _department_page(
+            request, session, m.org, dept, form, field_errors(request, exc.errors)
+        )
     session.commit()
     _ = i18n.gettext_for(request)
     return redirect(
@@ -435,7 +432,9 @@ def department_delete(
         service.delete_department(session, m.org, dept, actor=m.person)
     except Invalid as exc:
         form = {"name": dept.name, "parent": str(dept.parent_id or "")}
-        return _department_page(request, session, m.org, dept, form, _messages(request, exc))
+        return _department_page(
+            request, session, m.org, dept, form, field_errors(request, exc.errors)
+        )
     session.commit()
     _ = i18n.gettext_for(request)
     return redirect(
@@ -510,7 +509,7 @@ def person_add(request: Request, session: SessionDep, m: AdminDep, f: FieldsDep)
         person = service.create_person(session, m.org, form, leads, actor=m.person)
     except Invalid as exc:
         return _person_page(
-            request, session, m.org, None, form, set(leads), _messages(request, exc)
+            request, session, m.org, None, form, set(leads), field_errors(request, exc.errors)
         )
     session.commit()
     _ = i18n.gettext_for(request)
@@ -541,7 +540,7 @@ def import_upload(
         return render(
             request,
             "admin/import.html",
-            {"errors": _messages(request, exc)},
+            {"errors": field_errors(request, exc.errors)},
             status_code=413 if too_large else 422,
         )
     job_id = importer.start_job(session, m.org, m.person, upload.filename, total)
@@ -587,7 +586,7 @@ def person_save(
         service.update_person(session, m.org, subject, form, leads, actor=m.person)
     except Invalid as exc:
         return _person_page(
-            request, session, m.org, subject, form, set(leads), _messages(request, exc)
+            request, session, m.org, subject, form, set(leads), field_errors(request, exc.errors)
         )
     session.commit()
     _ = i18n.gettext_for(request)
@@ -633,7 +632,7 @@ def token_create(request: Request, session: SessionDep, m: AdminDep, f: FieldsDe
             session, m.org, person_id=form["person"], name=form["name"], actor=m.person
         )
     except Invalid as exc:
-        return _tokens_page(request, session, m.org, form, _messages(request, exc))
+        return _tokens_page(request, session, m.org, form, field_errors(request, exc.errors))
     session.commit()
     # The secret is shown on this response only, so it is rendered here instead of redirecting.
     response = render(request, "admin/token_created.html", {"token": token, "raw": raw})

@@ -21,7 +21,7 @@ from app.recognition.models import ReactionKind, Recognition
 from app.recognition.service import FeedKind
 from app.security import PROTECT
 from app.types import utcnow
-from app.web import is_htmx, is_safe_next, redirect, render
+from app.web import field_errors, is_htmx, is_safe_next, redirect, render
 
 router = APIRouter(prefix="/{org}", include_in_schema=False)
 
@@ -287,7 +287,7 @@ def give(
             feature_consent=bool(feature_consent),
             photo_alt=photo_alt,
             key=idempotency_key if service.KEY_RE.match(idempotency_key) else None,
-            errors={f: _(p.message) for f, p in errors.items()},
+            errors=field_errors(request, errors),
             status_code=422,
         )
     session.commit()
@@ -459,7 +459,7 @@ def moderate(
             session,
             m,
             rec,
-            errors={f: _(p.message) for f, p in exc.errors.items()},
+            errors=field_errors(request, exc.errors),
             reason=reason,
             status_code=422,
         )
