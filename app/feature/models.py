@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, Relationship, SQLModel
 
+from app.contests.models import ContestEntry
+from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person
 from app.recognition.models import Recognition
 from app.types import UTCDateTime, str_enum, utcnow
@@ -38,8 +40,16 @@ class Feature(SQLModel, table=True):
     status: FeatureStatus = Field(
         default=FeatureStatus.draft, sa_type=str_enum(FeatureStatus), nullable=False
     )
+    # What is featured: a recognition, or a photo competition's winning entry (one of the two).
     recognition_id: int | None = Field(
         default=None, sa_column=_fk("recognition.id", nullable=True, ondelete="SET NULL")
+    )
+    entry_id: int | None = Field(
+        default=None, sa_column=_fk("contestentry.id", nullable=True, ondelete="SET NULL")
+    )
+    # The photo the curator chose (the recognition's or the entry's, or one uploaded for it).
+    image_id: int | None = Field(
+        default=None, sa_column=_fk("mediaimage.id", nullable=True, ondelete="SET NULL")
     )
     headline: str = Field(default="", max_length=120)
     body: str = Field(default="", max_length=1200)
@@ -58,6 +68,8 @@ class Feature(SQLModel, table=True):
 
     org: Organisation = Relationship()
     recognition: Recognition | None = Relationship()
+    entry: ContestEntry | None = Relationship()
+    image: MediaImage | None = Relationship()
     consents: list["FeatureConsent"] = Relationship(
         back_populates="feature",
         sa_relationship_kwargs={"cascade": "all, delete-orphan", "lazy": "selectin"},
