@@ -231,6 +231,62 @@ def test_heic_from_a_phone_passes_without_its_gps():
         assert close(im.getpixel((20, 20)), RED)
 
 
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_heic_turned_by_the_phone_comes_out_upright(orientation):
+    """pillow-heif stores the EXIF orientation as HEIF transforms, which libheif applies."""
+    stored = upright_marker().transpose(STORE[orientation])
+    result = pipeline.process(heic(stored, exif=gps_exif(orientation).tobytes()))
+    assert (result.width, result.height) == (400, 300)
+    for variant in result.variants:
+        im = decoded(variant).convert("RGB")
+        w, h = im.size
+        assert close(im.getpixel((w // 10, h // 10)), RED), f"{orientation}: no red top-left"
+        assert close(im.getpixel((w - w // 10, h // 10)), BLUE), f"{orientation}: top-right"
+        assert close(im.getpixel((w // 2, h - 3)), GREEN), f"{orientation}: bottom"
+
+
+def test_heic_profile_is_converted_to_srgb_and_dropped():
+    colour = (200, 120, 60)
+    data = heic(Image.new("RGB", (400, 300), colour), icc_profile=p3_profile())
+    assert Image.open(io.BytesIO(data)).info.get("icc_profile")
+    expected = ImageCms.profileToProfile(
+        Image.new("RGB", (1, 1), colour),
+        ImageCms.ImageCmsProfile(io.BytesIO(p3_profile())),
+        ImageCms.createProfile("sRGB"),
+    ).getpixel((0, 0))
+    for variant in pipeline.process(data).variants:
+        _assert_clean(variant)
+        assert close(decoded(variant).convert("RGB").getpixel((200, 150)), expected, 6)
+
+
+def test_heic_is_reduced_strip_by_strip_as_one_reduce_would():
+    """The decoded frame is copied into Pillow in strips, each box-reduced: the result must be
+    the whole frame reduced at once (here factor 3, and a height that is no multiple of it)."""
+    photo = upright_marker(1000, 751)
+    data = heic(photo)
+    whole = pillow_heif.open_heif(data).to_pillow().reduce(3)
+    reduced = pipeline._load_heif(data, (320, 240))
+    assert reduced.size == whole.size == (334, 251)
+    assert reduced.tobytes() == whole.tobytes()
+    result = pipeline.process(data, widths=(320,))
+    assert [(v.width, v.height) for v in result.variants] == [(320, 240), (320, 240)]
+    assert close(decoded(result.variants[0]).convert("RGB").getpixel((20, 20)), RED)
+
+
+def test_resize_in_strips_is_one_resize_with_its_passes_swapped():
+    """Per strip Pillow runs the vertical pass first (one whole resize runs the horizontal one
+    first): the same filter, so the result is that of a vertical-then-horizontal resize,
+    give or take a level or two of rounding where the scale is not exact."""
+    from PIL import ImageChops
+
+    noise = [Image.effect_noise((2000, 1333), sigma) for sigma in (20, 60, 120)]
+    im = Image.merge("RGB", noise)  # texture in every channel: any difference would show
+    strips = pipeline._resize(im, (1600, 1066))
+    oracle = im.resize((2000, 1066), pipeline.RESAMPLE).resize((1600, 1066), pipeline.RESAMPLE)
+    assert strips.size == oracle.size
+    assert max(hi for _, hi in ImageChops.difference(strips, oracle).getextrema()) <= 2
+
+
 def test_mpo_from_a_phone_is_a_jpeg():
     """Phones write HDR gain maps as a second frame: Pillow calls that MPO."""
     buf = io.BytesIO()

@@ -47,6 +47,12 @@ JPEG_QUALITY = 80
 # Bicubic, not Lanczos: at these ratios (1.25x, 2x) the difference is not visible in a feed,
 # and Lanczos' wider kernel cost about 40 % more time per resize here.
 RESAMPLE = Image.Resampling.BICUBIC
+# Like Pillow's resize(reducing_gap=3.0): shrink by a whole factor first (a cheap box filter)
+# when the photo is at least 6x wider than the target, then resample the rest.
+REDUCING_GAP = 3
+# Rows per strip when copying decoded HEIC pixels and when resizing: small enough that the
+# strips cost a few MB, large enough that the per-call overhead does not show.
+STRIP_ROWS = 128
 # Polyglots that a browser or PDF reader would take for something else hide their markers in
 # the first kilobyte (PDF readers search it); a photo never has them there. We re-encode
 # anyway, so this only refuses files whose purpose is plainly not to be a photo.
@@ -144,6 +150,7 @@ def open_image(data: bytes, *, max_bytes: int | None = None) -> ImageFile.ImageF
     if any(marker in head for marker in POLYGLOT_MARKERS):
         raise problem("unsupported")
     try:
+        # BytesIO(bytes) shares the bytes until written to: the upload is not copied.
         im = Image.open(io.BytesIO(data), formats=FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise problem("too_many_pixels") from exc
@@ -203,12 +210,73 @@ def _to_rgb(im: Image.Image, icc: bytes | None) -> Image.Image:
     if icc and im.mode in ("RGB", "RGBA", "CMYK", "L"):
         transform = _transform(icc, im.mode)
         if transform is not None:
+            # In place when the mode stays (RGB, RGBA): no second copy of the pixels.
+            in_place = transform.input_mode == transform.output_mode and not im.readonly
             try:
-                return ImageCms.applyTransform(im, transform) or im
+                return ImageCms.applyTransform(im, transform, inPlace=in_place) or im
             except (ImageCms.PyCMSError, ValueError):
                 pass
     target = "RGBA" if has_alpha else "RGB"
     return im if im.mode == target else im.convert(target)
+
+
+def _load_heif(data: bytes, at_least: tuple[int, int]) -> Image.Image:
+    """The HEIC's primary image, box-reduced by the largest whole factor that still covers
+    `at_least` (what draft() does for JPEG).
+
+    libheif has no reduced-size decode: it decodes the whole frame, 3 bytes per pixel (36 MB at
+    12 MP), and Pillow keeps 4 bytes per pixel, so a plain load adds 48 MB next to it. Copied
+    and reduced strip by strip, only the reduced image is added (12 MB at 12 MP, factor 2), and
+    the decoded frame is freed when this returns.
+    """
+    heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True, remove_stride=False)
+    frame = heif[heif.primary_index]  # what Image.open reported and open_image checked
+    pixels, stride = frame.data, frame.stride  # decodes; a memoryview of libheif's buffer
+    (width, height), mode = frame.size, frame.mode
+    if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:  # not what the header said
+        raise Image.DecompressionBombError(f"{width}x{height}")
+    factor = max(1, min(width // at_least[0], height // at_least[1]))
+    out = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    rows = STRIP_ROWS * factor  # a multiple of the factor: the same result as one reduce()
+    for top in range(0, height, rows):
+        n = min(rows, height - top)
+        view = pixels[top * stride : (top + n) * stride]
+        strip = Image.frombuffer(mode, (width, n), view, "raw", mode, stride, 1)
+        out.paste(strip.reduce(factor) if factor > 1 else strip, (0, top // factor))
+    return out
+
+
+def _load(im: ImageFile.ImageFile, data: bytes, at_least: tuple[int, int]) -> Image.Image:
+    """Decode the first frame, at a reduced size that still covers `at_least` where possible."""
+    if im.format == "HEIF":
+        return _load_heif(data, at_least)
+    im.seek(0)  # animations and bursts: the first frame is the photo
+    if im.format in ("JPEG", "MPO"):
+        # Decode at 1/2, 1/4 or 1/8 scale when that still covers the largest variant. The
+        # requested size must have the photo's own aspect ratio, or Pillow decodes it whole.
+        im.draft("RGB", at_least)
+    im.load()
+    return im
+
+
+def _resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """`im.resize(size)`, made in strips of output rows. Pillow resizes in two passes, and
+    for a whole image its first pass makes a full intermediate (1600 x 1500 px, 9.6 MB, for
+    2000 x 1500 -> 1600 x 1200); per strip it is a few hundred kB. Each strip's filter reads
+    the source rows beyond its box, so there are no seams; Pillow runs the vertical pass first
+    for a strip, so values can differ from one resize() by rounding (a level or two)."""
+    factor = min(im.width // size[0], im.height // size[1]) // REDUCING_GAP
+    if factor > 1:
+        im = im.reduce(factor)
+    if im.mode not in ("RGB", "L"):  # resize premultiplies alpha, over the whole image per call
+        return im.resize(size, RESAMPLE)
+    out = Image.new(im.mode, size)
+    scale = im.height / size[1]
+    for top in range(0, size[1], STRIP_ROWS):
+        bottom = min(top + STRIP_ROWS, size[1])
+        box = (0.0, top * scale, float(im.width), bottom * scale)
+        out.paste(im.resize((size[0], bottom - top), RESAMPLE, box=box), (0, top))
+    return out
 
 
 def _flatten(im: Image.Image) -> Image.Image:
@@ -251,36 +319,34 @@ def process(
     sizes = [_fit(upright, w) for w in target_widths(upright[0], widths)]
     largest = sizes[-1]
     icc = im.info.get("icc_profile") or None
+    scaled_stored = (largest[1], largest[0]) if turned else largest
     try:
-        im.seek(0)  # animations and bursts: the first frame is the photo
-        if fmt in ("JPEG", "MPO"):
-            # Decode at 1/2, 1/4 or 1/8 scale when that still covers the largest variant. The
-            # requested size must have the photo's own aspect ratio, or Pillow decodes it whole.
-            im.draft("RGB", (largest[1], largest[0]) if turned else largest)
-        im.load()
+        work = _load(im, data, scaled_stored)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise problem("too_many_pixels") from exc
     except Exception as exc:  # truncated, broken CRC, bad Huffman table, decoder errors ...
         raise problem("corrupt") from exc
+    # From here each step replaces `work`, so the image before it is freed at once: only two
+    # images (source and result of one step) exist at any time, never the decoded one as well.
+    del im
 
     # Scale first, then turn upright and convert colour: both are cheaper on fewer pixels.
-    scaled_stored = (largest[1], largest[0]) if turned else largest
-    work: Image.Image = im
     if work.mode not in ("RGB", "RGBA", "L"):
         # Resizing a palette or 1-bit image would fall back to nearest-neighbour; CMYK is
         # converted with its profile here because the sRGB step below expects RGB.
-        work = _to_rgb(work, icc if work.mode == "CMYK" else None)
-        icc = None if im.mode == "CMYK" else icc
+        cmyk = work.mode == "CMYK"
+        work = _to_rgb(work, icc if cmyk else None)
+        icc = None if cmyk else icc
     if work.size != scaled_stored:
-        work = work.resize(scaled_stored, RESAMPLE, reducing_gap=3.0)
+        work = _resize(work, scaled_stored)
     if orientation != 1:
         work = work.transpose(TRANSPOSE[orientation])  # the table ImageOps.exif_transpose uses
-    work = _to_rgb(work, icc)
+    current = _to_rgb(work, icc)
+    del work
 
     # Serially, each width from the one before. Encoding in two threads was tried: on two
     # busy cores it gained little and each encoder needs its own copy (more peak memory).
     variants: list[Encoded] = []
-    current = work
     for size in reversed(sizes):
         if current.size != size:
             current = current.resize(size, RESAMPLE, reducing_gap=3.0)
