@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import i18n
 from app.config import get_settings
-from app.web import CSRF_COOKIE, new_csrf_cookie
+from app.web import CSRF_COOKIE
 
 log = logging.getLogger("tod.request")
 
@@ -24,7 +24,6 @@ CSP = (
     "object-src 'none'; frame-ancestors 'none'"
 )
 LANG_COOKIE = "tod_lang"
-WIDGET_PATHS = ("/embed/", "/oembed", "/static/embed/")
 
 
 class RequestContextMiddleware:
@@ -50,11 +49,10 @@ class RequestContextMiddleware:
             headers.get("accept-language")
         )
         state["locale"] = state["browser_locale"] or i18n.DEFAULT_LOCALE
-        csrf = cookies.get(CSRF_COOKIE)
-        # The public widget is framed by other sites and kept by shared caches: no cookie there.
-        cookieless = str(scope.get("path", "")).startswith(WIDGET_PATHS)
-        new_csrf = None if csrf or cookieless else new_csrf_cookie()
-        state["csrf_cookie"] = csrf or new_csrf
+        # The CSRF cookie is made only when a page asks for a form token (app.web.csrf_token):
+        # JSON, photos, static files and the public widget (framed by other sites, kept by
+        # shared caches) never set a cookie.
+        state["csrf_cookie"] = cookies.get(CSRF_COOKIE)
         status = 500
         started_response = False
 
@@ -73,6 +71,7 @@ class RequestContextMiddleware:
                     h.setdefault("X-Frame-Options", "DENY")
                 if settings.https:
                     h.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+                new_csrf = state.get("csrf_cookie_new")
                 if new_csrf:
                     secure = "; Secure" if settings.https else ""
                     h.append(

@@ -60,8 +60,13 @@ env.globals["static_url"] = static_url
 
 
 def csrf_token(request: Request) -> str:
-    """The form token: an HMAC of the per-browser CSRF cookie, so it cannot be forged."""
+    """The form token: an HMAC of the per-browser CSRF cookie, so it cannot be forged.
+
+    A browser without the cookie gets one with this response (app/middleware.py sets it).
+    """
     raw = getattr(request.state, "csrf_cookie", "") or ""
+    if not raw:
+        raw = request.state.csrf_cookie = request.state.csrf_cookie_new = new_csrf_cookie()
     key = get_settings().secret_key.encode()
     return hmac.new(key, raw.encode(), hashlib.sha256).hexdigest()
 

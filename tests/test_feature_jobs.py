@@ -703,5 +703,8 @@ def test_cli_explains_bad_input(cli_db):
         db.commit()
     assert "no organisation" in cli_db("pick", "--org", "nope", expect=2).stderr
     assert "2026-W48" in cli_db("publish", "--org", "asnes", "--week", "2026-W99", expect=2).stderr
-    assert "no recognition can be featured" in cli_db("pick", "--org", "asnes", expect=1).stderr
+    assert (
+        "no recognition or winning photo can be featured"
+        in cli_db("pick", "--org", "asnes", expect=1).stderr
+    )
     assert "weekly" in build_parser().format_help()

@@ -264,7 +264,9 @@ def _snapshot(db, org):
 
 # Public by design: colours only, so that any page (and later the widget) can be themed.
 # The intranet widget is public and read-only: tests/test_embed.py proves that it shows only
-# published features and the names of people who agreed.
+# published features and the names of people who agreed. Its photo route
+# (/embed/{org}/photo/{feature_id}/{image_id}/{variant}) is public too, but stays off this
+# list: it takes ids, so the isolation test below tries it with another organisation's.
 PUBLIC_ORG_ROUTES = {
     ("GET", "/{org}/theme.css"),
     ("GET", "/embed/{org}/feature"),

@@ -30,3 +30,16 @@ def test_unknown_page_is_a_404_page_in_the_users_language(client):
     response = client.get("/no/such/page", headers={"Accept-Language": "nb-NO,nb;q=0.9"})
     assert response.status_code == 404
     assert '<html lang="nb">' in response.text
+
+
+def test_only_pages_with_a_form_token_set_the_csrf_cookie(client):
+    page = client.get("/login")
+    (cookie,) = [c for c in page.headers.get_list("set-cookie") if c.startswith("tod_csrf=")]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    client.cookies.clear()
+    for url in ("/healthz", "/static/css/app.css", "/api/v1/me"):
+        response = client.get(url)
+        assert "set-cookie" not in response.headers, url
+    # A browser that has the cookie keeps it: no new one on the next page.
+    client.get("/login")
+    assert "set-cookie" not in client.get("/login").headers

@@ -738,17 +738,27 @@ def winners(session: Session, contest: Contest, now: datetime | None = None) -> 
         picked.sort(key=lambda e: (e.jury_place or 0, e.id or 0))
         return [Placing(place=e.jury_place or 0, entry=e, votes=None) for e in picked]
     totals = vote_totals(session, contest, now)
-    ranked = sorted(
-        (e for e in approved if totals.get(e.id or 0, 0) > 0),
-        key=lambda e: (-totals[e.id or 0], e.created_at, e.id or 0),
-    )
-    result: list[Placing] = []
-    for i, entry in enumerate(ranked):
-        votes = totals[entry.id or 0]
-        place = result[-1].place if result and result[-1].votes == votes else i + 1
+    by_id = {e.id or 0: e for e in approved}
+    scored = [
+        (e.created_at, e.id or 0, totals[e.id or 0]) for e in approved if totals.get(e.id or 0)
+    ]
+    return [
+        Placing(place=place, entry=by_id[entry_id], votes=votes)
+        for entry_id, place, votes in _places_by_votes(scored)
+    ]
+
+
+def _places_by_votes(scored: list[tuple[datetime, int, int]]) -> list[tuple[int, int, int]]:
+    """(entry id, place, votes) from (submitted, entry id, votes > 0) of approved entries: most
+    votes first, the earlier photo first on a tie, and ties sharing a place (10, 10, 7 votes:
+    1st, 1st, 3rd), no further than the podium."""
+    ranked = sorted(scored, key=lambda s: (-s[2], s[0], s[1]))
+    result: list[tuple[int, int, int]] = []
+    for i, (_at, entry_id, votes) in enumerate(ranked):
+        place = result[-1][1] if result and result[-1][2] == votes else i + 1
         if place > PODIUM_PLACES:
             break
-        result.append(Placing(place=place, entry=entry, votes=votes))
+        result.append((entry_id, place, votes))
     return result
 
 
@@ -842,6 +852,124 @@ def list_contests(session: Session, viewer: Person) -> list[Contest]:
             .order_by(col(Contest.submit_opens_at).desc(), col(Contest.id).desc())
         )
     )
+
+
+# --- results in the home feed ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnnouncedResults:
+    """A competition whose results were announced, as the home feed shows it."""
+
+    contest: Contest
+    announced_at: datetime
+    podium: list[Placing]
+    show_author: bool
+
+
+def announced_between(
+    session: Session,
+    org: Organisation,
+    since: datetime | None = None,
+    before: datetime | None = None,
+    value_id: int | None = None,
+    now: datetime | None = None,
+) -> list[AnnouncedResults]:
+    """The organisation's competitions announced at `since` or later and before `before`
+    (either bound may be open), newest first, each with its podium; with `value_id`, only
+    those of that value.
+
+    A feed page asks for the span between its last item and the page before it, so each
+    announcement is shown on exactly one page. One query on the organisation's few
+    competitions; the podiums of all of them take three more (only when there are any).
+    """
+    now = now or utcnow()
+    stmt = select(Contest).where(
+        Contest.org_id == org.id, col(Contest.results_announced_at).is_not(None)
+    )
+    if since is not None:
+        stmt = stmt.where(col(Contest.results_announced_at) >= since)
+    if before is not None:
+        stmt = stmt.where(col(Contest.results_announced_at) < before)
+    if value_id is not None:
+        stmt = stmt.where(Contest.value_id == value_id)
+    stmt = stmt.order_by(col(Contest.results_announced_at).desc(), col(Contest.id).desc())
+    # Announced means closed; a competition opened again loses its announcement, but the
+    # phase is checked anyway so that no podium is ever shown before voting has closed.
+    contests = [
+        c
+        for c in session.exec(stmt.options(selectinload(Contest.value)))  # type: ignore[arg-type]
+        if phase(c, now) == Phase.closed
+    ]
+    podiums = _podiums(session, contests)
+    return [
+        AnnouncedResults(
+            contest=c,
+            announced_at=c.results_announced_at or now,
+            podium=podiums.get(c.id or 0, []),
+            show_author=show_author(c, now),
+        )
+        for c in contests
+    ]
+
+
+def _podiums(session: Session, contests: list[Contest]) -> dict[int, list[Placing]]:
+    """What `winners` gives for each of these closed competitions, in a fixed number of
+    queries: the vote counts, the jury's places, then only the placed entries' rows."""
+    by_votes = [c.id for c in contests if c.winner_rule != WinnerRule.jury]
+    by_jury = [c.id for c in contests if c.winner_rule == WinnerRule.jury]
+    placed: dict[int, list[tuple[int, int, int | None]]] = {}  # contest -> (entry, place, votes)
+    if by_votes:
+        scored: dict[int, list[tuple[datetime, int, int]]] = {}
+        rows = session.exec(
+            select(ContestVote.contest_id, ContestEntry.id, ContestEntry.created_at, func.count())
+            .join(ContestEntry, col(ContestEntry.id) == ContestVote.entry_id)
+            .where(
+                col(ContestVote.contest_id).in_(by_votes),
+                ContestEntry.status == EntryStatus.approved,
+            )
+            .group_by(
+                col(ContestVote.contest_id), col(ContestEntry.id), col(ContestEntry.created_at)
+            )
+        ).all()
+        for contest_id, entry_id, created_at, count in rows:
+            if contest_id is not None and entry_id is not None and count:
+                scored.setdefault(contest_id, []).append((created_at, entry_id, count))
+        for contest_id, candidates in scored.items():
+            placed[contest_id] = list(_places_by_votes(candidates))
+    if by_jury:
+        rows_jury = session.exec(
+            select(ContestEntry.contest_id, ContestEntry.id, ContestEntry.jury_place)
+            .where(
+                col(ContestEntry.contest_id).in_(by_jury),
+                ContestEntry.status == EntryStatus.approved,
+                col(ContestEntry.jury_place) >= 1,
+                col(ContestEntry.jury_place) <= PODIUM_PLACES,
+            )
+            .order_by(col(ContestEntry.jury_place), col(ContestEntry.id))
+        ).all()
+        for contest_id, entry_id, jury_place in rows_jury:
+            if contest_id is not None and entry_id is not None and jury_place is not None:
+                placed.setdefault(contest_id, []).append((entry_id, jury_place, None))
+    ids = [entry_id for places in placed.values() for entry_id, _p, _v in places]
+    if not ids:
+        return {}
+    entries = {
+        e.id: e
+        for e in session.exec(
+            select(ContestEntry)
+            .options(*WITH_IMAGE_AND_AUTHOR)
+            .where(col(ContestEntry.id).in_(ids))
+        )
+    }
+    return {
+        contest_id: [
+            Placing(place=place, entry=entries[entry_id], votes=votes)
+            for entry_id, place, votes in places
+            if entry_id in entries
+        ]
+        for contest_id, places in placed.items()
+    }
 
 
 # --- CSV ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ only from the organisation's intranet origins (and the app itself, for the admin
 
 import hashlib
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Hashable
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from html import escape
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from babel import Locale, dates
@@ -28,20 +29,30 @@ from app.config import get_settings
 from app.db import SessionDep, get_session_factory, new_session
 from app.embed import service
 from app.feature.models import Feature
+from app.media import service as media
+from app.media.pipeline import CONTENT_TYPES
+from app.media.routes import VARIANT_RE
+from app.media.storage import MissingObject, get_storage
 from app.orgs.models import Organisation
 from app.orgs.routes import theme
 from app.web import STATIC_DIR, env
+
+log = logging.getLogger("tod.embed")
+T = TypeVar("T")
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_CACHE = "public, max-age=60, stale-while-revalidate=300"
 SCRIPT_CACHE = "public, max-age=300"
 MISSING_CACHE = "public, max-age=60"
+# No stale-while-revalidate: a withdrawn feature's photo must stop being served within a minute.
+PHOTO_CACHE = "public, max-age=60"
 PROVIDER = "Tre om dagen"
 OEMBED_WIDTH, OEMBED_HEIGHT = 600, 420
 WIDGET_HEIGHT = 420  # before the frame reports its real height
 MEMO_SECONDS = 5.0
 SLUG_RE = re.compile(r"^[a-z0-9-]{1,40}$")
+ID_RE = re.compile(r"^[1-9][0-9]{0,18}$")
 _CONFIG_RE = re.compile(r"/\*CONFIG\*/.*?/\*CONFIG\*/", re.S)
 
 
@@ -82,8 +93,10 @@ def use_locale(request: Request, org: Organisation) -> str:
 
 def frame_csp(org: Organisation) -> str:
     ancestors = " ".join(["'self'", *org.intranet_origins])
+    # The photo's URLs are absolute (base_url): allow that origin by name as well as 'self'.
+    images = " ".join(dict.fromkeys(["'self'", app_origin(), "data:"]))
     return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src {images}; "
         "connect-src 'none'; form-action 'none'; base-uri 'none'; object-src 'none'; "
         f"frame-ancestors {ancestors}"
     )
@@ -152,7 +165,7 @@ class Memo:
         self._items.clear()
 
 
-def _with_read_session(request: Request, make: Callable[[Session], Rendered | None]) -> Any:
+def _with_read_session(request: Request, make: Callable[[Session], T]) -> T:
     """Run `make` with a read-only session, opened only now (a memo hit needs none).
 
     The routes are async so that a memo hit never waits for a worker thread or a database
@@ -193,6 +206,11 @@ def answer(
     return Response(rendered.body, media_type=rendered.media_type, headers=headers)
 
 
+def _gettext(request: Request) -> Callable[[str], str]:
+    """Translations for the language use_locale() chose for this answer."""
+    return i18n.gettext_for(request)
+
+
 def lang_param(request: Request) -> str | None:
     return i18n.normalise(request.query_params.get("lang"))
 
@@ -231,6 +249,18 @@ def script_snippet(org: Organisation) -> str:
     return f'<script src="{escape(src)}" async></script>'
 
 
+def photo_json(photo: media.Picture | None) -> dict[str, Any] | None:
+    if photo is None:
+        return None
+    return {
+        "alt": photo.alt,
+        "width": photo.width,
+        "height": photo.height,
+        "src": photo.src,
+        "srcset": {"webp": photo.webp_srcset, "jpeg": photo.jpeg_srcset},
+    }
+
+
 def feature_json(org: Organisation, feature: Feature, ctx: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": feature.id,
@@ -242,6 +272,7 @@ def feature_json(org: Organisation, feature: Feature, ctx: dict[str, Any]) -> di
         "updated_at": feature.updated_at.isoformat(),
         "values": [{"name": v.name, "colour": v.colour} for v in ctx["values"]],
         "people": [{"name": p.name} for p in ctx["people"]],
+        "image": photo_json(ctx["photo"]),
     }
 
 
@@ -271,7 +302,7 @@ def _feature_page(request: Request, session: Session, slug: str) -> Rendered | N
         "oembed_url": "/oembed?" + urlencode({"url": f"{base}/embed/{o.slug}/feature"}),
     }
     if feature is not None:
-        context.update(service.widget_context(session, o, feature))
+        context.update(service.widget_context(session, o, feature, gettext=_gettext(request)))
         context["heading"] = "h1"
     else:
         tz = dates.get_timezone(o.timezone)
@@ -302,6 +333,64 @@ async def theme_css(request: Request, org: str) -> Response:
 
     rendered = await MEMO.get(request, ("theme", org), make)
     return answer(request, rendered, cache_control=SCRIPT_CACHE)
+
+
+# --- the feature's photo --------------------------------------------------------------------
+
+
+def _id(text: str) -> int | None:
+    return int(text) if ID_RE.match(text) and int(text) < 2**63 else None
+
+
+@dataclass(frozen=True)
+class PhotoVariant:
+    key: str
+    etag: str
+    headers: dict[str, str]
+
+
+@router.get("/embed/{org}/photo/{feature_id}/{image_id}/{variant}")
+async def feature_photo(
+    request: Request, org: str, feature_id: str, image_id: str, variant: str
+) -> Response:
+    """A public feature's own photo (`800.webp`, `320.jpg`, ...), for anyone, only while the
+    feature is public: a draft's, a withdrawn one's or any other image of the organisation is
+    the plain 404. Checked at every request (no memo, no stale-while-revalidate), so a
+    withdrawal takes effect within the minute browsers and shared caches may keep it.
+    """
+    fid, iid, match = _id(feature_id), _id(image_id), VARIANT_RE.match(variant)
+    if fid is None or iid is None or match is None:
+        return not_found()
+    width, fmt = int(match.group(1)), match.group(2)
+
+    def find(session: Session) -> PhotoVariant | None:
+        o = org_for(session, org)
+        meta = service.public_variant(session, o, fid, iid, width, fmt) if o else None
+        if meta is None:
+            return None
+        # The key is the hash of the bytes: a strong validator for free.
+        etag = '"' + meta["key"].rsplit("/", 1)[-1].split(".", 1)[0] + '"'
+        headers = {
+            "ETag": etag,
+            "Cache-Control": PHOTO_CACHE,
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'",
+            "Content-Disposition": f'inline; filename="photo-{iid}-{width}.{fmt}"',
+        }
+        return PhotoVariant(meta["key"], etag, headers)
+
+    # The read session is closed again before the (possibly slow) storage read.
+    found: PhotoVariant | None = await run_in_threadpool(_with_read_session, request, find)
+    if found is None:
+        return not_found()
+    if etag_matches(request.headers.get("if-none-match"), found.etag):
+        return Response(status_code=304, headers=found.headers)
+    try:
+        data = await run_in_threadpool(get_storage().get, found.key)
+    except MissingObject:
+        log.warning("media key %s of image %s is missing", found.key, iid)
+        return not_found()
+    return Response(data, media_type=CONTENT_TYPES[fmt], headers=found.headers)
 
 
 # --- widget.js ------------------------------------------------------------------------------
@@ -373,7 +462,8 @@ def _feature_json(request: Request, session: Session, slug: str) -> Rendered | N
         },
     }
     if feature is not None:
-        data["feature"] = feature_json(o, feature, service.widget_context(session, o, feature))
+        ctx = service.widget_context(session, o, feature, gettext=_gettext(request))
+        data["feature"] = feature_json(o, feature, ctx)
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     return Rendered(body, "application/json", cors_origins=tuple(o.intranet_origins))
 
@@ -411,7 +501,7 @@ def _feed_atom(request: Request, session: Session, slug: str) -> Rendered | None
     tag = f"tag:{host},{o.created_at:%Y-%m-%d}:{o.slug}"
     entries: list[AtomEntry] = []
     for feature in service.archive(session, o):
-        ctx = service.widget_context(session, o, feature)
+        ctx = service.widget_context(session, o, feature, gettext=_gettext(request))
         html = env.get_template("embed/_feature.html").render(
             request=request, locale=locale, heading="h2", **ctx
         )
@@ -460,6 +550,35 @@ def _size(requested: int | None, default: int) -> int:
     return default if requested is None else min(requested, default)
 
 
+THUMBNAIL_WIDTH = 800
+
+
+def oembed_thumbnail(
+    org: Organisation, feature: Feature, maxwidth: int | None, maxheight: int | None
+) -> dict[str, Any]:
+    """thumbnail_url/_width/_height (all three or none, as oEmbed 1.0 asks): the widest JPEG
+    up to 800 px that fits inside maxwidth/maxheight, like the rest of the answer."""
+    image = feature.image
+    if image is None or image.org_id != org.id:
+        return {}
+    fits = [
+        v
+        for v in media.variants_of(image, "jpg")
+        if (maxwidth is None or v["width"] <= maxwidth)
+        and (maxheight is None or v["height"] <= maxheight)
+    ]
+    chosen = [v for v in fits if v["width"] <= THUMBNAIL_WIDTH] or fits[:1]
+    if not chosen:
+        return {}
+    v = chosen[-1]
+    url_for = service.public_photo_url(org, feature)
+    return {
+        "thumbnail_url": media.variant_url(image, v["width"], "jpg", url_for),
+        "thumbnail_width": v["width"],
+        "thumbnail_height": v["height"],
+    }
+
+
 @router.get("/oembed")
 def oembed(
     request: Request,
@@ -499,5 +618,7 @@ def oembed(
         "width": width,
         "height": height,
     }
+    if feature is not None:
+        data.update(oembed_thumbnail(o, feature, maxwidth, maxheight))
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     return answer(request, Rendered(body, "application/json"))

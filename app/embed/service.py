@@ -6,35 +6,52 @@ a recognition that has since become private or hidden, and a person who has sinc
 never reach an intranet page.
 """
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from app.config import get_settings
+from app.contests.models import EntryStatus
+from app.errors import N_
 from app.feature import service as features
 from app.feature.models import Feature, FeatureStatus
+from app.media import service as media
+from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person
 from app.recognition.models import Visibility
 from app.types import utcnow
 
 ARCHIVE_LIMIT = 20  # entries in the Atom feed
+# The photo's alt text when its uploader wrote none.
+PHOTO_ALT = N_("Photo: %(headline)s")
 
 
 def is_public(feature: Feature) -> bool:
-    """Published, not withdrawn, and its recognition (if any) still public and consented."""
+    """Published, not withdrawn, and what it features still public: a recognition that is
+    still shared with the whole organisation and consented, or an approved competition entry
+    of the organisation's own contest. A feature of neither is not public."""
     if feature.status != FeatureStatus.published or feature.published_at is None:
         return False
     if feature.withdrawn_at is not None:
         return False
-    rec = feature.recognition
-    if rec is None:
-        return True  # a curator's own story: nobody else's words or consent involved
-    return (
-        rec.visibility == Visibility.org
+    rec, entry = feature.recognition, feature.entry
+    if rec is None and entry is None:
+        return False
+    if rec is not None and not (
+        rec.org_id == feature.org_id
+        and rec.visibility == Visibility.org
         and rec.listed
         and not rec.hidden_by_curator
         and rec.feature_consent
+    ):
+        return False
+    return entry is None or (
+        entry.status == EntryStatus.approved
+        and entry.people_consent
+        and entry.contest.org_id == feature.org_id
     )
 
 
@@ -57,8 +74,58 @@ def ever_published(session: Session, org: Organisation) -> bool:
     return found is not None
 
 
+def public_feature(session: Session, org: Organisation, feature_id: int) -> Feature | None:
+    """One of the organisation's features, if it is public now (archived ones included)."""
+    feature = session.get(Feature, feature_id)
+    if feature is None or feature.org_id != org.id:
+        return None
+    if not (features.is_public(session, feature) and is_public(feature)):
+        return None
+    return feature
+
+
+def public_variant(
+    session: Session, org: Organisation, feature_id: int, image_id: int, width: int, format: str
+) -> dict[str, Any] | None:
+    """The stored variant of a public feature's own photo, or None: the widget's photo route
+    serves nothing else (not a draft's photo, not any other image of the organisation)."""
+    feature = public_feature(session, org, feature_id)
+    if feature is None or feature.image_id != image_id:
+        return None
+    image = feature.image
+    if image is None or image.org_id != org.id:
+        return None
+    return next((v for v in image.variants if v["width"] == width and v["format"] == format), None)
+
+
+def public_photo_url(org: Organisation, feature: Feature) -> Callable[[MediaImage, int, str], str]:
+    """Absolute URLs of the widget's photo route: Atom readers and intranet pages need them."""
+    base = get_settings().base_url
+
+    def url_for(image: MediaImage, width: int, format: str) -> str:
+        return f"{base}/embed/{org.slug}/photo/{feature.id}/{image.id}/{width}.{format}"
+
+    return url_for
+
+
+def photo(
+    org: Organisation,
+    feature: Feature,
+    *,
+    member_urls: bool = False,
+    gettext: Callable[[str], str] | None = None,
+) -> media.Picture | None:
+    """The feature's photo for <picture>: public URLs, or the member-only ones for a preview."""
+    image = feature.image
+    if image is None or image.org_id != org.id:
+        return None
+    alt = (gettext or str)(PHOTO_ALT) % {"headline": feature.headline}
+    return media.picture(image, alt, None if member_urls else public_photo_url(org, feature))
+
+
 def public_people(feature: Feature) -> list[Person]:
-    """The recipients who said yes, minus anyone who has opted out or hidden it since."""
+    """The people named who said yes (a recognition's recipients, a winning entry's author),
+    minus anyone who has opted out or hidden it since."""
     rec = feature.recognition
     withdrawn = (
         {r.person_id for r in rec.recipients if r.feature_opt_out or r.hidden}
@@ -76,8 +143,20 @@ def paragraphs(text: str) -> list[str]:
     return [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
 
 
-def widget_context(session: Session, org: Organisation, feature: Feature) -> dict[str, Any]:
-    """What templates/embed/_feature.html needs; the curator preview renders it too."""
+def widget_context(
+    session: Session,
+    org: Organisation,
+    feature: Feature,
+    *,
+    member_urls: bool = False,
+    gettext: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
+    """What templates/embed/_feature.html needs; the curator preview renders it too.
+
+    The photo's URLs are the widget's public ones (absolute), which answer only while the
+    feature is public; the curator preview shows drafts, so it asks for `member_urls`.
+    `gettext` translates the photo's default alt text (English without it).
+    """
     return {
         "org": org,
         "feature": feature,
@@ -85,6 +164,7 @@ def widget_context(session: Session, org: Organisation, feature: Feature) -> dic
         "values": [v for v in features.feature_values(feature) if v.org_id == org.id],
         "people": public_people(feature),
         "paragraphs": paragraphs(feature.body),
+        "photo": photo(org, feature, member_urls=member_urls, gettext=gettext),
     }
 
 

@@ -110,6 +110,8 @@ def build_consent_message(consent: FeatureConsent, raw_token: str) -> EmailMessa
         "org_name": org.name,
         "feature_name": org.display_feature_name,
         "giver": rec.giver.name if rec is not None else "",
+        "contest": feature.entry.contest.title if feature.entry is not None else "",
+        "headline": feature.headline,
         "values": [v.name for v in service.feature_values(feature)],
         "text": feature.body,
         "yes_url": f"{link}?answer=yes",
@@ -146,6 +148,12 @@ def _curator_message(
     return msg
 
 
+def _subject_label(feature: Feature) -> str:
+    if feature.entry_id is not None:
+        return f"competition entry {feature.entry_id}"
+    return f"recognition {feature.recognition_id}"
+
+
 def _names(people: list[Person]) -> str:
     return ", ".join(p.name for p in people)
 
@@ -158,9 +166,14 @@ def ready_messages(
     out = []
     for person in service.curators(session, org):
         locale = recipient_locale(person)
+        drafted_from = (
+            N_("The weekly pick drafted week %(week)s from the winning photo by %(names)s.")
+            if feature.entry_id is not None
+            else N_("The weekly pick drafted week %(week)s from a recognition of %(names)s.")
+        )
         lines: list[tuple[str, dict[str, str]]] = [
             (
-                N_("The weekly pick drafted week %(week)s from a recognition of %(names)s."),
+                drafted_from,
                 {
                     "week": sched.label,
                     "names": _names([c.person for c in feature.consents]),
@@ -420,8 +433,8 @@ def pick_now(
             pending = len(service.pending_people(feature))
             result = Outcome(
                 0,
-                f"{label}: drafted feature {feature.id} from recognition "
-                f"{feature.recognition_id} (score {picked.candidate.score:g}); "
+                f"{label}: drafted feature {feature.id} from {_subject_label(feature)} "
+                f"(score {picked.candidate.score:g}); "
                 f"{pending} of {len(feature.consents)} named still to agree",
             )
             outbox = ready_messages(session, org, feature, sched)
@@ -430,7 +443,9 @@ def pick_now(
                 0, f"{label}: already has feature {feature.id} ({feature.status}); nothing to do"
             )
         else:
-            result = Outcome(1, f"{label}: no recognition can be featured; nothing was picked")
+            result = Outcome(
+                1, f"{label}: no recognition or winning photo can be featured; nothing was picked"
+            )
         session.commit()
     finally:
         session.close()

@@ -3,21 +3,26 @@
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any
 
 from babel import Locale, dates
-from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from markupsafe import Markup
 from sqlmodel import Session, col, select
 
 from app import i18n
 from app.access import CuratorDep, MemberDep, in_org
+from app.config import get_settings
+from app.contests.models import ContestEntry
 from app.db import SessionDep, SessionFactoryDep
 from app.embed import service as embed
-from app.errors import Invalid, NotFound
+from app.errors import N_, Invalid, NotFound, Problem
 from app.feature import service
 from app.feature.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+from app.media import service as media
+from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person
 from app.recognition.models import Recognition
 from app.security import PROTECT
@@ -148,6 +153,27 @@ def reason_texts(request: Request, reasons: list[dict[str, Any]]) -> list[str]:
                 if days == 0
                 else n_("Given %(num)d day ago", "Given %(num)d days ago", days) % {"num": days}
             )
+        elif code == "recent_results":
+            days = int(reason.get("days", 0))
+            out.append(
+                _("Results announced today")
+                if days == 0
+                else n_(
+                    "Results announced %(num)d day ago",
+                    "Results announced %(num)d days ago",
+                    days,
+                )
+                % {"num": days}
+            )
+        elif code == "contest_winner":
+            out.append(
+                _("Won the photo competition %(contest)s") % {"contest": reason.get("contest", "")}
+            )
+        elif code == "votes":
+            count = int(reason.get("count", 0))
+            out.append(n_("%(num)d vote", "%(num)d votes", count) % {"num": count})
+        elif code == "jury":
+            out.append(_("Chosen by the jury."))
     return out
 
 
@@ -214,10 +240,14 @@ def preview_html(
                 feature.headline = headline
             if body is not None:
                 feature.body = body
+            # Member-only photo URLs: the widget's public photo route refuses drafts.
+            widget = embed.widget_context(
+                session, org, feature, member_urls=True, gettext=i18n.gettext_for(request)
+            )
             ctx = {
                 "request": request,
                 "locale": i18n.request_locale(request),
-                **embed.widget_context(session, org, feature),
+                **widget,
                 "heading": "h3",
             }
             html = template.render(ctx)
@@ -299,13 +329,18 @@ def pick(
     background: BackgroundTasks,
     m: CuratorDep,
     recognition_id: Annotated[str, Form(max_length=20)] = "",
+    entry_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """Draft this week's feature from a candidate and open it in the editor."""
     _ = i18n.gettext_for(request)
-    rec = None
-    if recognition_id.isdigit():
+    subject: service.Subject | None = None
+    if recognition_id.isdigit() and not entry_id:
         rec = session.get(Recognition, int(recognition_id))
-    if rec is None or rec.org_id != m.org.id:
+        subject = rec if rec is not None and rec.org_id == m.org.id else None
+    elif entry_id.isdigit() and not recognition_id:
+        entry = session.get(ContestEntry, int(entry_id))
+        subject = entry if entry is not None and entry.contest.org_id == m.org.id else None
+    if subject is None:
         return _curate_page(
             request,
             session,
@@ -317,7 +352,7 @@ def pick(
     year, week = service.week_of(m.org, now)
     try:
         feature = service.draft_feature(
-            session, m.org, rec, year=year, week=week, actor=m.person, now=now
+            session, m.org, subject, year=year, week=week, actor=m.person, now=now
         )
     except Invalid as exc:
         session.rollback()
@@ -377,6 +412,8 @@ def _editor(
             "editable": feature.status in (FeatureStatus.draft, FeatureStatus.approved),
             "reasons": reason_texts(request, feature.reasons),
             "publish_when": _publish_when(request, m.org, feature),
+            "subject_photo": service.subject_photo(feature),
+            "max_upload_mb": get_settings().max_upload_mb,
             "headline_max": service.HEADLINE_MAX,
             "body_max": service.BODY_MAX,
         },
@@ -445,20 +482,73 @@ def save(
     return redirect(request, f"/{m.org.slug}/curate/{feature_id}", message=_("Saved."))
 
 
-@router.post("/curate/{feature_id}/approve", dependencies=PROTECT)
-def approve(request: Request, session: SessionDep, m: CuratorDep, feature_id: int) -> Response:
+class PhotoChoice(StrEnum):
+    keep = "keep"  # leave it as it is (a photo another curator uploaded stays theirs)
+    none = "none"  # no photo
+    subject = "subject"  # the recognition's or the winning entry's own photo
+    upload = "upload"  # one the curator uploads now
+
+
+@router.post("/curate/{feature_id}/photo", dependencies=PROTECT)
+def choose_photo(
+    request: Request,
+    session: SessionDep,
+    m: CuratorDep,
+    feature_id: int,
+    choice: Annotated[str, Form(max_length=20)] = "",
+    photo: Annotated[UploadFile | None, File()] = None,
+    photo_alt: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Choose the feature's photo: none, the one that came with it, or a new upload.
+
+    A sync route runs in the threadpool, so processing an upload here keeps the event loop free.
+    """
     feature = feature_for_curator(session, m.org, feature_id)
     _ = i18n.gettext_for(request)
-    if service.consent_state(feature) == "pending":
-        # The button is disabled then; a form sent anyway gets the same explanation.
+    image: MediaImage | None = None
+    try:
+        try:
+            picked = PhotoChoice(choice)
+        except ValueError:
+            raise Invalid(
+                {"photo": Problem("choice", N_("Choose one of the photo options."))}
+            ) from None
+        if picked == PhotoChoice.keep:
+            return redirect(
+                request, f"/{m.org.slug}/curate/{feature_id}#photo-h", message=_("Nothing changed.")
+            )
+        if picked == PhotoChoice.subject:
+            image = service.subject_photo(feature)
+            if image is None:
+                raise Invalid(
+                    {"photo": Problem("no_photo", N_("It came without a photo. Upload one."))}
+                )
+        elif picked == PhotoChoice.upload:
+            if photo is None or not media.has_file(photo):
+                raise Invalid({"photo": Problem("empty", N_("Choose a photo to upload."))})
+            image = media.save_upload(session, m.org, m.person, photo, alt=photo_alt)
+        service.set_photo(session, feature, image, actor=m.person)
+    except Invalid as exc:
+        session.rollback()  # an uploaded photo's files go with it (app/media/service.py)
+        session.refresh(feature)
         return _editor(
             request,
             session,
             m,
             feature,
-            errors={"approve": _("Everyone named must agree before you can approve it.")},
+            errors=field_errors(request, exc.errors),
             status_code=422,
         )
+    session.commit()
+    message = _("The photo is saved.") if image is not None else _("It has no photo now.")
+    return redirect(request, f"/{m.org.slug}/curate/{feature_id}#photo-h", message=message)
+
+
+@router.post("/curate/{feature_id}/approve", dependencies=PROTECT)
+def approve(request: Request, session: SessionDep, m: CuratorDep, feature_id: int) -> Response:
+    """Approve for publication; while someone named has not answered, it waits for them."""
+    feature = feature_for_curator(session, m.org, feature_id)
+    _ = i18n.gettext_for(request)
     try:
         service.approve(session, feature, m.person)
     except Invalid as exc:
@@ -475,7 +565,11 @@ def approve(request: Request, session: SessionDep, m: CuratorDep, feature_id: in
     return redirect(
         request,
         f"/{m.org.slug}/curate/{feature_id}",
-        message=_("Approved. It will be published at the scheduled time."),
+        message=_("Approved. It will be published at the scheduled time.")
+        if service.consent_state(feature) == "ok"
+        else _(
+            "Approved. It will be published at the scheduled time if everyone named has agreed."
+        ),
     )
 
 

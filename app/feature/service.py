@@ -29,12 +29,16 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from babel.lists import format_list
-from sqlalchemy import ColumnElement, exists, func, or_, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.contests import service as contests
+from app.contests.models import Contest, ContestEntry, EntryStatus
 from app.errors import N_, Invalid, NotFound, PermissionDenied, Problem
 from app.feature.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+from app.media import service as media
+from app.media.models import MediaImage
 from app.orgs.models import Department, Organisation, Person, Role, Value
 from app.orgs.service import audit
 from app.recognition.models import (
@@ -61,8 +65,11 @@ RECIPIENT_REST_POINTS = 2.0  # ... a person; pro rata for fewer weeks
 REST_WEEKS = 8
 REST_MIN_WEEKS = 2  # featured last week or the week before: no bonus
 RECENT_POINTS = 2.0  # given on the last day; a seventh less for each day before
+WINNER_POINTS = 3.0  # a competition's winning photo ...
+JURY_POINTS = 5.0  # ... chosen by the jury (instead of points per vote, as per reactor)
 # A reason is listed for each part that adds at least this much, so the list explains the score.
 REASON_MIN_POINTS = 1.0
+ALWAYS_LISTED = {"colleagues", "contest_winner", "votes", "jury"}
 
 QUEUED = "queued:"  # token_hash placeholder: the consent e-mail is due at asked_at
 NO_LINK = "none:"  # token_hash placeholder: no one-click link (standing yes, or answered)
@@ -201,12 +208,31 @@ def week_feature(session: Session, org: Organisation, year: int, week: int) -> F
 # --- ranking ------------------------------------------------------------------------------
 
 
+Subject = Recognition | ContestEntry  # what a feature tells about
+
+
 @dataclass
 class Candidate:
-    recognition: Recognition
+    """A recognition of the week, or the winning photo of a competition whose results came
+    out that week, with its score and the reasons for it."""
+
+    subject: Subject
     score: float
     reasons: list[dict[str, Any]]
     consent_state: Literal["ok", "ask"]  # "ask": someone named must still agree
+
+    @property
+    def recognition(self) -> Recognition | None:
+        return self.subject if isinstance(self.subject, Recognition) else None
+
+    @property
+    def entry(self) -> ContestEntry | None:
+        return self.subject if isinstance(self.subject, ContestEntry) else None
+
+    @property
+    def key(self) -> str:
+        """The pick form's value: "r12" for a recognition, "e7" for a competition entry."""
+        return ("e" if self.entry is not None else "r") + str(self.subject.id)
 
 
 def _opted_out_or_gone() -> ColumnElement[bool]:
@@ -246,6 +272,22 @@ def _featured_elsewhere(year: int, week: int) -> ColumnElement[bool]:
     )
 
 
+def _entry_unavailable(session: Session, entry: ContestEntry, year: int, week: int) -> bool:
+    """The author said no to featuring this photo, or it was featured in another week."""
+    said_no = exists(
+        select(FeatureConsent.id).where(
+            col(FeatureConsent.feature_id) == Feature.id, FeatureConsent.answer == ConsentAnswer.no
+        )
+    )
+    found = session.exec(
+        select(Feature.id).where(
+            Feature.entry_id == entry.id,
+            or_(said_no, col(Feature.iso_year) != year, col(Feature.iso_week) != week),
+        )
+    )
+    return found.first() is not None
+
+
 def _week_key(year: int, week: int) -> int:
     return year * 100 + week
 
@@ -275,7 +317,9 @@ def _last_featured(
 ) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
     """Latest featured week (year*100+week) per value, department and person, before `week`.
 
-    Three small grouped queries over the organisation's published features (one a week).
+    Small grouped queries over the organisation's published features (one a week): through
+    the featured recognitions, and through the featured competition entries (the contest's
+    value, the photographer and their department).
     """
     key = col(Feature.iso_year) * 100 + col(Feature.iso_week)
     featured: list[ColumnElement[bool]] = [
@@ -283,44 +327,161 @@ def _last_featured(
         col(Feature.published_at).is_not(None),
         key < _week_key(year, week),
     ]
-    by_value = session.exec(
+    rec_values = (
         select(RecognitionValue.value_id, func.max(key))
         .join(Feature, col(Feature.recognition_id) == RecognitionValue.recognition_id)
         .where(*featured)
         .group_by(col(RecognitionValue.value_id))
-    ).all()
-    by_person = session.exec(
+    )
+    entry_values = (
+        select(Contest.value_id, func.max(key))
+        .select_from(Feature)
+        .join(ContestEntry, col(ContestEntry.id) == Feature.entry_id)
+        .join(Contest, col(Contest.id) == ContestEntry.contest_id)
+        .where(*featured)
+        .group_by(col(Contest.value_id))
+    )
+    rec_people = (
         select(RecognitionRecipient.person_id, func.max(key))
         .join(Feature, col(Feature.recognition_id) == RecognitionRecipient.recognition_id)
         .where(*featured)
         .group_by(col(RecognitionRecipient.person_id))
-    ).all()
-    by_department = session.exec(
+    )
+    entry_people = (
+        select(ContestEntry.author_id, func.max(key))
+        .join(Feature, col(Feature.entry_id) == ContestEntry.id)
+        .where(*featured)
+        .group_by(col(ContestEntry.author_id))
+    )
+    rec_departments = (
         select(Person.department_id, func.max(key))
         .select_from(RecognitionRecipient)
         .join(Feature, col(Feature.recognition_id) == RecognitionRecipient.recognition_id)
         .join(Person, col(Person.id) == RecognitionRecipient.person_id)
-        .where(*featured, col(Person.department_id).is_not(None))
+        .where(*featured)
         .group_by(col(Person.department_id))
-    ).all()
+    )
+    entry_departments = (
+        select(Person.department_id, func.max(key))
+        .select_from(ContestEntry)
+        .join(Feature, col(Feature.entry_id) == ContestEntry.id)
+        .join(Person, col(Person.id) == ContestEntry.author_id)
+        .where(*featured)
+        .group_by(col(Person.department_id))
+    )
+
+    def latest(*queries: Any) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for query in queries:
+            for item, week_key in session.exec(query).all():
+                if item is not None:
+                    found[item] = max(found.get(item, 0), week_key)
+        return found
+
     return (
-        {v: k for v, k in by_value if v is not None},
-        {d: k for d, k in by_department if d is not None},
-        {p: k for p, k in by_person if p is not None},
+        latest(rec_values, entry_values),
+        latest(rec_departments, entry_departments),
+        latest(rec_people, entry_people),
     )
 
 
+@dataclass
+class _Facts:
+    """What the common parts of the score look at, for either kind of candidate."""
+
+    subject: Subject
+    engagement: list[tuple[float, dict[str, Any]]]  # reactions, or votes and the win
+    chars: int  # the recognition's text, or the caption
+    values: list[Value]
+    people: list[Person]  # the recipients, or the photographer
+    moment: datetime  # given, or the results announced
+    recent_code: str = "recent"  # the reason's code for the recency part
+
+
 def _score(
-    session: Session,
-    org: Organisation,
-    recs: list[Recognition],
-    reactions_of: Any,
-    *,
-    year: int,
-    week: int,
-    now: datetime,
+    session: Session, org: Organisation, facts: list[_Facts], *, year: int, week: int, now: datetime
 ) -> list[Candidate]:
-    """Score `recs`; `reactions_of` selects the ids whose reactions to count (a list or select)."""
+    """Score the candidates described by `facts`; best first, ties to recognitions, then id."""
+    if not facts:
+        return []
+    value_last, dept_last, person_last = _last_featured(session, org, year, week)
+    dept_ids = {p.department_id for f in facts for p in f.people} - {None}
+    dept_names: dict[int | None, str] = {}
+    if dept_ids:
+        dept_names = dict(
+            session.exec(
+                select(Department.id, Department.name).where(col(Department.id).in_(dept_ids))
+            ).all()
+        )
+    _start, end = week_bounds(org, year, week)
+    reference = min(now, end)
+    result = []
+    for fact in facts:
+        parts = list(fact.engagement)
+        parts.append(
+            (
+                SUBSTANCE_POINTS * min(fact.chars, SUBSTANCE_CHARS) / SUBSTANCE_CHARS,
+                {"code": "substance", "chars": fact.chars},
+            )
+        )
+        values = sorted(fact.values, key=lambda v: v.position)
+        value_rest = [(_weeks_since(value_last.get(v.id or 0), year, week), v.name) for v in values]
+        if value_rest:
+            weeks, name = _most_rested(value_rest)
+            parts.append(
+                (
+                    _rest_points(weeks, VALUE_REST_POINTS),
+                    {"code": "value_rest", "value": name, "weeks": weeks},
+                )
+            )
+        depts = sorted({d for p in fact.people if (d := p.department_id) is not None})
+        dept_rest = [
+            (_weeks_since(dept_last.get(d), year, week), dept_names.get(d, "")) for d in depts
+        ]
+        if dept_rest:
+            weeks, name = _most_rested(dept_rest)
+            parts.append(
+                (
+                    _rest_points(weeks, DEPARTMENT_REST_POINTS),
+                    {"code": "department_rest", "department": name, "weeks": weeks},
+                )
+            )
+        # The most recently featured of the people named decides: fresh faces first.
+        person_rest = [_weeks_since(person_last.get(p.id or 0), year, week) for p in fact.people]
+        seen = [w for w in person_rest if w is not None]
+        weeks_r = min(seen) if seen else None
+        parts.append(
+            (
+                _rest_points(weeks_r, RECIPIENT_REST_POINTS),
+                {"code": "recipient_rest", "weeks": weeks_r},
+            )
+        )
+        days = (reference - fact.moment).days
+        if 0 <= days < 7:
+            parts.append((RECENT_POINTS * (7 - days) / 7, {"code": fact.recent_code, "days": days}))
+
+        score = round(sum(pts for pts, _ in parts), 4)
+        reasons = []
+        for pts, reason in parts:
+            if pts >= REASON_MIN_POINTS or reason["code"] in ALWAYS_LISTED:
+                reasons.append({**reason, "points": round(pts, 2)})
+        always = all(p.feature_always_agree for p in fact.people)
+        result.append(
+            Candidate(
+                subject=fact.subject,
+                score=score,
+                reasons=reasons,
+                consent_state="ok" if always else "ask",
+            )
+        )
+    result.sort(key=lambda c: (-c.score, c.entry is not None, c.subject.id or 0))
+    return result
+
+
+def _recognition_facts(
+    session: Session, recs: list[Recognition], reactions_of: Any
+) -> list[_Facts]:
+    """`reactions_of` selects the ids whose reactions to count (a list or a select)."""
     if not recs:
         return []
     counts = {
@@ -335,87 +496,97 @@ def _score(
             .group_by(col(Reaction.recognition_id))
         ).all()
     }
-    value_last, dept_last, person_last = _last_featured(session, org, year, week)
-    dept_ids = {r.person.department_id for rec in recs for r in rec.recipients} - {None}
-    dept_names: dict[int | None, str] = {}
-    if dept_ids:
-        dept_names = dict(
-            session.exec(
-                select(Department.id, Department.name).where(col(Department.id).in_(dept_ids))
-            ).all()
-        )
-    _start, end = week_bounds(org, year, week)
-    reference = min(now, end)
-    result = []
+    facts = []
     for rec in recs:
-        parts: list[tuple[float, dict[str, Any]]] = []
+        engagement: list[tuple[float, dict[str, Any]]] = []
         total, distinct = counts.get(rec.id, (0, 0))
         if distinct:
             pts = POINTS_PER_REACTOR * min(distinct, REACTORS_CAP)
-            parts.append((pts, {"code": "reactions", "count": total}))
-            parts.append((0.0, {"code": "colleagues", "count": distinct}))
-        chars = len(rec.text)
-        parts.append(
-            (
-                SUBSTANCE_POINTS * min(chars, SUBSTANCE_CHARS) / SUBSTANCE_CHARS,
-                {"code": "substance", "chars": chars},
+            engagement.append((pts, {"code": "reactions", "count": total}))
+            engagement.append((0.0, {"code": "colleagues", "count": distinct}))
+        facts.append(
+            _Facts(
+                subject=rec,
+                engagement=engagement,
+                chars=len(rec.text),
+                values=[link.value for link in rec.value_links],
+                people=[r.person for r in rec.recipients],
+                moment=rec.created_at,
             )
         )
-        values = sorted((link.value for link in rec.value_links), key=lambda v: v.position)
-        value_rest = [(_weeks_since(value_last.get(v.id or 0), year, week), v.name) for v in values]
-        if value_rest:
-            weeks, name = _most_rested(value_rest)
-            parts.append(
-                (
-                    _rest_points(weeks, VALUE_REST_POINTS),
-                    {"code": "value_rest", "value": name, "weeks": weeks},
-                )
-            )
-        depts = sorted({d for r in rec.recipients if (d := r.person.department_id) is not None})
-        dept_rest = [
-            (_weeks_since(dept_last.get(d), year, week), dept_names.get(d, "")) for d in depts
-        ]
-        if dept_rest:
-            weeks, name = _most_rested(dept_rest)
-            parts.append(
-                (
-                    _rest_points(weeks, DEPARTMENT_REST_POINTS),
-                    {"code": "department_rest", "department": name, "weeks": weeks},
-                )
-            )
-        # The most recently featured of the people named decides: fresh faces first.
-        person_rest = [
-            _weeks_since(person_last.get(r.person_id or 0), year, week) for r in rec.recipients
-        ]
-        seen = [w for w in person_rest if w is not None]
-        weeks_r = min(seen) if seen else None
-        parts.append(
-            (
-                _rest_points(weeks_r, RECIPIENT_REST_POINTS),
-                {"code": "recipient_rest", "weeks": weeks_r},
-            )
-        )
-        days = (reference - rec.created_at).days
-        if 0 <= days < 7:
-            parts.append((RECENT_POINTS * (7 - days) / 7, {"code": "recent", "days": days}))
+    return facts
 
-        score = round(sum(pts for pts, _ in parts), 4)
-        reasons = []
-        for pts, reason in parts:
-            listed = pts >= REASON_MIN_POINTS or (reason["code"] == "colleagues" and distinct)
-            if listed:
-                reasons.append({**reason, "points": round(pts, 2)})
-        always = all(r.person.feature_always_agree for r in rec.recipients)
-        result.append(
-            Candidate(
-                recognition=rec,
-                score=score,
-                reasons=reasons,
-                consent_state="ok" if always else "ask",
-            )
+
+def _entry_facts(contest: Contest, placing: "contests.Placing") -> _Facts:
+    entry = placing.entry
+    engagement: list[tuple[float, dict[str, Any]]] = [
+        (WINNER_POINTS, {"code": "contest_winner", "contest": contest.title})
+    ]
+    if placing.votes is not None:
+        pts = POINTS_PER_REACTOR * min(placing.votes, REACTORS_CAP)
+        engagement.append((pts, {"code": "votes", "count": placing.votes}))
+    else:
+        engagement.append((JURY_POINTS, {"code": "jury"}))
+    assert contest.results_announced_at is not None
+    return _Facts(
+        subject=entry,
+        engagement=engagement,
+        chars=len(entry.caption),
+        values=[contest.value] if contest.value is not None else [],
+        people=[entry.author],
+        moment=contest.results_announced_at,
+        recent_code="recent_results",
+    )
+
+
+def _check_entry_featurable(
+    session: Session, org: Organisation, entry: ContestEntry, now: datetime
+) -> Contest:
+    """A competition's winning photo (first place, results out) whose author has not said
+    never; raises Invalid otherwise."""
+    contest = entry.contest
+    if contest.org_id != org.id:
+        raise NotFound()
+    author = entry.author
+    if entry.status != EntryStatus.approved or not contests.has_photo(entry):
+        raise Invalid({"entry": Problem("not_listed", N_("Only a winning photo can be featured."))})
+    if contest.results_announced_at is None or not any(
+        p.place == 1 and p.entry.id == entry.id for p in contests.winners(session, contest, now)
+    ):
+        raise Invalid({"entry": Problem("not_winner", N_("Only a winning photo can be featured."))})
+    if author.feature_opt_out or not author.active or author.org_id != org.id:
+        raise Invalid(
+            {"entry": Problem("opted_out", N_("Someone named in it does not want to be featured."))}
         )
-    result.sort(key=lambda c: (-c.score, c.recognition.id or 0))
-    return result
+    return contest
+
+
+def _winning_entries(
+    session: Session, org: Organisation, *, year: int, week: int, now: datetime
+) -> list[_Facts]:
+    """First places of the competitions whose results came out in the week (a handful)."""
+    start, end = week_bounds(org, year, week)
+    announced = session.exec(
+        select(Contest)
+        .where(
+            Contest.org_id == org.id,
+            col(Contest.results_announced_at) >= start,
+            col(Contest.results_announced_at) < min(end, now + timedelta(microseconds=1)),
+        )
+        .order_by(col(Contest.id))
+    ).all()
+    facts = []
+    for contest in announced:
+        for placing in contests.winners(session, contest, now):
+            if placing.place != 1:
+                continue
+            try:
+                _check_entry_featurable(session, org, placing.entry, now)
+            except (Invalid, NotFound):
+                continue
+            if not _entry_unavailable(session, placing.entry, year, week):
+                facts.append(_entry_facts(contest, placing))
+    return facts
 
 
 def _candidate_filter(org: Organisation, year: int, week: int, now: datetime) -> list[Any]:
@@ -443,16 +614,19 @@ def candidates(
     now: datetime | None = None,
     limit: int = 20,
 ) -> list[Candidate]:
-    """The week's recognitions that may be featured, best first, each with its reasons.
+    """The week's recognitions and winning competition photos that may be featured, best
+    first, each with its reasons.
 
     Reads only the week's rows (on the feed index) and counts their reactions in one grouped
-    query; ties go to the older recognition (lower id), so the order is deterministic.
+    query; ties go to recognitions, then the older (lower id), so the order is deterministic.
     """
     now = now or utcnow()
     where = _candidate_filter(org, year, week, now)
     recs = list(session.exec(select(Recognition).where(*where).order_by(col(Recognition.id))))
     week_ids = select(Recognition.id).where(*where)
-    return _score(session, org, recs, week_ids, year=year, week=week, now=now)[:limit]
+    facts = _recognition_facts(session, recs, week_ids)
+    facts += _winning_entries(session, org, year=year, week=week, now=now)
+    return _score(session, org, facts, year=year, week=week, now=now)[:limit]
 
 
 # --- consent ------------------------------------------------------------------------------
@@ -477,10 +651,16 @@ def consent_state(feature: Feature) -> ConsentState:
     return "ok"
 
 
-def _consent_rows(rec: Recognition, now: datetime) -> list[FeatureConsent]:
+def people_of(subject: Subject) -> list[Person]:
+    """Who a feature of `subject` names: the recipients, or the photographer."""
+    if isinstance(subject, ContestEntry):
+        return [subject.author]
+    return [r.person for r in subject.recipients]
+
+
+def _consent_rows(subject: Subject, now: datetime) -> list[FeatureConsent]:
     rows = []
-    for recipient in rec.recipients:
-        person = recipient.person
+    for person in people_of(subject):
         if person.feature_always_agree:
             rows.append(
                 FeatureConsent(
@@ -610,8 +790,11 @@ def send_consent_requests(
 # --- drafting, editing, approving ---------------------------------------------------------
 
 
-def _headline_for(org: Organisation, rec: Recognition) -> str:
-    names = [r.person.name for r in rec.recipients]
+def _headline_for(org: Organisation, subject: Subject) -> str:
+    if isinstance(subject, ContestEntry):
+        headline = subject.contest.title
+        return headline if len(headline) <= HEADLINE_MAX else headline[: HEADLINE_MAX - 1] + "…"
+    names = [p.name for p in people_of(subject)]
     locale = {"en": "en_GB"}.get(org.locale, org.locale or "nb")
     try:
         headline = format_list(names, locale=locale)
@@ -655,7 +838,7 @@ def _check_featurable(org: Organisation, rec: Recognition) -> None:
 def _draft(
     session: Session,
     org: Organisation,
-    rec: Recognition,
+    subject: Subject,
     *,
     year: int,
     week: int,
@@ -664,17 +847,24 @@ def _draft(
     reasons: list[dict[str, Any]] | None,
     replace: bool,
 ) -> tuple[Feature, bool]:
-    """Create the week's draft from `rec`, or (when `replace`) point the existing one at it.
+    """Create the week's draft from `subject`, or (when `replace`) point the existing one at it.
 
     Returns (feature, changed). Without `replace` an existing feature is returned untouched.
     """
-    _check_featurable(org, rec)
-    problems = session.exec(
-        select(Recognition.id).where(
-            Recognition.id == rec.id, or_(_refused(), _featured_elsewhere(year, week))
+    if isinstance(subject, ContestEntry):
+        _check_entry_featurable(session, org, subject, now)
+        unavailable = _entry_unavailable(session, subject, year, week)
+    else:
+        _check_featurable(org, subject)
+        unavailable = (
+            session.exec(
+                select(Recognition.id).where(
+                    Recognition.id == subject.id, or_(_refused(), _featured_elsewhere(year, week))
+                )
+            ).first()
+            is not None
         )
-    ).first()
-    if problems is not None:
+    if unavailable:
         raise Invalid(
             {
                 "recognition": Problem(
@@ -684,12 +874,17 @@ def _draft(
             }
         )
     if reasons is None:
-        scored = _score(session, org, [rec], [rec.id], year=year, week=week, now=now)
+        facts = (
+            [_entry_facts(subject.contest, _placing(session, subject, now))]
+            if isinstance(subject, ContestEntry)
+            else _recognition_facts(session, [subject], [subject.id])
+        )
+        scored = _score(session, org, facts, year=year, week=week, now=now)
         reasons = scored[0].reasons if scored else []
     feature = week_feature(session, org, year, week)
     if feature is None:
         feature = Feature(org=org, iso_year=year, iso_week=week, created_at=now)
-        _fill(session, feature, org, rec, reasons, now)
+        _fill(session, feature, org, subject, reasons, now)
         try:
             with session.begin_nested():
                 session.add(feature)
@@ -707,30 +902,43 @@ def _draft(
         return feature, False
     if feature.published_at is not None:
         raise Invalid({"feature": PUBLISHED})
-    _fill(session, feature, org, rec, reasons, now)
+    _fill(session, feature, org, subject, reasons, now)
     session.add(feature)
     session.flush()
     _audit_draft(session, feature, actor)
     return feature, True
 
 
+def _placing(session: Session, entry: ContestEntry, now: datetime) -> "contests.Placing":
+    found = [p for p in contests.winners(session, entry.contest, now) if p.entry.id == entry.id]
+    return found[0]  # _check_entry_featurable made sure it placed first
+
+
 def _fill(
     session: Session,
     feature: Feature,
     org: Organisation,
-    rec: Recognition,
+    subject: Subject,
     reasons: list[dict[str, Any]],
     now: datetime,
 ) -> None:
-    if feature.recognition_id is None or feature.recognition_id != rec.id:
+    is_entry = isinstance(subject, ContestEntry)
+    same = feature.entry_id == subject.id if is_entry else feature.recognition_id == subject.id
+    if not same:
         if feature.consents:
             feature.consents = []
             session.flush()  # the old answers go before new rows reuse (feature, person)
-        feature.consents = _consent_rows(rec, now)
-    feature.recognition = rec
+        feature.consents = _consent_rows(subject, now)
+    if isinstance(subject, ContestEntry):
+        feature.entry, feature.recognition = subject, None
+        feature.body = subject.caption[:BODY_MAX]
+        feature.image = subject.image
+    else:
+        feature.recognition, feature.entry = subject, None
+        feature.body = subject.text[:BODY_MAX]
+        feature.image = subject.photo
     feature.status = FeatureStatus.draft
-    feature.headline = _headline_for(org, rec)
-    feature.body = rec.text[:BODY_MAX]
+    feature.headline = _headline_for(org, subject)
     feature.reasons = reasons
     feature.approved_by_id = None
     feature.approved_at = None
@@ -746,20 +954,22 @@ def _audit_draft(session: Session, feature: Feature, actor: Person | None) -> No
         f"week {week_label(feature.iso_year, feature.iso_week)}",
         feature=feature.id,
         recognition=feature.recognition_id,
+        entry=feature.entry_id,
     )
 
 
 def draft_feature(
     session: Session,
     org: Organisation,
-    recognition: Recognition,
+    subject: Subject,
     *,
     year: int,
     week: int,
     actor: Person | None = None,
     now: datetime | None = None,
 ) -> Feature:
-    """Draft the week's feature from `recognition` (replacing an unpublished one).
+    """Draft the week's feature from a recognition or a winning competition photo (replacing
+    an unpublished one).
 
     Each person named gets a consent question: a standing yes answers it at once; the others
     are e-mailed by the job (`send_consent_requests`) after the caller commits.
@@ -769,7 +979,7 @@ def draft_feature(
     feature, _changed = _draft(
         session,
         org,
-        recognition,
+        subject,
         year=year,
         week=week,
         actor=actor,
@@ -800,7 +1010,7 @@ def pick_week(
     feature, created = _draft(
         session,
         org,
-        top[0].recognition,
+        top[0].subject,
         year=year,
         week=week,
         actor=None,
@@ -851,6 +1061,45 @@ def update_draft(
     feature.updated_at = utcnow()
     session.add(feature)
     audit(session, feature.org, actor, "feature.edit", f"feature {feature.id}")
+    return feature
+
+
+def subject_photo(feature: Feature) -> MediaImage | None:
+    """The photo that came with what is featured (the recognition's, or the winning entry's)."""
+    subject = feature.entry or feature.recognition
+    if isinstance(subject, ContestEntry):
+        return subject.image if contests.has_photo(subject) else None
+    if subject is not None and subject.photo is not None and subject.photo.variants:
+        return subject.photo
+    return None
+
+
+def set_photo(
+    session: Session, feature: Feature, image: MediaImage | None, *, actor: Person
+) -> Feature:
+    """Show `image` with the feature, or no photo (None). The photo must be the one that came
+    with the recognition or entry, or one the curator uploaded themselves."""
+    _check_curator(feature, actor)
+    _check_editable(feature)
+    if image is not None:
+        own = image.owner_id == actor.id and image.org_id == feature.org_id
+        if not own and (subject_photo(feature) is None or subject_photo(feature) != image):
+            raise NotFound()
+        if not image.variants:
+            raise Invalid({"photo": Problem("gone", N_("That photo has been deleted."))})
+    if feature.image_id == (image.id if image is not None else None):
+        return feature
+    feature.image = image
+    feature.updated_at = utcnow()
+    session.add(feature)
+    audit(
+        session,
+        feature.org,
+        actor,
+        "feature.photo",
+        f"feature {feature.id}",
+        image=image.id if image is not None else None,
+    )
     return feature
 
 
@@ -1066,11 +1315,20 @@ def _public() -> list[ColumnElement[bool]]:
             ),
         )
     )
-    still_shown = exists(
+    recognition_shown = exists(
         select(Recognition.id).where(
             col(Recognition.id) == Feature.recognition_id,
             col(Recognition.listed).is_(True),
             col(Recognition.feature_consent).is_(True),
+        )
+    )
+    entry_shown = exists(
+        select(ContestEntry.id)
+        .join(Person, col(Person.id) == ContestEntry.author_id)
+        .where(
+            col(ContestEntry.id) == Feature.entry_id,
+            ContestEntry.status == EntryStatus.approved,
+            col(Person.feature_opt_out).is_(False),
         )
     )
     return [
@@ -1078,7 +1336,10 @@ def _public() -> list[ColumnElement[bool]]:
         col(Feature.published_at).is_not(None),
         ~not_agreed,
         ~opted_out,
-        still_shown,
+        or_(
+            and_(col(Feature.recognition_id).is_not(None), recognition_shown),
+            and_(col(Feature.entry_id).is_not(None), entry_shown),
+        ),
     ]
 
 
@@ -1106,15 +1367,18 @@ def current_feature(session: Session, org: Organisation) -> Feature | None:
 
 
 def named_people(feature: Feature) -> list[Person]:
-    """The people named who agreed, in the recognition's order."""
+    """The people named who agreed, in the recognition's order (or the photographer)."""
     agreed = {c.person_id: c.person for c in feature.consents if c.answer == ConsentAnswer.yes}
-    rec = feature.recognition
-    order = [r.person_id for r in rec.recipients] if rec is not None else []
+    subject = feature.entry or feature.recognition
+    order = [p.id for p in people_of(subject)] if subject is not None else []
     ordered = [agreed[pid] for pid in order if pid in agreed]
     return ordered + [p for pid, p in agreed.items() if pid not in order]
 
 
 def feature_values(feature: Feature) -> list[Value]:
+    if feature.entry is not None:
+        value = feature.entry.contest.value
+        return [value] if value is not None else []
     rec = feature.recognition
     if rec is None:
         return []
@@ -1123,6 +1387,18 @@ def feature_values(feature: Feature) -> list[Value]:
 
 def pending_people(feature: Feature) -> list[Person]:
     return [c.person for c in feature.consents if c.answer == ConsentAnswer.pending]
+
+
+def _photo_rule(session: Session, viewer: Person, image: MediaImage) -> bool:
+    """A feature's photo (perhaps uploaded by another curator) is seen by the curators while
+    they work on it, and by every member once the feature is public."""
+    featuring = session.exec(
+        select(Feature).where(Feature.image_id == image.id, Feature.org_id == viewer.org_id)
+    ).all()
+    return any(viewer.is_curator or is_public(session, f) for f in featuring)
+
+
+media.register_access_rule(_photo_rule)
 
 
 def curators(session: Session, org: Organisation) -> list[Person]:

@@ -64,7 +64,16 @@ def image_keys(image: MediaImage) -> list[str]:
     return keys + ([image.original_key] if image.original_key else [])
 
 
-def variant_url(image: MediaImage, width: int, format: str) -> str:
+def variant_url(
+    image: MediaImage,
+    width: int,
+    format: str,
+    url_for: Callable[[MediaImage, int, str], str] | None = None,
+) -> str:
+    """The member-only URL of one variant, or `url_for(image, width, format)` when given (the
+    public widget serves a published feature's photo under its own, differently checked URL)."""
+    if url_for is not None:
+        return url_for(image, width, format)
     return f"/{image.org.slug}/media/{image.id}/{width}.{format}"
 
 
@@ -72,10 +81,14 @@ def variants_of(image: MediaImage, format: str) -> list[dict[str, Any]]:
     return sorted((v for v in image.variants if v["format"] == format), key=lambda v: v["width"])
 
 
-def srcset(image: MediaImage, format: str = "jpg") -> str:
+def srcset(
+    image: MediaImage,
+    format: str = "jpg",
+    url_for: Callable[[MediaImage, int, str], str] | None = None,
+) -> str:
     """`url 320w, url 800w, ...` for an <img> (JPEG) or a <source type="image/webp">."""
     return ", ".join(
-        f"{variant_url(image, v['width'], format)} {v['width']}w"
+        f"{variant_url(image, v['width'], format, url_for)} {v['width']}w"
         for v in variants_of(image, format)
     )
 
@@ -92,15 +105,22 @@ class Picture:
     alt: str
 
 
-def picture(image: MediaImage | None, default_alt: str = "") -> Picture | None:
+def picture(
+    image: MediaImage | None,
+    default_alt: str = "",
+    url_for: Callable[[MediaImage, int, str], str] | None = None,
+) -> Picture | None:
+    """`url_for` builds each variant's URL; the member-only media URLs when it is None."""
     if image is None or not image.variants:
         return None
     jpegs = variants_of(image, "jpg")
+    if not jpegs:
+        return None
     middle = next((v for v in jpegs if v["width"] >= 800), jpegs[-1])
     return Picture(
-        webp_srcset=srcset(image, "webp"),
-        jpeg_srcset=srcset(image, "jpg"),
-        src=variant_url(image, middle["width"], "jpg"),
+        webp_srcset=srcset(image, "webp", url_for),
+        jpeg_srcset=srcset(image, "jpg", url_for),
+        src=variant_url(image, middle["width"], "jpg", url_for),
         width=image.width,
         height=image.height,
         alt=image.alt or default_alt,

@@ -10,6 +10,8 @@ from sqlmodel import col, select
 from app import i18n
 from app.access import MemberDep
 from app.config import get_settings
+from app.contests import service as contests
+from app.contests.routes import PLACE_LABELS
 from app.db import SessionDep
 from app.errors import N_, Invalid, Problem
 from app.feature.routes import home_context as feature_home_context
@@ -58,13 +60,36 @@ def _feed_context(
     if value is not None and value not in {v.id for v in values}:
         value = None
     page = service.feed(session, m.person, kind=kind, value_id=value, cursor=cursor)
+    results: list[contests.AnnouncedResults] = []
+    if kind == FeedKind.all:
+        # This page shows the announcements from its last item up to where the page before
+        # ended (page 1: up to now; the last page: everything older): each exactly once.
+        since = page.items[-1].created_at if page.next_cursor and page.items else None
+        before = service.decode_cursor(cursor)[0] if cursor else None
+        results = contests.announced_between(session, m.org, since, before, value_id=value)
     return {
         "feed_kind": kind.value,
         "feed_value": value,
         "values": values,
         "page": page,
+        "feed_entries": _interleave(page.items, results),
         "reaction_labels": REACTION_LABELS,
+        "place_labels": PLACE_LABELS,
     }
+
+
+def _interleave(
+    recs: list[Recognition], results: list[contests.AnnouncedResults]
+) -> list[Recognition | contests.AnnouncedResults]:
+    """Recognitions (newest first) with the announced results placed by time; on the same
+    instant the results come first, so they stay on the page that asked for them."""
+    merged: list[Recognition | contests.AnnouncedResults] = []
+    pending = list(results)  # newest first
+    for rec in recs:
+        while pending and pending[0].announced_at >= rec.created_at:
+            merged.append(pending.pop(0))
+        merged.append(rec)
+    return merged + pending
 
 
 @router.get("/")
