@@ -272,6 +272,7 @@ def test_generic_receiver_gets_the_feature_and_can_verify_the_signature(
         "body": "Da to meldte seg syke, ordnet Kari det på en time.",
         "values": ["Engasjement", "Samarbeid"],
         "people": ["Kari Nordmann"],  # Ola has not agreed: never named
+        "image": None,
         "url": "http://testserver/embed/asnes/feature",
         "published_at": "2026-11-23T06:00:00Z",
     }
@@ -920,3 +921,30 @@ def test_scheduler_runs_the_delivery_job_every_30_seconds():
     func, trigger = found["webhooks"]
     assert func is webhooks.deliver_due
     assert trigger.interval_length == 30
+
+
+def test_the_photo_goes_with_the_message_as_a_public_jpeg(db, scene):
+    from app.embed import service as embed
+    from tests.test_contests import make_image
+
+    s = scene
+    hero = make_person(db, s.org, name="Kari Nordmann")
+    feature = publish(db, s.org, s.giver, [hero], s.values)
+    assert webhooks.generic_payload(feature, "https://x", "published")["image"] is None
+    feature.image = make_image(db, s.org, s.giver)  # 320 and 800 px, WebP and JPEG
+    feature.image.alt = "Kari med vaktlista"
+    db.flush()
+
+    image = webhooks.generic_payload(feature, "https://x", "published")["image"]
+    path = f"/embed/{s.org.slug}/photo/{feature.id}/{feature.image_id}/800.jpg"
+    assert image == {"url": image["url"], "width": 800, "height": 600, "alt": "Kari med vaktlista"}
+    assert image["url"].endswith(path)
+    variant = embed.public_variant(db, s.org, feature.id, feature.image_id, 800, "jpg")
+    assert variant is not None  # the URL names what the public route serves
+    card = webhooks.teams_payload(feature, "https://tod.example")["attachments"][0]["content"]
+    blocks = [b for b in card["body"] if b["type"] == "Image"]
+    assert blocks == [
+        {"type": "Image", "url": image["url"], "altText": "Kari med vaktlista", "size": "Stretch"}
+    ]
+    withdrawn = webhooks.generic_payload(feature, "https://x", "withdrawn")
+    assert withdrawn["image"] is None

@@ -50,6 +50,7 @@ from app.feature.models import (
     WebhookDelivery,
     WebhookKind,
 )
+from app.media import service as media
 from app.orgs.models import Organisation, Person
 from app.orgs.service import REQUIRED, TOO_LONG, audit, clean_text
 from app.types import utcnow
@@ -64,6 +65,7 @@ TEST = "test"
 EVENTS = (PUBLISHED, WITHDRAWN)
 
 USER_AGENT = "TreOmDagen-Webhook/1"
+IMAGE_WIDTH = 800  # the photo's width in messages: sharp in a channel, light on a phone
 CONNECT_TIMEOUT = 5.0
 TOTAL_TIMEOUT = 10.0  # the whole request, also against a receiver that answers byte by byte
 # 30 s, 1, 2, 4 ... minutes, capped at an hour: eight attempts span about an hour.
@@ -137,6 +139,27 @@ def markdown_text(text: str) -> str:
     return "\n\n".join(line for line in lines if line)
 
 
+def photo_of(feature: Feature) -> dict[str, Any] | None:
+    """The feature's photo as a receiver can fetch it: the widget's public URL of the widest
+    JPEG up to IMAGE_WIDTH px (Teams shows JPEG everywhere; WebP not in every client)."""
+    from app.embed import service as embed  # embed reads the feature service too
+
+    image = feature.image
+    if image is None or image.org_id != feature.org_id:
+        return None
+    jpegs = [v for v in media.variants_of(image, "jpg") if v["width"] <= IMAGE_WIDTH]
+    if not jpegs:
+        return None
+    best = jpegs[-1]
+    url_for = embed.public_photo_url(feature.org, feature)
+    return {
+        "url": url_for(image, best["width"], "jpg"),
+        "width": best["width"],
+        "height": best["height"],
+        "alt": image.alt or feature.headline,
+    }
+
+
 def _text_block(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
@@ -184,6 +207,11 @@ def teams_payload(feature: Feature, base_url: str, *, test: bool = False) -> dic
             )
         )
     body.append(_text_block(markdown_text(feature.headline), weight="Bolder", size="Large"))
+    photo = photo_of(feature)
+    if photo is not None:
+        body.append(
+            {"type": "Image", "url": photo["url"], "altText": photo["alt"], "size": "Stretch"}
+        )
     body.append(_text_block(markdown_text(feature.body)))
     facts = [{"title": markdown_text(_("Week")), "value": str(feature.iso_week)}]
     values = feature_service.feature_values(feature)
@@ -194,7 +222,12 @@ def teams_payload(feature: Feature, base_url: str, *, test: bool = False) -> dic
     people = feature_service.named_people(feature)
     if people:
         names = format_list([p.name for p in people], locale=_list_locale(locale))
-        body.append(_text_block(markdown_text(_("Recognised: %(names)s") % {"names": names})))
+        line = (
+            _("Photo: %(name)s") % {"name": names}
+            if feature.entry_id is not None
+            else _("Recognised: %(names)s") % {"names": names}
+        )
+        body.append(_text_block(markdown_text(line)))
     action = {
         "type": "Action.OpenUrl",
         "title": _("Read more"),
@@ -232,6 +265,7 @@ def generic_payload(feature: Feature, base_url: str, event: str) -> dict[str, An
         "body": "" if withdrawn else feature.body,
         "values": [] if withdrawn else [v.name for v in feature_service.feature_values(feature)],
         "people": [] if withdrawn else [p.name for p in feature_service.named_people(feature)],
+        "image": None if withdrawn else photo_of(feature),
         "url": feature_url(feature, base_url),
         "published_at": _iso(feature.published_at),
     }
