@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import feedparser
 import pytest
 from babel import dates
 from fastapi.testclient import TestClient
@@ -454,6 +455,41 @@ def test_atom_feed_is_valid_and_lists_published_features(client, db, world):
         assert content is not None and content.get("type") == "html"
         assert "Anne Ansatt" in (content.text or "")
     assert "Bjørn" not in ET.tostring(feed, encoding="unicode")
+
+    # ... and as a feed reader sees it.
+    parsed = feedparser.parse(fresh(client, "/embed/asnes/feed.atom").content)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    assert [e.title for e in parsed.entries] == ["Uke 47", "Nattevakta som reddet julebordet"]
+    assert all(e.published_parsed and e.link for e in parsed.entries)
+    assert "Anne Ansatt" in parsed.entries[0].content[0].value
+
+
+def test_atom_announces_competition_results_without_names_or_photos(client, db, world):
+    from tests.test_contests import make_contest, make_entry
+
+    publish_for_anne(db, world, published_at=utcnow() - timedelta(days=3))
+    now = utcnow()
+    contest = make_contest(db, world["org"], "closed", now=now, title="Vinter <i>i</i> Åsnes")
+    contest.results_announced_at = now - timedelta(days=1)
+    make_entry(db, contest, world["bjorn"], caption="Bjørns bilde")
+    open_one = make_contest(db, world["org"], "voting", now=now, title="Pågår")
+    open_one.results_announced_at = now  # not closed: never in the feed
+    other = make_contest(db, world["other"], "closed", now=now, title="Avesta-tävling")
+    other.results_announced_at = now - timedelta(hours=1)
+    db.add_all([contest, open_one, other])
+    db.flush()
+
+    parsed = feedparser.parse(fresh(client, "/embed/asnes/feed.atom").content)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    titles = [e.title for e in parsed.entries]
+    assert titles == ["Resultater: Vinter <i>i</i> Åsnes", "Nattevakta som reddet julebordet"]
+    entry = parsed.entries[0]
+    assert entry.id.endswith(f"asnes/contest/{contest.id}")
+    assert entry.link == f"http://testserver/asnes/contests/{contest.id}"
+    html = entry.content[0].value
+    assert "Vinter &lt;i&gt;i&lt;/i&gt; Åsnes" in html
+    assert "Bjørn" not in html and "<img" not in html and "/media/" not in html
 
 
 def test_atom_escapes_hostile_text(client, db, world):

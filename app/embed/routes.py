@@ -28,6 +28,7 @@ from app import i18n
 from app.config import get_settings
 from app.db import SessionDep, get_session_factory, new_session
 from app.embed import service
+from app.errors import N_
 from app.feature.models import Feature
 from app.media import service as media
 from app.media.pipeline import CONTENT_TYPES
@@ -475,6 +476,11 @@ def xml_safe(text: str) -> str:
     return _XML_INVALID.sub("", text)
 
 
+RESULTS_TEXT = N_(
+    "The photo competition %(title)s has closed and its winners are announced in Tre om dagen."
+)
+
+
 @dataclass(frozen=True)
 class AtomEntry:
     id: str  # a tag: URI that stays the same for the organisation's week
@@ -482,11 +488,12 @@ class AtomEntry:
     published: datetime
     updated: datetime
     html: str  # the widget's fragment; the template escapes it once more for type="html"
+    url: str = ""  # the entry's own page; the app's home when empty
 
 
 @router.get("/embed/{org}/feed.atom")
 async def feed_atom(request: Request, org: str) -> Response:
-    """Atom 1.0: one entry per published feature, newest first."""
+    """Atom 1.0: the published features and the announced competition results, newest first."""
     key = ("feed.atom", org, lang_param(request))
     return answer(request, await MEMO.get(request, key, lambda s: _feed_atom(request, s, org)))
 
@@ -515,6 +522,28 @@ def _feed_atom(request: Request, session: Session, slug: str) -> Rendered | None
                 html=xml_safe(html),
             )
         )
+    gettext = i18n.catalog(locale).gettext
+    for contest in service.announced_contests(session, o):
+        title = gettext("Results: %(title)s") % {"title": contest.title}
+        url = f"{base}/{o.slug}/contests/{contest.id}"
+        # No photo and no names: the photographers agreed to be shown in the competition,
+        # not on a public feed. Whoever may see them follows the link and logs in.
+        text = gettext(RESULTS_TEXT) % {"title": contest.title}
+        link = gettext("See the winners")
+        html = f'<p>{escape(text)}</p><p><a href="{escape(url)}">{escape(link)}</a></p>'
+        announced = contest.results_announced_at or contest.vote_closes_at
+        entries.append(
+            AtomEntry(
+                id=f"{tag}/contest/{contest.id}",
+                title=xml_safe(title),
+                published=announced,
+                updated=announced,
+                html=xml_safe(html),
+                url=url,
+            )
+        )
+    entries.sort(key=lambda e: e.published, reverse=True)
+    entries = entries[: service.ARCHIVE_LIMIT]
     body = render(
         "embed/feed.atom",
         request,

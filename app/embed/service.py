@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from app.config import get_settings
-from app.contests.models import EntryStatus
+from app.contests.models import Contest, EntryStatus
 from app.errors import N_
 from app.feature import service as features
 from app.feature.models import Feature, FeatureStatus
@@ -72,6 +72,24 @@ def ever_published(session: Session, org: Organisation) -> bool:
         .limit(1)
     ).first()
     return found is not None
+
+
+def announced_contests(
+    session: Session, org: Organisation, limit: int = ARCHIVE_LIMIT
+) -> list[Contest]:
+    """The organisation's competitions whose results are out, newest first (for the feed)."""
+    return list(
+        session.exec(
+            select(Contest)
+            .where(
+                Contest.org_id == org.id,
+                col(Contest.results_announced_at).is_not(None),
+                col(Contest.vote_closes_at) <= utcnow(),
+            )
+            .order_by(col(Contest.results_announced_at).desc(), col(Contest.id).desc())
+            .limit(limit)
+        )
+    )
 
 
 def public_feature(session: Session, org: Organisation, feature_id: int) -> Feature | None:
