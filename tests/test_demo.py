@@ -1,14 +1,45 @@
 """The demo data: Åsnes kommune (ESS) and Avesta kommun (Swedish)."""
 
+import io
 import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlmodel import Session, col, select
+from PIL import Image
+from sqlmodel import Session, col, func, select
 
-from app.orgs.demo import DEMO_SEED, email_for, email_part, plan_demo, seed_demo
+from app.contests import service as contests
+from app.contests.jobs import contest_tick
+from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus
+from app.feature import service as features
+from app.feature.jobs import weekly_tick
+from app.feature.models import (
+    ConsentAnswer,
+    FeatureConsent,
+    FeatureStatus,
+    WebhookDelivery,
+)
+from app.feature.webhooks import deliver_due
+from app.media.models import MediaImage
+from app.orgs import demo as demo_module
+from app.orgs.demo import DEMO_SEED, email_for, email_part, make_photo, plan_demo, seed_demo
 from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role, Value
 from app.orgs.service import contrast_ratio, department_tree
+from app.recognition.jobs import send_daily_digests, send_due_notifications
+from app.recognition.models import Notification, Visibility
 from tests.helpers import post_form
+
+PHOTO_SIZE = demo_module.PHOTO_SIZE
+FRIDAY = datetime(2026, 11, 20, 12, tzinfo=UTC)  # ISO week 47, after its pick (Thursday 09:00)
+EARLY_MONDAY = datetime(2026, 11, 23, 5, tzinfo=UTC)  # 06:00 in Oslo: before 07:00's publication
+MIDNIGHT = datetime(2026, 11, 22, 23, 0, 30, tzinfo=UTC)  # Monday 00:00:30 in Oslo
+
+
+@pytest.fixture(autouse=True)
+def small_photos(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real photo pipeline, on smaller photos: most tests here seed the demo twice over."""
+    monkeypatch.setattr(demo_module, "PHOTO_SIZE", (320, 240))
 
 
 def _org(db: Session, slug: str) -> Organisation:
@@ -215,3 +246,214 @@ def test_demo_has_weeks_of_recognitions_in_bokmal_nynorsk_and_swedish(db):
     assert min(stamps).date() >= datetime(2026, 10, 23).date() and max(stamps) < now
     assert db.exec(select(func.count()).select_from(Reaction)).one() > 50
     assert db.exec(select(func.count()).select_from(Notification)).one() == 0  # history, not news
+
+
+# --- photo competitions and Ukens ESS ---------------------------------------------------------
+# Few tests, each checking much: every one of them seeds the whole demo, twice (two databases).
+
+
+@pytest.fixture
+def factory(db_connection):
+    """Sessions for the jobs inside the test transaction: their commits are savepoints."""
+    return lambda: Session(
+        bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def inbox(smtp_server, settings_env):
+    settings_env(smtp_url=smtp_server.url, base_url="https://tod.example")
+    return smtp_server
+
+
+def _by_phase(db: Session, org: Organisation, now: datetime) -> dict[contests.Phase, Contest]:
+    rows = db.exec(select(Contest).where(Contest.org_id == org.id)).all()
+    found = {contests.phase(c, now): c for c in rows}
+    assert len(found) == len(rows) == 3
+    return found
+
+
+def _entries(db: Session, contest: Contest, status: EntryStatus) -> list[ContestEntry]:
+    return list(
+        db.exec(
+            select(ContestEntry).where(
+                ContestEntry.contest_id == contest.id, ContestEntry.status == status
+            )
+        )
+    )
+
+
+def _announced_this_week(db: Session, org: Organisation, now: datetime) -> Contest:
+    closed = _by_phase(db, org, now)[contests.Phase.closed]
+    start, _end = features.week_bounds(org, *features.week_of(org, now))
+    announced = closed.results_announced_at
+    assert announced is not None and start <= announced <= now, (announced, start, now)
+    assert closed.vote_closes_at <= announced
+    return closed
+
+
+def _login_ids(db: Session, org: Organisation, summary: str) -> set[int | None]:
+    emails = [word.strip("(),;") for word in summary.split() if "@" in word]
+    return set(
+        db.exec(select(Person.id).where(Person.org_id == org.id, col(Person.email).in_(emails)))
+    )
+
+
+def _count(db: Session, model: type, *where: Any) -> int:
+    return db.exec(select(func.count()).select_from(model).where(*where)).one()
+
+
+def _run_the_scheduler(factory: Any, now: datetime) -> list[str]:
+    """Every background job once at `now`, as `python -m app scheduler` would run them."""
+    lines = weekly_tick(factory, now=now)
+    lines.append(contest_tick(factory, now=now))
+    send_due_notifications(factory, now=now)
+    send_daily_digests(factory, now=now)
+    deliver_due(factory, now=now)
+    return [line for line in lines if line]
+
+
+def _nothing_left_to_send(db: Session) -> None:
+    assert _count(db, Notification) == 0
+    assert _count(db, WebhookDelivery) == 0
+    assert _count(db, FeatureConsent, FeatureConsent.answer == ConsentAnswer.pending) == 0
+    assert (
+        _count(db, FeatureConsent, col(FeatureConsent.token_hash).startswith(features.QUEUED)) == 0
+    )
+
+
+def test_photo_competitions_in_each_phase_with_a_clear_podium(db):
+    summary = seed_demo(db, now=FRIDAY)
+    db.flush()
+    titles = {
+        "asnes": ("Hverdagsglimt fra jobben", "Høst i Åsnes", "Samarbeid på tvers"),
+        "avesta": ("Arbetsglädje", "Höst i Avesta", "Min arbetsplats"),
+    }
+    for slug, (finished, voting, submitting) in titles.items():
+        org = _org(db, slug)
+        by_phase = _by_phase(db, org, FRIDAY)
+        logins = _login_ids(db, org, summary)
+        assert len(logins) == 4
+        # Finished this week, results out, a podium of three with no tie from many voters.
+        closed = _announced_this_week(db, org, FRIDAY)
+        assert closed.title == finished and closed.theme
+        assert 6 <= len(_entries(db, closed, EntryStatus.approved)) <= 8
+        assert not _entries(db, closed, EntryStatus.pending)
+        podium = contests.winners(db, closed, FRIDAY)
+        assert [p.place for p in podium] == [1, 2, 3]
+        votes = [p.votes or 0 for p in podium]
+        assert votes == sorted(votes, reverse=True) and len(set(votes)) == 3
+        assert sum(contests.vote_totals(db, closed, FRIDAY).values()) >= 25
+        assert [a.contest.id for a in contests.announced_between(db, org, now=FRIDAY)] == [
+            closed.id
+        ]
+        # Voting now (the season's theme: November is autumn), one photo still to moderate.
+        open_vote = by_phase[contests.Phase.voting]
+        assert open_vote.title == voting and open_vote.results_announced_at is None
+        assert len(_entries(db, open_vote, EntryStatus.approved)) == 6
+        assert len(_entries(db, open_vote, EntryStatus.pending)) == 1
+        voted = set(
+            db.exec(select(ContestVote.voter_id).where(ContestVote.contest_id == open_vote.id))
+        )
+        assert len(voted) > 10 and not logins & voted  # the demo logins can still vote
+        # Taking photos; the demo logins have sent none yet.
+        taking = by_phase[contests.Phase.submitting]
+        assert taking.title == submitting
+        assert _entries(db, taking, EntryStatus.approved)
+        assert len(_entries(db, taking, EntryStatus.pending)) == 1
+        sent = set(
+            db.exec(select(ContestEntry.author_id).where(ContestEntry.contest_id == taking.id))
+        )
+        assert not logins & sent
+    # Every photo went through the real pipeline, one image each, with its caption as alt text.
+    entries = db.exec(select(ContestEntry)).all()
+    assert len(entries) >= 30
+    for entry in entries:
+        assert entry.people_consent and 10 <= len(entry.caption) <= 120
+        assert contests.has_photo(entry) and entry.image.alt == entry.caption
+        assert {v["format"] for v in entry.image.variants} == {"jpg", "webp"}
+    assert len({e.image_id for e in entries}) == len(entries) == _count(db, MediaImage)
+    assert "Photo competitions in Åsnes kommune: «Hverdagsglimt fra jobben» (results out" in summary
+    assert "«Min arbetsplats» (taking photos" in summary
+    assert "\n" not in summary
+
+
+def test_last_weeks_feature_is_public_and_the_scheduler_e_mails_nobody(db, factory, inbox):
+    summary = seed_demo(db, now=FRIDAY)
+    db.flush()
+    for slug in ("asnes", "avesta"):
+        org = _org(db, slug)
+        current = features.current_feature(db, org)
+        assert current is not None, slug
+        year, week = features.week_of(org, FRIDAY - timedelta(days=7))
+        assert (current.iso_year, current.iso_week) == (year, week)
+        assert current.status == FeatureStatus.published and features.is_public(db, current)
+        assert current.published_at == features.schedule(org, year, week).publish_at
+        rec = current.recognition
+        assert rec is not None and rec.visibility == Visibility.org and rec.feature_consent
+        approver = db.get(Person, current.approved_by_id)
+        assert approver is not None and approver.is_curator
+        assert all(c.answer == ConsentAnswer.yes for c in current.consents)
+        assert {c.person_id for c in current.consents} == {r.person_id for r in rec.recipients}
+        # This week's pick moment (Thursday 09:00) has passed: drafted, agreed, for a curator.
+        this = features.week_feature(db, org, *features.week_of(org, FRIDAY))
+        assert this is not None and this.status == FeatureStatus.draft
+        assert features.consent_state(this) == "ok"
+    assert "Ukens ESS for week 2026-W46 is published in Åsnes kommune" in summary
+    assert "Veckans TDN for week 2026-W46 is published in Avesta kommun" in summary
+    _nothing_left_to_send(db)
+    for at in (FRIDAY, FRIDAY + timedelta(minutes=1), FRIDAY + timedelta(hours=3)):
+        assert _run_the_scheduler(factory, at) == []
+    db.expire_all()
+    _nothing_left_to_send(db)
+    assert inbox.messages == []
+
+
+def test_early_on_monday_the_week_before_is_published_and_last_weeks_waits_for_its_moment(
+    db, factory, inbox
+):
+    seed_demo(db, now=EARLY_MONDAY)
+    db.flush()
+    for slug in ("asnes", "avesta"):
+        org = _org(db, slug)
+        _announced_this_week(db, org, EARLY_MONDAY)  # 05:01 local, not last week
+        current = features.current_feature(db, org)
+        assert current is not None and (current.iso_year, current.iso_week) == (2026, 46)
+        last = features.week_feature(db, org, 2026, 47)
+        assert last is not None and last.status == FeatureStatus.approved
+        assert features.consent_state(last) == "ok"
+        assert features.week_feature(db, org, 2026, 48) is None  # picked on Thursday
+    _nothing_left_to_send(db)
+    # At 07:00 the scheduler publishes last week's, e-mailing nobody.
+    publish = features.schedule(_org(db, "asnes"), 2026, 47).publish_at
+    assert _run_the_scheduler(factory, EARLY_MONDAY) == []
+    lines = _run_the_scheduler(factory, publish + timedelta(minutes=1))
+    assert sum("published feature" in line for line in lines) == 2, lines
+    db.expire_all()
+    for slug in ("asnes", "avesta"):
+        current = features.current_feature(db, _org(db, slug))
+        assert current is not None and (current.iso_year, current.iso_week) == (2026, 47)
+    _nothing_left_to_send(db)
+    assert inbox.messages == []
+
+
+def test_results_are_announced_this_week_even_just_after_midnight_on_monday(db):
+    seed_demo(db, now=MIDNIGHT)
+    db.flush()
+    for slug in ("asnes", "avesta"):
+        _announced_this_week(db, _org(db, slug), MIDNIGHT)
+
+
+def test_demo_photos_are_small_photo_like_jpegs_and_always_the_same(monkeypatch):
+    monkeypatch.setattr(demo_module, "PHOTO_SIZE", PHOTO_SIZE)  # the real size, here
+    one = make_photo(7, "winter")
+    assert one == make_photo(7, "winter")
+    assert one != make_photo(8, "winter")
+    image = Image.open(io.BytesIO(one))
+    assert (image.format, image.size) == ("JPEG", PHOTO_SIZE)
+    assert len(one) < 300_000
+    for scene in ("dusk", "spring", "summer", "autumn", "indoor"):
+        data = make_photo(1, scene, "autumn")
+        assert len(data) < 300_000, scene
+        colours = Image.open(io.BytesIO(data)).getcolors(maxcolors=1 << 16)
+        assert colours is None or len(colours) > 1000, scene  # a photo, not a flat test card

@@ -2,25 +2,34 @@
 
 The demo is planned first (plain data, deterministic from one seeded `random.Random`) and then
 written through the service functions. `seed_demo_orgs` returns the created rows grouped per
-organisation, so later seeders (recognitions, contests, stories) can reuse the same people:
+organisation, so later seeders (recognitions, contests, features) reuse the same people:
 
     rng = random.Random(DEMO_SEED)
     demo = seed_demo_orgs(session, rng)
-    seed_recognitions(session, demo, rng)  # for example, once recognitions exist
+    seed_recognitions(session, demo, rng, now)
+    seed_contests(session, demo, rng, now)  # three photo competitions per organisation
+    seed_features(session, demo, rng, now)  # last week's Ukens ESS, published
 
-Nothing here commits; the caller does.
+Everything happened in the past of `now` and is history: no e-mail, notification or consent
+question is left for the scheduler to send about it. Nothing here commits; the caller does.
 """
 
+import io
 import random
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from PIL import Image, ImageDraw
 from sqlmodel import Session, col, delete, select
 
+from app.contests import service as contests
+from app.contests.models import Contest, ContestEntry
+from app.feature import service as features
+from app.feature.models import ConsentAnswer, Feature
 from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role, Value
 from app.orgs.service import add_department, add_value, create_org, upsert_person
 from app.recognition.models import Notification, Reaction, ReactionKind, Recognition
@@ -28,6 +37,7 @@ from app.recognition.service import give_recognition
 from app.types import utcnow
 
 DEMO_SEED = 2026
+HISTORY_DAYS = 28  # recognitions over the last four weeks
 MAX_SAME_FIRST = 2
 MAX_SAME_LAST = 3
 
@@ -744,7 +754,715 @@ def seed_recognitions(
     return made
 
 
-def summarise(demo: Sequence[DemoOrg], recognitions: int = 0) -> str:
+# --- photos ---------------------------------------------------------------------------------
+
+RGB = tuple[int, int, int]
+PHOTO_SIZE = (1024, 768)  # a photo sent at a small size; about 100 kB as JPEG
+_CANVAS = (600, 450)  # drawn smaller, then scaled up: soft edges, like a lens
+
+
+@dataclass(frozen=True)
+class Palette:
+    sky: tuple[RGB, RGB]  # top, horizon
+    hills: RGB
+    ground: tuple[RGB, RGB]  # near the horizon, at the bottom
+    trees: tuple[RGB, ...]
+    snow: bool = False
+    round_trees: bool = False  # birches and maples instead of spruce only
+
+
+PALETTES = {
+    "winter": Palette(
+        ((112, 146, 194), (226, 233, 242)),
+        (170, 186, 204),
+        ((232, 238, 246), (196, 208, 226)),
+        ((34, 62, 48), (46, 74, 56)),
+        snow=True,
+    ),
+    "dusk": Palette(
+        ((30, 42, 94), (236, 146, 96)),
+        (62, 60, 96),
+        ((206, 210, 230), (110, 118, 152)),
+        ((22, 32, 40), (30, 40, 48)),
+        snow=True,
+    ),
+    "spring": Palette(
+        ((92, 148, 210), (212, 232, 244)),
+        (108, 146, 112),
+        ((138, 178, 88), (86, 118, 60)),
+        ((52, 100, 56), (120, 164, 72), (232, 214, 226)),
+        round_trees=True,
+    ),
+    "summer": Palette(
+        ((56, 120, 204), (186, 218, 242)),
+        (66, 114, 82),
+        ((98, 158, 64), (58, 100, 44)),
+        ((30, 78, 40), (44, 104, 48), (62, 120, 52)),
+        round_trees=True,
+    ),
+    "autumn": Palette(
+        ((108, 136, 176), (232, 204, 164)),
+        (126, 96, 66),
+        ((164, 122, 60), (100, 78, 44)),
+        ((178, 84, 32), (208, 160, 40), (40, 80, 44), (150, 50, 30)),
+        round_trees=True,
+    ),
+}
+SEASON_SCENES = {"winter": ("winter", "dusk"), "spring": ("spring",), "summer": ("summer",)}
+HOUSE_COLOURS: tuple[RGB, ...] = ((156, 42, 36), (222, 186, 84), (238, 236, 228), (70, 96, 120))
+INDOOR_WALLS: tuple[RGB, ...] = ((228, 218, 198), (206, 220, 214), (236, 226, 210), (214, 206, 222))
+THINGS: tuple[RGB, ...] = (
+    (40, 110, 170),
+    (200, 70, 60),
+    (70, 140, 80),
+    (232, 186, 60),
+    (90, 80, 140),
+)
+
+
+def season(day: date) -> str:
+    return {12: "winter", 1: "winter", 2: "winter", 3: "spring", 4: "spring", 5: "spring"}.get(
+        day.month, "summer" if day.month in (6, 7, 8) else "autumn"
+    )
+
+
+def _mix(a: RGB, b: RGB, t: float) -> RGB:
+    return (
+        round(a[0] + (b[0] - a[0]) * t),
+        round(a[1] + (b[1] - a[1]) * t),
+        round(a[2] + (b[2] - a[2]) * t),
+    )
+
+
+def _jitter(colour: RGB, rnd: random.Random, spread: int = 16) -> RGB:
+    r, g, b = (max(0, min(255, c + rnd.randint(-spread, spread))) for c in colour)
+    return (r, g, b)
+
+
+def _gradient(top: RGB, bottom: RGB, size: tuple[int, int]) -> Image.Image:
+    width, height = size
+    column = Image.new("RGB", (1, height))
+    column.putdata([_mix(top, bottom, y / max(1, height - 1)) for y in range(height)])
+    return column.resize((width, height))
+
+
+def _draw_outdoor(im: Image.Image, rnd: random.Random, pal: Palette) -> None:
+    w, h = im.size
+    horizon = rnd.randint(h * 2 // 5, h * 3 // 5)
+    im.paste(_gradient(_jitter(pal.sky[0], rnd), _jitter(pal.sky[1], rnd), (w, horizon)))
+    draw = ImageDraw.Draw(im)
+    if rnd.random() < 0.6:  # the sun, low or high
+        x, y, r = rnd.randint(60, w - 60), rnd.randint(30, horizon - 50), rnd.randint(14, 32)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=_mix(pal.sky[1], (255, 248, 220), 0.75))
+    for layer in range(2):  # far ridges, a forest edge on the nearer one
+        colour = _mix(_jitter(pal.hills, rnd), pal.sky[1], 0.45 - 0.35 * layer)
+        base = horizon - rnd.randint(10, 45) + layer * 20
+        points = [(0, h)]
+        x = -10
+        while x < w + 30:
+            step = rnd.randint(4, 10) if layer else rnd.randint(30, 90)
+            points.append((x, base - rnd.randint(0, 14 if layer else 50)))
+            x += step
+        points.append((w, h))
+        draw.polygon(points, fill=colour)
+    ground_top = horizon + 12
+    im.paste(
+        _gradient(_jitter(pal.ground[0], rnd), pal.ground[1], (w, h - ground_top)),
+        (0, ground_top),
+    )
+    draw = ImageDraw.Draw(im)
+    if rnd.random() < 0.45:  # a river or a lake reflecting the sky
+        y = rnd.randint(ground_top + 10, ground_top + 60)
+        water = _mix(pal.sky[0], pal.sky[1], 0.6)
+        draw.polygon(
+            [(0, y), (w, y - rnd.randint(-10, 20)), (w, y + 30), (0, y + rnd.randint(20, 50))],
+            fill=water,
+        )
+    for _ in range(rnd.randint(0, 3)):  # houses: red, yellow or white walls, dark roofs
+        hw = rnd.randint(50, 110)
+        hx, hy = rnd.randint(0, w - hw), rnd.randint(ground_top + 20, h - 60)
+        hh = hw * 2 // 3
+        wall = _jitter(rnd.choice(HOUSE_COLOURS), rnd, 10)
+        draw.rectangle((hx, hy - hh, hx + hw, hy), fill=wall)
+        roof = (hx - 6, hy - hh), (hx + hw // 2, hy - hh - hw // 2), (hx + hw + 6, hy - hh)
+        draw.polygon(roof, fill=(248, 250, 252) if pal.snow else _mix(wall, (30, 30, 30), 0.7))
+        for i in range(2):
+            wx = hx + hw // 5 + i * hw * 2 // 5
+            draw.rectangle((wx, hy - hh * 2 // 3, wx + hw // 6, hy - hh // 3), fill=(250, 236, 190))
+    trees = sorted(
+        (rnd.randint(-20, w + 20), rnd.randint(ground_top, h + 40))
+        for _ in range(rnd.randint(6, 16))
+    )
+    for tx, ty in sorted(trees, key=lambda t: t[1]):  # far ones first
+        size = int((ty - horizon + 30) * rnd.uniform(0.5, 1.0))
+        colour = _jitter(rnd.choice(pal.trees), rnd, 12)
+        if pal.round_trees and rnd.random() < 0.6:
+            draw.rectangle(
+                (tx - size // 30 - 1, ty - size // 2, tx + size // 30 + 1, ty), fill=(70, 56, 44)
+            )
+            draw.ellipse((tx - size // 4, ty - size, tx + size // 4, ty - size // 3), fill=colour)
+        else:
+            for k in range(3):  # a spruce: three tiers
+                top = ty - size + k * size // 4
+                half = size * (k + 2) // 14
+                draw.polygon(
+                    [(tx, top), (tx - half, top + size // 2), (tx + half, top + size // 2)],
+                    fill=colour,
+                )
+                if pal.snow:
+                    draw.polygon(
+                        [
+                            (tx, top),
+                            (tx - half // 3, top + size // 6),
+                            (tx + half // 3, top + size // 6),
+                        ],
+                        fill=(244, 247, 252),
+                    )
+    if pal.snow and rnd.random() < 0.5:  # falling snow
+        for _ in range(rnd.randint(80, 200)):
+            x, y, r = rnd.randrange(w), rnd.randrange(h), rnd.choice((1, 1, 2))
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=(250, 252, 255))
+
+
+def _draw_indoor(im: Image.Image, rnd: random.Random, outside: Palette) -> None:
+    w, h = im.size
+    table = rnd.randint(h * 11 // 20, h * 7 // 10)
+    wall = _jitter(rnd.choice(INDOOR_WALLS), rnd, 10)
+    im.paste(_gradient(wall, _mix(wall, (60, 50, 40), 0.25), (w, table)))
+    wood = _jitter((150, 110, 74), rnd, 20)
+    im.paste(_gradient(wood, _mix(wood, (30, 20, 10), 0.4), (w, h - table)), (0, table))
+    draw = ImageDraw.Draw(im)
+    # A window with the season outside.
+    ww, wh = rnd.randint(150, 240), rnd.randint(110, max(111, table - 80))
+    wx, wy = rnd.randint(20, w - ww - 20), rnd.randint(20, max(21, table - wh - 30))
+    draw.rectangle((wx - 8, wy - 8, wx + ww + 8, wy + wh + 8), fill=(244, 244, 238))
+    view = Image.new("RGB", _CANVAS)
+    _draw_outdoor(view, rnd, outside)
+    im.paste(view.resize((ww, wh), Image.Resampling.BILINEAR), (wx, wy))
+    draw.rectangle((wx + ww // 2 - 3, wy, wx + ww // 2 + 3, wy + wh), fill=(244, 244, 238))
+    # Things on the table: cups, books, a plant.
+    for _ in range(rnd.randint(3, 6)):
+        cx, cy = rnd.randint(30, w - 30), rnd.randint(table + 25, h - 20)
+        r = rnd.randint(14, 30)
+        colour = _jitter(rnd.choice(THINGS), rnd, 20)
+        if rnd.random() < 0.5:
+            draw.rectangle((cx - r, cy - r, cx + r, cy + r // 2), fill=colour)
+            draw.ellipse(
+                (cx - r, cy - r - r // 3, cx + r, cy - r + r // 3),
+                fill=_mix(colour, (255, 255, 255), 0.35),
+            )
+        else:
+            for k in range(rnd.randint(2, 4)):
+                book = _jitter(rnd.choice(THINGS), rnd, 30)
+                draw.rectangle((cx - r * 2, cy - k * 9, cx + r * 2, cy - k * 9 + 8), fill=book)
+    px = rnd.randint(20, w - 80)
+    draw.polygon(
+        [(px, table - 10), (px + 50, table - 10), (px + 42, table + 40), (px + 8, table + 40)],
+        fill=(176, 92, 60),
+    )
+    for _ in range(16):
+        lx, ly = px + 25 + rnd.randint(-50, 50), table - rnd.randint(20, 110)
+        draw.ellipse((lx - 16, ly - 7, lx + 16, ly + 7), fill=_jitter((60, 128, 62), rnd, 24))
+
+
+def make_photo(seed: int, scene: str, when: str = "summer") -> bytes:
+    """A photo-like JPEG (1024×768, about 100 kB): a landscape in `scene`'s colours, or a room
+    ("indoor") with the season `when` outside. The same seed always gives the same bytes."""
+    rnd = random.Random(seed)
+    im = Image.new("RGB", _CANVAS)
+    if scene == "indoor":
+        _draw_indoor(im, rnd, PALETTES[when])
+    else:
+        _draw_outdoor(im, rnd, PALETTES[scene])
+    im = im.resize(PHOTO_SIZE, Image.Resampling.BICUBIC)
+    # Sensor noise from the seed, not from Pillow's own generator, so the bytes repeat.
+    w, h = PHOTO_SIZE
+    grain = Image.frombytes("L", (w // 2, h // 2), rnd.randbytes(w * h // 4)).resize(PHOTO_SIZE)
+    im = Image.merge("RGB", [Image.blend(band, grain, 0.05) for band in im.split()])
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+# --- photo competitions ---------------------------------------------------------------------
+
+# Each caption comes with its scene: "out" is the season's landscape, "in" a room with the
+# season outside the window, or a palette by name.
+Caption = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class ContestText:
+    title: str
+    theme: str
+    captions: tuple[Caption, ...]
+    value: str | None = None  # the name of one of the organisation's values
+
+
+CONTEST_TEXTS: dict[str, dict[str, ContestText]] = {
+    "asnes": {
+        "finished": ContestText(
+            "Hverdagsglimt fra jobben",
+            "Vis oss et øyeblikk fra arbeidsdagen som gjorde deg glad, stolt eller bare fikk deg"
+            " til å smile. Spør alltid dem som er med på bildet før du sender det inn.",
+            (
+                ("Morgenkaffe på pauserommet før første runde i hjemmetjenesten.", "in"),
+                ("Utsikten fra bilen mellom to hjemmebesøk i Hof.", "out"),
+                ("Vaktmesteren har snekret nye benker til uteområdet på helsetunet.", "out"),
+                ("Biblioteket pyntet til lesekampanjen – bøker overalt!", "in"),
+                ("Ny pumpestasjon på plass. Stolte folk i vann og avløp!", "out"),
+                ("Lunsj med utsikt fra rådhuset.", "in"),
+                ("Kjøkkenhagen til Flisa skole, planlagt av 6. trinn.", "out"),
+                ("Ryddig og klart på Servicetorget før vi åpner.", "in"),
+            ),
+            value="Engasjement",
+        ),
+        "open": ContestText(
+            "Samarbeid på tvers",
+            "Fotografer et øyeblikk der dere løser noe sammen, gjerne på tvers av enheter.",
+            (
+                ("Felles planleggingsdag for alle skolene i kommunen.", "in"),
+                ("Dugnad i sansehagen med pårørende og ansatte.", "out"),
+                ("IKT og legekontoret rigget det nye timebokssystemet sammen.", "in"),
+            ),
+            value="Samarbeid",
+        ),
+        "winter": ContestText(
+            "Vinter i Åsnes",
+            "Snø, frost og blått lys: vis oss vinteren slik du ser den på vei til og fra jobb.",
+            (
+                ("Rimfrost på bjørkene langs Glomma i morgentimen.", "winter"),
+                ("Nybrøytet skolegård før elevene kommer.", "winter"),
+                ("Blåtimen over Flisa sentrum klokka tre.", "dusk"),
+                ("Skispor rett utenfor helsetunet – beboerne fulgte med fra vinduet.", "in"),
+                ("Snømåking i fellesskap utenfor barnehagen.", "winter"),
+                ("Solnedgang over Kjernåsen på vei hjem fra vakt.", "dusk"),
+                ("Vedstabelen ved kulturskolen er klar for kuldegradene.", "winter"),
+            ),
+        ),
+        "spring": ContestText(
+            "Vår i Åsnes",
+            "Lysere dager, snøsmelting og de første blomstene: vis oss våren rundt"
+            " arbeidsplassen din.",
+            (
+                ("Hestehoven har kommet fram ved parkeringsplassen.", "out"),
+                ("Isløsning i Glomma, sett fra brua på Flisa.", "out"),
+                ("Barnehagebarna fant de første blåveisene.", "out"),
+                ("Første lunsj ute i år – endelig!", "out"),
+                ("Vårrengjøring i parken med vaktmesterne.", "out"),
+                ("Våren titter inn på personalrommet.", "in"),
+                ("Sykkelsesongen er i gang på vei til jobb.", "out"),
+            ),
+        ),
+        "summer": ContestText(
+            "Sommer i Åsnes",
+            "Ferievikarer, lange kvelder og sol over skogen: vis oss sommeren på jobb.",
+            (
+                ("Kveldssol over Flisa fra hagen på helsetunet.", "out"),
+                ("Beboerne på tur til bryggeplassen.", "out"),
+                ("Jordbærkake fra sommervikarene våre.", "in"),
+                ("Gressklipping ved Hof skole før skolestart.", "out"),
+                ("Badeplassen er klar etter dugnaden.", "out"),
+                ("Lyse netter over skogen på vei hjem.", "out"),
+                ("Blomsterkassene utenfor rådhuset blomstrer.", "out"),
+            ),
+        ),
+        "autumn": ContestText(
+            "Høst i Åsnes",
+            "Farger, tåke og mørkere kvelder: vis oss høsten slik du ser den i jobben.",
+            (
+                ("Morgentåke over jordene på vei til første hjemmebesøk.", "out"),
+                ("Elevene plukket epler til skolekjøkkenet.", "out"),
+                ("Løvfall i parken ved helsetunet.", "out"),
+                ("Refleksvestene er på – barnehagen på tur.", "out"),
+                ("Høstfarger langs Flisa elv.", "out"),
+                ("Tyttebær fra personalturen, nå på pauserommet.", "in"),
+                ("Første frostnatt: isroser på bilruta.", "out"),
+            ),
+        ),
+    },
+    "avesta": {
+        "finished": ContestText(
+            "Arbetsglädje",
+            "Fånga ett ögonblick av arbetsglädje: något som fick dig eller en kollega att le."
+            " Fråga alltid dem som syns på bilden innan du skickar in.",
+            (
+                ("Fikapaus i personalrummet på Krylbo skola.", "in"),
+                ("Hemtjänstens bilar står redo en tidig morgon.", "out"),
+                ("Eleverna har byggt ett insektshotell i skolträdgården.", "out"),
+                ("Nya bänkar i parken, byggda av gata och park.", "out"),
+                ("Vårt nya samlingsrum på Förskolan Solgläntan.", "in"),
+                ("Glada miner efter planeringsdagen i kommunhuset.", "in"),
+                ("Utsikt över Dalälven under friskvårdstimmen.", "out"),
+            ),
+            value="Delaktighet",
+        ),
+        "open": ContestText(
+            "Min arbetsplats",
+            "Visa oss var du jobbar: köket, skolgården, bilen i hemtjänsten eller kontoret.",
+            (
+                ("Skrivbordet med den bästa utsikten i kommunhuset.", "in"),
+                ("Vårt kök på särskilt boende, redo för lunch.", "in"),
+            ),
+            value="Nytänkande",
+        ),
+        "winter": ContestText(
+            "Vinter i Avesta",
+            "Snö, frost och tidiga kvällar: visa oss vintern som du ser den på väg till och från"
+            " jobbet.",
+            (
+                ("Rimfrost på björkarna vid Dalälven.", "winter"),
+                ("Nyplogad skolgård innan eleverna kommer.", "winter"),
+                ("Blå timmen över Avesta centrum.", "dusk"),
+                ("Skidspår bakom det särskilda boendet.", "winter"),
+                ("Snöskottning tillsammans utanför förskolan.", "winter"),
+                ("Solnedgång över Koppardalen på väg hem.", "dusk"),
+                ("Vinterljus i personalrummet.", "in"),
+            ),
+        ),
+        "spring": ContestText(
+            "Vår i Avesta",
+            "Ljusare dagar, snösmältning och de första blommorna: visa oss våren runt din"
+            " arbetsplats.",
+            (
+                ("Tussilago vid parkeringen.", "out"),
+                ("Islossning i Dalälven.", "out"),
+                ("Förskolebarnen hittade de första blåsipporna.", "out"),
+                ("Första lunchen utomhus i år!", "out"),
+                ("Vårstädning i parken.", "out"),
+                ("Våren tittar in genom fönstret på kontoret.", "in"),
+                ("Cykelsäsongen har börjat.", "out"),
+            ),
+        ),
+        "summer": ContestText(
+            "Sommar i Avesta",
+            "Sommarvikarier, ljusa kvällar och sol över skogen: visa oss sommaren på jobbet.",
+            (
+                ("Kvällssol över Dalälven.", "out"),
+                ("Boende på utflykt till badplatsen.", "out"),
+                ("Jordgubbstårta från sommarvikarierna.", "in"),
+                ("Gräsklippning vid Karlbergsskolan.", "out"),
+                ("Blomlådorna utanför kommunhuset blommar.", "out"),
+                ("Midsommarstången på det särskilda boendet.", "out"),
+                ("Ljus natt över skogen på väg hem.", "out"),
+            ),
+        ),
+        "autumn": ContestText(
+            "Höst i Avesta",
+            "Färger, dimma och mörkare kvällar: visa oss hösten som du ser den i jobbet.",
+            (
+                ("Morgondimma över åkrarna på väg till första besöket.", "out"),
+                ("Eleverna plockade äpplen till skolköket.", "out"),
+                ("Lövfall i parken vid det särskilda boendet.", "out"),
+                ("Reflexvästarna på – förskolan på utflykt.", "out"),
+                ("Höstfärger längs Dalälven.", "out"),
+                ("Lingon från personalutflykten, nu i fikarummet.", "in"),
+                ("Första frostnatten: isblommor på bilrutan.", "out"),
+            ),
+        ),
+    },
+}
+# Votes for the finished competition's photos, most first: a clear podium, many voters.
+FINISHED_VOTES = {"asnes": (17, 12, 9, 6, 4, 3, 2), "avesta": (10, 7, 5, 3, 2, 1)}
+VOTING_APPROVED = 6  # plus one photo still in the moderation queue
+OPEN_APPROVED = {"asnes": 2, "avesta": 1}  # plus one waiting for moderation
+
+
+@dataclass
+class DemoContest:
+    org: Organisation
+    contest: Contest
+    phase: contests.Phase
+    approved: int
+    pending: int
+    podium: list[contests.Placing] = field(default_factory=list)
+
+
+def _local(tz: ZoneInfo, day: date, hour: int, minute: int = 0) -> datetime:
+    return features.local_moment(tz, day, time(hour, minute))
+
+
+def _between(rng: random.Random, start: datetime, end: datetime, n: int) -> list[datetime]:
+    """`n` moments in [start, end), sorted, to the second."""
+    span = max(1, int((end - start).total_seconds()))
+    return sorted(start + timedelta(seconds=rng.randrange(span)) for _ in range(n))
+
+
+def _submit(
+    session: Session,
+    contest: Contest,
+    rng: random.Random,
+    authors: Sequence[Person],
+    captions: Sequence[Caption],
+    moments: Sequence[datetime],
+    when: str,
+) -> list[ContestEntry]:
+    """One photo per author, through the competition's own submission (and photo pipeline)."""
+    entries = []
+    for author, (caption, scene), at in zip(authors, captions, moments, strict=True):
+        if scene == "out":
+            scene = rng.choice(SEASON_SCENES.get(when, (when,)))
+        elif scene == "in":
+            scene = "indoor"
+        photo = make_photo(rng.getrandbits(32), scene, when)
+        entries.append(
+            contests.submit_entry(
+                session,
+                author,
+                contest,
+                upload=photo,
+                caption=caption,
+                people_consent=True,
+                now=at,
+            )
+        )
+    return entries
+
+
+def _approve(
+    session: Session,
+    curator: Person,
+    entries: Sequence[ContestEntry],
+    by: datetime,
+    rng: random.Random,
+) -> None:
+    """The curator approves each photo a few hours after it came in (and before `by`)."""
+    for entry in entries:
+        at = min(entry.created_at + timedelta(minutes=rng.randint(20, 600)), by)
+        contests.moderate_entry(session, curator, entry, approve=True, now=at)
+
+
+def _contest(
+    session: Session,
+    curator: Person,
+    d: DemoOrg,
+    text: ContestText,
+    windows: Sequence[datetime],
+    votes: int = 1,
+) -> Contest:
+    value = next((v for v in d.values if v.name == text.value), None)
+    opens, closes, vote_opens, vote_closes = windows
+    return contests.create_contest(
+        session,
+        curator,
+        contests.ContestInput(
+            title=text.title,
+            theme=text.theme,
+            value_id=value.id if value is not None else None,
+            submit_opens_at=opens,
+            submit_closes_at=closes,
+            vote_opens_at=vote_opens,
+            vote_closes_at=vote_closes,
+            votes_per_person=votes,
+        ),
+    )
+
+
+def seed_contests(
+    session: Session, demo: Sequence[DemoOrg], rng: random.Random, now: datetime
+) -> list[DemoContest]:
+    """Three photo competitions per organisation, in its language, all through the service:
+
+    - one that closed this week (in the organisation's zone, before `now`), results announced,
+      with a clear podium from many voters;
+    - one open for voting now, six approved photos and one still waiting for moderation;
+    - one open for photos, with a few already sent.
+
+    The people one logs in as (`demo_logins`) have not voted in the open competition and have
+    sent nothing to the one taking photos, so they can try both.
+    """
+    made: list[DemoContest] = []
+    for d in demo:
+        org, tz = d.org, ZoneInfo(d.org.timezone)
+        texts = CONTEST_TEXTS[org.slug]
+        curator = d.with_role(Role.curator)[0]
+        logins = {p.id for p in d.demo_logins()}
+        today = now.astimezone(tz).date()
+        when = season(today)
+        week_start, _ = features.week_bounds(org, *features.week_of(org, now))
+        staff = [p for p in d.active_people if p.role != Role.curator]
+
+        # 1. Closed on Monday 09:00 of this week (earlier when `now` is before that), results
+        #    out a minute later, as the contest job would have announced them.
+        closes = _local(tz, week_start.astimezone(tz).date(), 9)
+        if closes + timedelta(minutes=5) > now:
+            closes = (now - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+        announced = min(max(week_start + timedelta(minutes=1), closes + timedelta(minutes=1)), now)
+        vote_opens = closes - timedelta(days=7)
+        opens = vote_opens - timedelta(days=14)
+        text = texts["finished"]
+        targets = list(FINISHED_VOTES[org.slug])
+        contest = _contest(session, curator, d, text, (opens, vote_opens, vote_opens, closes))
+        authors = rng.sample(staff, len(targets))
+        entries = _submit(
+            session,
+            contest,
+            rng,
+            authors,
+            rng.sample(text.captions, len(targets)),
+            _between(rng, opens, vote_opens - timedelta(hours=1), len(targets)),
+            when,
+        )
+        _approve(session, curator, entries, vote_opens - timedelta(minutes=1), rng)
+        rng.shuffle(targets)  # the winner is not simply the first photo sent
+        voters = rng.sample(d.active_people, len(d.active_people))
+        for entry, count in sorted(zip(entries, targets, strict=True), key=lambda et: -et[1]):
+            chosen = [p for p in voters if p.id != entry.author_id][:count]
+            for voter, at in zip(chosen, _between(rng, vote_opens, closes, count), strict=True):
+                contests.vote(session, voter, entry, now=at)
+                voters.remove(voter)
+        contests.announce_results(session, contest, announced)
+        made.append(
+            DemoContest(
+                org,
+                contest,
+                contests.phase(contest, now),
+                len(entries),
+                0,
+                contests.winners(session, contest, now),
+            )
+        )
+
+        # 2. Voting since two days ago, until 15:00 in four days; photos came in for two weeks.
+        text = texts[when]
+        vote_opens = _local(tz, today - timedelta(days=2), 8)
+        closes = _local(tz, today + timedelta(days=4), 15)
+        opens = vote_opens - timedelta(days=14)
+        contest = _contest(
+            session, curator, d, text, (opens, vote_opens, vote_opens, closes), votes=2
+        )
+        authors = rng.sample(staff, VOTING_APPROVED + 1)
+        moments = _between(rng, opens, vote_opens - timedelta(hours=6), VOTING_APPROVED)
+        moments.append(vote_opens - timedelta(minutes=rng.randint(10, 300)))  # sent late
+        entries = _submit(
+            session,
+            contest,
+            rng,
+            authors,
+            rng.sample(text.captions, VOTING_APPROVED + 1),
+            moments,
+            when,
+        )
+        approved = entries[:VOTING_APPROVED]
+        _approve(session, curator, approved, vote_opens - timedelta(minutes=1), rng)
+        voters = [p for p in d.active_people if p.id not in logins]
+        for voter in rng.sample(voters, len(voters) * 2 // 5):
+            picks = [e for e in approved if e.author_id != voter.id]
+            for entry in rng.sample(picks, rng.choice((1, 1, 2))):
+                at = vote_opens + (now - vote_opens) * rng.random()
+                contests.vote(session, voter, entry, now=at)
+        made.append(DemoContest(org, contest, contests.phase(contest, now), VOTING_APPROVED, 1))
+
+        # 3. Taking photos until next week; a few are in, one waits for the curator.
+        text = texts["open"]
+        opens = _local(tz, today - timedelta(days=3), 8)
+        closes = _local(tz, today + timedelta(days=11), 16)
+        contest = _contest(
+            session, curator, d, text, (opens, closes, closes, closes + timedelta(days=7))
+        )
+        count = OPEN_APPROVED[org.slug] + 1
+        authors = rng.sample([p for p in staff if p.id not in logins], count)
+        moments = _between(rng, opens + timedelta(hours=1), now - timedelta(minutes=30), count)
+        entries = _submit(session, contest, rng, authors, text.captions[:count], moments, when)
+        _approve(session, curator, entries[:-1], now - timedelta(minutes=1), rng)
+        made.append(DemoContest(org, contest, contests.phase(contest, now), count - 1, 1))
+        session.flush()
+    return made
+
+
+# --- Ukens ESS --------------------------------------------------------------------------------
+
+
+def _agree(
+    session: Session, feature: Feature, rng: random.Random, after: datetime, now: datetime
+) -> None:
+    """Everyone named says yes in the app, so no consent e-mail is left to send."""
+    for consent in list(feature.consents):
+        if consent.answer == ConsentAnswer.pending:
+            at = min(after + timedelta(minutes=rng.randint(15, 24 * 60)), now)
+            features.answer_consent(
+                session, person=consent.person, feature=feature, yes=True, now=at
+            )
+
+
+def _feature_week(
+    session: Session,
+    d: DemoOrg,
+    sched: features.WeekSchedule,
+    rng: random.Random,
+    now: datetime,
+) -> Feature | None:
+    """The week's best recognition (visible to everyone, the giver agreed), drafted at the
+    pick moment by a curator, agreed to by everyone named and approved."""
+    curator = d.with_role(Role.curator)[0]
+    found = features.candidates(session, d.org, year=sched.year, week=sched.week, now=sched.pick_at)
+    best = next((c.recognition for c in found if c.recognition is not None), None)
+    if best is None:
+        return None
+    feature = features.draft_feature(
+        session, d.org, best, year=sched.year, week=sched.week, actor=curator, now=sched.pick_at
+    )
+    _agree(session, feature, rng, sched.pick_at, now)
+    features.approve(session, feature, curator, now=min(sched.pick_at + timedelta(hours=26), now))
+    return feature
+
+
+def seed_features(
+    session: Session, demo: Sequence[DemoOrg], rng: random.Random, now: datetime
+) -> list[Feature]:
+    """Last week's feature, published at its moment; returns the published ones.
+
+    Before last week's publish moment (early on a Monday) the week before is the published
+    one, and last week's is approved and agreed, for the scheduler to publish on time. When
+    this week's pick moment has passed, this week is drafted as the job would have (the
+    week's top candidate, perhaps the winning photo), everyone named agreeing, for a curator
+    to approve. So the scheduler finds nothing to pick, ask or alert about the past.
+    """
+    published = []
+    for d in demo:
+        org = d.org
+        last = features.schedule(org, *features.week_of(org, now - timedelta(days=7)))
+        if last.publish_at > now:
+            _feature_week(session, d, last, rng, now)
+            last = features.schedule(org, *features.week_of(org, now - timedelta(days=14)))
+        feature = _feature_week(session, d, last, rng, now)
+        if feature is not None and features.publish_feature(session, feature, last.publish_at):
+            published.append(feature)
+        this = features.schedule(org, *features.week_of(org, now))
+        if this.pick_at <= now:
+            picked = features.pick_week(
+                session, org, year=this.year, week=this.week, now=this.pick_at
+            )
+            if picked.feature is not None:
+                _agree(session, picked.feature, rng, this.pick_at, now)
+        session.flush()
+    return published
+
+
+# --- the summary ------------------------------------------------------------------------------
+
+PHASE_TEXT = {
+    contests.Phase.closed: "results out",
+    contests.Phase.voting: "voting",
+    contests.Phase.submitting: "taking photos",
+}
+
+
+def _contest_line(c: DemoContest) -> str:
+    parts = [f"{c.approved} photo{'s' if c.approved != 1 else ''}"]
+    if c.pending:
+        parts.append(f"{c.pending} awaiting moderation")
+    if c.podium:
+        parts.append(f"won by {c.podium[0].entry.author.name}")
+    return f"«{c.contest.title}» ({PHASE_TEXT.get(c.phase, c.phase.value)}, {', '.join(parts)})"
+
+
+def summarise(
+    demo: Sequence[DemoOrg],
+    recognitions: int = 0,
+    contests_made: Sequence[DemoContest] = (),
+    published: Sequence[Feature] = (),
+) -> str:
     parts = []
     for d in demo:
         people = len(d.people)
@@ -760,17 +1478,38 @@ def summarise(demo: Sequence[DemoOrg], recognitions: int = 0) -> str:
             + (f", {nynorsk} writing nynorsk" if nynorsk else "")
             + f"); demo logins: {logins}."
         )
+    extra = []
+    for d in demo:
+        made = [c for c in contests_made if c.org is d.org]
+        if made:
+            extra.append(
+                f"Photo competitions in {d.org.name}: {'; '.join(_contest_line(c) for c in made)}."
+            )
+    for feature in published:
+        org = feature.org
+        extra.append(
+            f"{org.display_feature_name} for week "
+            f"{features.week_label(feature.iso_year, feature.iso_week)} is published in {org.name}"
+            f" («{feature.headline}»), on /embed/{org.slug}/feature and /{org.slug}/curate."
+        )
     return (
         "Seeded the demo. "
         + " ".join(parts)
         + (f" {recognitions} recognitions over the last four weeks." if recognitions else "")
+        + "".join(" " + line for line in extra)
         + " In dev mode (TOD_ENV=dev) /login lists everyone for a one-click demo login."
     )
 
 
 def seed_demo(session: Session, now: datetime | None = None) -> str:
     """Seed Åsnes kommune and Avesta kommun; return a one-paragraph summary. Does not commit."""
+    now = now or utcnow()
     rng = random.Random(DEMO_SEED)
     demo = seed_demo_orgs(session, rng)
-    made = seed_recognitions(session, demo, rng, now or utcnow())
-    return summarise(demo, made)
+    for d in demo:  # the organisations existed before the weeks of history seeded below
+        d.org.created_at = min(d.org.created_at, now - timedelta(days=HISTORY_DAYS + 7))
+        session.add(d.org)
+    made = seed_recognitions(session, demo, rng, now, days=HISTORY_DAYS)
+    contests_made = seed_contests(session, demo, rng, now)
+    published = seed_features(session, demo, rng, now)
+    return summarise(demo, made, contests_made, published)

@@ -9,9 +9,11 @@ never by their (translated) wording.
 
 import io
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,7 +53,11 @@ def phone_jpeg() -> bytes:
 
 @pytest.fixture
 def media_folder(tmp_path, monkeypatch) -> Iterator[None]:
-    """The live server runs in this process: point its media storage at a temporary folder."""
+    """The live server runs in this process: point its media storage at a temporary folder,
+    with a copy of the demo's photos (its competitions are on the pages this test checks)."""
+    seeded = Path(get_settings().media_url.removeprefix("file:"))
+    if seeded.is_dir():
+        shutil.copytree(seeded, tmp_path / "media")
     monkeypatch.setenv("TOD_MEDIA_URL", f"file:{tmp_path / 'media'}")
     get_settings.cache_clear()
     yield

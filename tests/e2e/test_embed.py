@@ -165,6 +165,33 @@ def published(live_server: LiveServer) -> Iterator[int]:
             session.commit()
 
 
+@pytest.fixture
+def no_feature(live_server: LiveServer) -> Iterator[None]:
+    """The widget with nothing published: the demo's published features set aside meanwhile."""
+    with Session(live_server.engine) as session:
+        org = session.exec(select(Organisation).where(Organisation.slug == ORG)).one()
+        rows = session.exec(
+            select(Feature).where(
+                Feature.org_id == org.id, Feature.status == FeatureStatus.published
+            )
+        ).all()
+        hidden = [row.id for row in rows]
+        for row in rows:
+            row.status = FeatureStatus.withdrawn
+            session.add(row)
+        session.commit()
+    try:
+        yield
+    finally:
+        with Session(live_server.engine) as session:
+            for feature_id in hidden:
+                row = session.get(Feature, feature_id)
+                if row is not None:
+                    row.status = FeatureStatus.published
+                    session.add(row)
+            session.commit()
+
+
 def _collect_console(page: Page) -> list[str]:
     messages: list[str] = []
 
@@ -254,8 +281,7 @@ def test_widget_on_another_origin_is_refused_by_the_browser(
 def test_widget_page_has_no_accessibility_violations(
     new_context: Callable[..., Any], live_server: LiveServer, state: str, request: Any
 ):
-    if state == "feature":
-        request.getfixturevalue("published")
+    request.getfixturevalue("published" if state == "feature" else "no_feature")
     violations: dict[str, list[dict[str, Any]]] = {}
     for name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
         page = new_context(viewport=viewport, bypass_csp=True).new_page()

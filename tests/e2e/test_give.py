@@ -264,9 +264,13 @@ def test_double_click_on_send_gives_once(new_context, live_server):
     undo(page, int(GIVEN_URL.search(landed[0][1]).group(1)))
 
 
+# Recognitions' cards; the feed also shows a photo competition's results (the demo has one).
+REC_CARD = "article.rec-card[aria-labelledby^='rec-']"
+
+
 def card_ids(page: Page) -> list[str]:
     return page.eval_on_selector_all(
-        "article.rec-card[aria-labelledby]",
+        REC_CARD,
         "els => els.map(e => e.getAttribute('aria-labelledby'))",
     )
 
@@ -284,15 +288,15 @@ def test_feed_scrolls_on_with_htmx(new_context, live_server):
     for pages in (2, 3):
         page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
         page.wait_for_function(
-            "(n) => document.querySelectorAll('article.rec-card').length > n",
-            arg=20 * (pages - 1),
+            "([sel, n]) => document.querySelectorAll(sel).length > n",
+            arg=[REC_CARD, 20 * (pages - 1)],
         )
         ids = card_ids(page)
         assert len(ids) > 20 * (pages - 1)
         assert len(ids) == len(set(ids)), "a recognition came twice"
         assert ids[: len(first)] == first, "the first page changed"
         # Every card sits in its own item of the one list; there is one "more" link.
-        expect(page.locator("ol.feed > li > article.rec-card")).to_have_count(len(ids))
+        expect(page.locator(f"ol.feed > li > {REC_CARD}")).to_have_count(len(ids))
         expect(page.locator("li.feed-more")).to_have_count(1)
 
     assert more.get_attribute("href") != first_href
@@ -302,7 +306,7 @@ def test_feed_scrolls_on_with_htmx(new_context, live_server):
 def test_reaction_toggles_in_place(new_context, live_server):
     page = signed_in(new_context, live_server, "employee")
     page.goto(f"/{ORG}/")
-    card = page.locator("article.rec-card").first
+    card = page.locator(REC_CARD).first
     rec = re.fullmatch(r"rec-(\d+)-title", card.get_attribute("aria-labelledby") or "")
     assert rec
     bar = f"#reactions-{rec.group(1)}"
