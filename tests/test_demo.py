@@ -16,6 +16,7 @@ from app.feature import service as features
 from app.feature.jobs import weekly_tick
 from app.feature.models import (
     ConsentAnswer,
+    Feature,
     FeatureConsent,
     FeatureStatus,
     WebhookDelivery,
@@ -372,7 +373,12 @@ def test_photo_competitions_in_each_phase_with_a_clear_podium(db):
         assert entry.people_consent and 10 <= len(entry.caption) <= 120
         assert contests.has_photo(entry) and entry.image.alt == entry.caption
         assert {v["format"] for v in entry.image.variants} == {"jpg", "webp"}
-    assert len({e.image_id for e in entries}) == len(entries) == _count(db, MediaImage)
+    featured_photos = db.exec(
+        select(Feature.image_id).where(col(Feature.image_id).is_not(None))
+    ).all()
+    assert len({e.image_id for e in entries}) == len(entries)
+    # ... and the photos the curators added to the weekly features (a winner's is its own).
+    assert len({e.image_id for e in entries} | set(featured_photos)) == _count(db, MediaImage)
     assert "Photo competitions in Åsnes kommune: «Hverdagsglimt fra jobben» (results out" in summary
     assert "«Min arbetsplats» (taking photos" in summary
     assert "\n" not in summary
@@ -395,6 +401,9 @@ def test_last_weeks_feature_is_public_and_the_scheduler_e_mails_nobody(db, facto
         assert approver is not None and approver.is_curator
         assert all(c.answer == ConsentAnswer.yes for c in current.consents)
         assert {c.person_id for c in current.consents} == {r.person_id for r in rec.recipients}
+        # The curator added a photo: the widget shows it.
+        assert current.image is not None and current.image.owner_id == approver.id
+        assert current.image.alt and {v["width"] for v in current.image.variants} >= {320}
         # This week's pick moment (Thursday 09:00) has passed: drafted, agreed, for a curator.
         this = features.week_feature(db, org, *features.week_of(org, FRIDAY))
         assert this is not None and this.status == FeatureStatus.draft

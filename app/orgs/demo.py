@@ -30,6 +30,7 @@ from app.contests import service as contests
 from app.contests.models import Contest, ContestEntry
 from app.feature import service as features
 from app.feature.models import ConsentAnswer, Feature
+from app.media import service as media
 from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role, Value
 from app.orgs.service import add_department, add_value, create_org, upsert_person
 from app.recognition.models import Notification, Reaction, ReactionKind, Recognition
@@ -1385,6 +1386,12 @@ def _agree(
             )
 
 
+FEATURE_PHOTO_ALT = {
+    "nb": "Pauserommet med utsikt mot skogen, der historien begynte",
+    "sv": "Fikarummet med utsikt mot skogen, där det hela började",
+}
+
+
 def _feature_week(
     session: Session,
     d: DemoOrg,
@@ -1402,6 +1409,16 @@ def _feature_week(
     feature = features.draft_feature(
         session, d.org, best, year=sched.year, week=sched.week, actor=curator, now=sched.pick_at
     )
+    # The curator adds a photo from the workplace, as the editor lets them.
+    when = season(sched.pick_at.astimezone(ZoneInfo(d.org.timezone)).date())
+    photo = media.save_upload(
+        session,
+        d.org,
+        curator,
+        make_photo(rng.randrange(2**31), "indoor", when),
+        alt=FEATURE_PHOTO_ALT.get(d.org.locale, FEATURE_PHOTO_ALT["nb"]),
+    )
+    features.set_photo(session, feature, photo, actor=curator)
     _agree(session, feature, rng, sched.pick_at, now)
     features.approve(session, feature, curator, now=min(sched.pick_at + timedelta(hours=26), now))
     return feature

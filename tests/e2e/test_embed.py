@@ -18,6 +18,9 @@ from sqlmodel import Session, col, select
 
 from app.config import get_settings
 from app.feature.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+from app.media import service as media
+from app.media.models import MediaImage
+from app.orgs.demo import make_photo
 from app.orgs.models import Organisation, Person, Value
 from app.recognition.service import give_recognition
 from app.types import utcnow
@@ -133,9 +136,14 @@ def published(live_server: LiveServer) -> Iterator[int]:
             idempotency_key=f"e2e-embed-{secrets.token_hex(6)}",
         )
         # A week no other test uses; "current" means the newest publication, not this week.
+        # The curator's photo, through the real pipeline.
+        photo = media.save_upload(
+            session, org, giver, make_photo(41, "indoor", "autumn"), alt="Vaktrommet en høstkveld"
+        )
         feature = Feature(
             org=org,
             recognition=rec,
+            image=photo,
             iso_year=1999,
             iso_week=52,
             status=FeatureStatus.published,
@@ -153,7 +161,7 @@ def published(live_server: LiveServer) -> Iterator[int]:
         )
         session.add(feature)
         session.commit()
-        feature_id, rec_id = feature.id, rec.id
+        feature_id, rec_id, photo_id = feature.id, rec.id, photo.id
     try:
         assert feature_id is not None
         yield feature_id
@@ -162,6 +170,9 @@ def published(live_server: LiveServer) -> Iterator[int]:
             for row in (session.get(Feature, feature_id), session.get(type(rec), rec_id)):
                 if row is not None:
                     session.delete(row)
+            session.commit()
+            if (image := session.get(MediaImage, photo_id)) is not None:
+                media.delete_image(session, image)
             session.commit()
 
 
@@ -228,6 +239,14 @@ def test_widget_on_an_allowed_intranet_shows_the_feature_and_fits_its_content(
     frame = _widget_frame(page)
     expect(frame.get_by_role("heading", level=1)).to_have_text(HEADLINE)
     assert frame.url.startswith(f"{live_server.url}/embed/{ORG}/feature")
+    # The photo comes from the public route, framed on another origin, with no cookie.
+    photo = frame.locator("picture img")
+    expect(photo).to_have_attribute("alt", "Vaktrommet en høstkveld")
+    frame.wait_for_function(
+        "() => { const i = document.querySelector('picture img');"
+        " return i.complete && i.naturalWidth > 0; }"
+    )
+    assert f"/embed/{ORG}/photo/{published}/" in (photo.evaluate("i => i.currentSrc") or "")
 
     def fits() -> None:
         content = frame.evaluate(
@@ -245,10 +264,11 @@ def test_widget_on_an_allowed_intranet_shows_the_feature_and_fits_its_content(
     fits()
     phone_height = iframe.bounding_box()["height"]  # type: ignore[index]
     screenshot(page, "widget-on-intranet-phone", readme=True)
-    # Wider: the text needs fewer lines and the frame shrinks with it.
+    # Wider: fewer lines of text but a larger photo; the frame follows its content.
     page.set_viewport_size(DESKTOP)
     page.wait_for_function(
-        "(h) => document.querySelector('main iframe').getBoundingClientRect().height < h - 10",
+        "(h) => Math.abs(document.querySelector('main iframe').getBoundingClientRect().height"
+        " - h) > 10",
         arg=phone_height,
     )
     fits()
