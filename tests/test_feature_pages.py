@@ -488,6 +488,26 @@ def test_home_and_archive_show_only_published_consented(client, db, world, statu
     assert client.get(f"/asnes/features/{feature.id}").status_code == (200 if shown else 404)
 
 
+def test_members_see_the_features_photo_on_home_archive_and_page(client, db, world):
+    from tests.test_contests import make_image
+
+    feature = make_feature(
+        db, world.org, world.rec, status=FeatureStatus.published, answers={world.hero.id: "yes"}
+    )
+    feature.image = make_image(db, world.org, world.curator)
+    db.flush()
+    login(client, db, world.employee)
+    src = f'src="/asnes/media/{feature.image_id}/800.jpg"'
+    for url in ("/asnes/", "/asnes/features", f"/asnes/features/{feature.id}"):
+        html = client.get(url).text
+        assert src in html, url
+        assert 'alt="Photo: Åse redda natta"' in html, url
+    # The employee may fetch it: it belongs to a public feature (the files are not needed here).
+    from app.media import service as media
+
+    assert media.can_view(db, world.employee, feature.image)
+
+
 def test_a_later_no_takes_the_card_away(client, db, world):
     make_feature(
         db, world.org, world.rec, status=FeatureStatus.published, answers={world.hero.id: "yes"}
