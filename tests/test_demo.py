@@ -24,14 +24,16 @@ from app.feature.models import (
 from app.feature.webhooks import deliver_due
 from app.media.models import MediaImage
 from app.orgs import demo as demo_module
-from app.orgs.demo import DEMO_SEED, email_for, email_part, make_photo, plan_demo, seed_demo
+from app.orgs import demo_photos
+from app.orgs.demo import DEMO_SEED, email_for, email_part, plan_demo, seed_demo
+from app.orgs.demo_photos import make_photo
 from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role, Value
 from app.orgs.service import contrast_ratio, department_tree
 from app.recognition.jobs import send_daily_digests, send_due_notifications
 from app.recognition.models import Notification, Visibility
 from tests.helpers import post_form
 
-PHOTO_SIZE = demo_module.PHOTO_SIZE
+PHOTO_SIZE = demo_photos.PHOTO_SIZE
 FRIDAY = datetime(2026, 11, 20, 12, tzinfo=UTC)  # ISO week 47, after its pick (Thursday 09:00)
 EARLY_MONDAY = datetime(2026, 11, 23, 5, tzinfo=UTC)  # 06:00 in Oslo: before 07:00's publication
 MIDNIGHT = datetime(2026, 11, 22, 23, 0, 30, tzinfo=UTC)  # Monday 00:00:30 in Oslo
@@ -40,7 +42,7 @@ MIDNIGHT = datetime(2026, 11, 22, 23, 0, 30, tzinfo=UTC)  # Monday 00:00:30 in O
 @pytest.fixture(autouse=True)
 def small_photos(monkeypatch: pytest.MonkeyPatch) -> None:
     """The real photo pipeline, on smaller photos: most tests here seed the demo twice over."""
-    monkeypatch.setattr(demo_module, "PHOTO_SIZE", (320, 240))
+    monkeypatch.setattr(demo_photos, "PHOTO_SIZE", (320, 240))
 
 
 def _org(db: Session, slug: str) -> Organisation:
@@ -454,7 +456,7 @@ def test_results_are_announced_this_week_even_just_after_midnight_on_monday(db):
 
 
 def test_demo_photos_are_small_photo_like_jpegs_and_always_the_same(monkeypatch):
-    monkeypatch.setattr(demo_module, "PHOTO_SIZE", PHOTO_SIZE)  # the real size, here
+    monkeypatch.setattr(demo_photos, "PHOTO_SIZE", PHOTO_SIZE)  # the real size, here
     one = make_photo(7, "winter")
     assert one == make_photo(7, "winter")
     assert one != make_photo(8, "winter")
