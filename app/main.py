@@ -1,6 +1,7 @@
 """create_app(): routers, middleware, error pages, lifespan."""
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -61,6 +62,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 settings.workers,
             )
         app.state.scheduler = scheduler.start_in_process()
+    # Everything loaded so far (modules, templates, settings) lives as long as the process:
+    # keep it out of the garbage collector's full passes, which otherwise walk it every time
+    # (a full pass took ~70 ms during the weekly ranking; ~7 ms after this).
+    gc.freeze()
     try:
         yield
     finally:

@@ -382,8 +382,8 @@ class Ids:
         return next(self.counters.setdefault(table, itertools.count(1)))
 
 
-def org_sizes(people: int) -> list[int]:
-    sizes = [max(5, round(people * s.share)) for s in ORGS]
+def org_sizes(people: int, specs: tuple[OrgSpec, ...] = ORGS) -> list[int]:
+    sizes = [max(5, round(people * s.share)) for s in specs]
     sizes[0] += people - sum(sizes)  # the biggest absorbs rounding
     return sizes
 
@@ -695,6 +695,7 @@ def generate(
     end: date | None = None,
     force: bool = False,
     credentials: Path = DEFAULT_CREDENTIALS,
+    org_count: int = len(ORGS),
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     rng = random.Random(seed)
@@ -712,9 +713,10 @@ def generate(
     print(f"database: {make_url(url).render_as_string(hide_password=True)} (migrated)")
 
     ids = Ids()
+    specs = ORGS[: max(1, min(org_count, len(ORGS)))]  # --orgs 1: everyone in the biggest one
     orgs = [
         Org(id=ids.next("organisation"), spec=spec, size=size)
-        for spec, size in zip(ORGS, org_sizes(people), strict=True)
+        for spec, size in zip(specs, org_sizes(people, specs), strict=True)
     ]
     rows = plan_people(rng, ids, orgs, created)
     writer = Writer(engine)
@@ -930,6 +932,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recognitions", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--orgs",
+        type=int,
+        default=len(ORGS),
+        help=f"how many of the {len(ORGS)} organisations (1: all people and recognitions in one)",
+    )
+    parser.add_argument(
         "--end",
         type=date.fromisoformat,
         help="last day of the history (default: today, UTC); fix it for identical databases",
@@ -947,6 +955,7 @@ def main(argv: list[str] | None = None) -> int:
         end=args.end,
         force=args.force,
         credentials=args.credentials,
+        org_count=args.orgs,
     )
     return 0
 

@@ -23,7 +23,6 @@ from app.feature.models import (
 )
 from app.feature.webhooks import deliver_due
 from app.media.models import MediaImage
-from app.orgs import demo as demo_module
 from app.orgs import demo_photos
 from app.orgs.demo import DEMO_SEED, email_for, email_part, plan_demo, seed_demo
 from app.orgs.demo_photos import make_photo

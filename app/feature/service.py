@@ -22,14 +22,28 @@ e-mail is due at `asked_at`) or `none:...` (no link: a standing yes, or already 
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from functools import cache
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from babel.lists import format_list
-from sqlalchemy import ColumnElement, and_, exists, func, or_, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    or_,
+    type_coerce,
+    update,
+)
+from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -235,22 +249,6 @@ class Candidate:
         return ("e" if self.entry is not None else "r") + str(self.subject.id)
 
 
-def _opted_out_or_gone() -> ColumnElement[bool]:
-    """Someone named said "never feature me" (here or in general) or has left."""
-    return exists(
-        select(RecognitionRecipient.person_id)
-        .join(Person, col(Person.id) == RecognitionRecipient.person_id)
-        .where(
-            col(RecognitionRecipient.recognition_id) == Recognition.id,
-            or_(
-                col(RecognitionRecipient.feature_opt_out).is_(True),
-                col(Person.feature_opt_out).is_(True),
-                col(Person.active).is_(False),
-            ),
-        )
-    )
-
-
 def _refused() -> ColumnElement[bool]:
     """Someone named already said no to featuring this recognition."""
     return exists(
@@ -385,27 +383,45 @@ def _last_featured(
     )
 
 
-@dataclass
+_Part = tuple[float, dict[str, Any]]  # points and the reason (shared: copied, never changed)
+
+
+class _Named(NamedTuple):
+    """Someone named in a recognition, as far as the score needs them (read as plain columns)."""
+
+    id: int
+    department_id: int | None
+    feature_always_agree: bool
+
+
+@dataclass(slots=True)
 class _Facts:
     """What the common parts of the score look at, for either kind of candidate."""
 
-    subject: Subject
-    engagement: list[tuple[float, dict[str, Any]]]  # reactions, or votes and the win
+    subject: Subject | int  # an int: a recognition's id, loaded only if it makes the list
+    engagement: Sequence[_Part]  # reactions, or votes and the win
     chars: int  # the recognition's text, or the caption
-    values: list[Value]
-    people: list[Person]  # the recipients, or the photographer
+    values: Sequence[Value]
+    people: Sequence[Person | _Named]  # the recipients, or the photographer
     moment: datetime  # given, or the results announced
     recent_code: str = "recent"  # the reason's code for the recency part
 
 
-def _score(
-    session: Session, org: Organisation, facts: list[_Facts], *, year: int, week: int, now: datetime
-) -> list[Candidate]:
-    """Score the candidates described by `facts`; best first, ties to recognitions, then id."""
-    if not facts:
-        return []
+def _scoring(
+    session: Session,
+    org: Organisation,
+    dept_ids: set[int],
+    *,
+    year: int,
+    week: int,
+    now: datetime,
+) -> Callable[[_Facts], list[_Part]]:
+    """The parts of a candidate's score (points, reason), in the order they are added up.
+
+    Each part depends on something many candidates share (the text's length, the values,
+    the departments, the weeks since someone was featured): each is worked out once.
+    """
     value_last, dept_last, person_last = _last_featured(session, org, year, week)
-    dept_ids = {p.department_id for f in facts for p in f.people} - {None}
     dept_names: dict[int | None, str] = {}
     if dept_ids:
         dept_names = dict(
@@ -415,67 +431,161 @@ def _score(
         )
     _start, end = week_bounds(org, year, week)
     reference = min(now, end)
-    result = []
-    for fact in facts:
-        parts = list(fact.engagement)
-        parts.append(
-            (
-                SUBSTANCE_POINTS * min(fact.chars, SUBSTANCE_CHARS) / SUBSTANCE_CHARS,
-                {"code": "substance", "chars": fact.chars},
-            )
+
+    @cache
+    def since(key: int | None) -> int | None:
+        return _weeks_since(key, year, week)
+
+    @cache
+    def substance(chars: int) -> _Part:
+        return (
+            SUBSTANCE_POINTS * min(chars, SUBSTANCE_CHARS) / SUBSTANCE_CHARS,
+            {"code": "substance", "chars": chars},
         )
-        values = sorted(fact.values, key=lambda v: v.position)
-        value_rest = [(_weeks_since(value_last.get(v.id or 0), year, week), v.name) for v in values]
+
+    # By the list itself (`_week_facts` shares one per combination of values), kept with it
+    # so that its id is not reused while cached.
+    value_parts: dict[int, tuple[Sequence[Value], _Part | None]] = {}
+
+    def value_part(given: Sequence[Value]) -> _Part | None:
+        cached = value_parts.get(id(given))
+        if cached is not None and cached[0] is given:
+            return cached[1]
+        part = None
+        values = sorted(given, key=lambda v: v.position)
+        value_rest = [(since(value_last.get(v.id or 0)), v.name) for v in values]
         if value_rest:
             weeks, name = _most_rested(value_rest)
-            parts.append(
-                (
-                    _rest_points(weeks, VALUE_REST_POINTS),
-                    {"code": "value_rest", "value": name, "weeks": weeks},
-                )
+            part = (
+                _rest_points(weeks, VALUE_REST_POINTS),
+                {"code": "value_rest", "value": name, "weeks": weeks},
             )
-        depts = sorted({d for p in fact.people if (d := p.department_id) is not None})
-        dept_rest = [
-            (_weeks_since(dept_last.get(d), year, week), dept_names.get(d, "")) for d in depts
-        ]
-        if dept_rest:
-            weeks, name = _most_rested(dept_rest)
-            parts.append(
-                (
-                    _rest_points(weeks, DEPARTMENT_REST_POINTS),
-                    {"code": "department_rest", "department": name, "weeks": weeks},
-                )
-            )
-        # The most recently featured of the people named decides: fresh faces first.
-        person_rest = [_weeks_since(person_last.get(p.id or 0), year, week) for p in fact.people]
-        seen = [w for w in person_rest if w is not None]
-        weeks_r = min(seen) if seen else None
-        parts.append(
-            (
-                _rest_points(weeks_r, RECIPIENT_REST_POINTS),
-                {"code": "recipient_rest", "weeks": weeks_r},
-            )
-        )
-        days = (reference - fact.moment).days
-        if 0 <= days < 7:
-            parts.append((RECENT_POINTS * (7 - days) / 7, {"code": fact.recent_code, "days": days}))
+        value_parts[id(given)] = (given, part)
+        return part
 
-        score = round(sum(pts for pts, _ in parts), 4)
-        reasons = []
-        for pts, reason in parts:
-            if pts >= REASON_MIN_POINTS or reason["code"] in ALWAYS_LISTED:
-                reasons.append({**reason, "points": round(pts, 2)})
-        always = all(p.feature_always_agree for p in fact.people)
-        result.append(
-            Candidate(
-                subject=fact.subject,
-                score=score,
-                reasons=reasons,
-                consent_state="ok" if always else "ask",
-            )
+    @cache
+    def department_part(depts: tuple[int, ...]) -> _Part | None:
+        dept_rest = [(since(dept_last.get(d)), dept_names.get(d, "")) for d in depts]
+        if not dept_rest:
+            return None
+        weeks, name = _most_rested(dept_rest)
+        return (
+            _rest_points(weeks, DEPARTMENT_REST_POINTS),
+            {"code": "department_rest", "department": name, "weeks": weeks},
         )
-    result.sort(key=lambda c: (-c.score, c.entry is not None, c.subject.id or 0))
+
+    @cache
+    def recipient_part(weeks: int | None) -> _Part:
+        return (
+            _rest_points(weeks, RECIPIENT_REST_POINTS),
+            {"code": "recipient_rest", "weeks": weeks},
+        )
+
+    @cache
+    def recent_part(days: int, code: str) -> _Part | None:
+        if 0 <= days < 7:
+            return RECENT_POINTS * (7 - days) / 7, {"code": code, "days": days}
+        return None
+
+    person_weeks = {person: since(key) for person, key in person_last.items()}
+
+    def named_parts(people: Sequence[Person | _Named]) -> tuple[_Part | None, _Part]:
+        depts = tuple(sorted({d for p in people if (d := p.department_id) is not None}))
+        # The most recently featured of the people named decides: fresh faces first.
+        seen = [w for p in people if (w := person_weeks.get(p.id or 0)) is not None]
+        return department_part(depts), recipient_part(min(seen) if seen else None)
+
+    by_person: dict[int, tuple[_Part | None, _Part]] = {}  # one person named: most often
+
+    def parts_of(fact: _Facts) -> list[_Part]:
+        parts = [*fact.engagement, substance(fact.chars)]
+        if (part := value_part(fact.values)) is not None:
+            parts.append(part)
+        people = fact.people
+        if len(people) == 1:
+            found = by_person.get(key := people[0].id or 0)
+            if found is None:
+                found = by_person[key] = named_parts(people)
+        else:
+            found = named_parts(people)
+        department, recipient = found
+        if department is not None:
+            parts.append(department)
+        parts.append(recipient)
+        days = (reference - fact.moment).days
+        if (part := recent_part(days, fact.recent_code)) is not None:
+            parts.append(part)
+        return parts
+
+    return parts_of
+
+
+def _ranked(
+    session: Session,
+    org: Organisation,
+    facts: list[_Facts],
+    *,
+    year: int,
+    week: int,
+    now: datetime,
+    limit: int | None = None,
+) -> tuple[Callable[[_Facts], list[_Part]], list[tuple[float, _Facts]]]:
+    """The `limit` best (score, facts), best first, ties to recognitions, then id; and the
+    parts of a score, to explain the few that are shown (`_candidate`)."""
+    dept_ids = {d for f in facts for p in f.people if (d := p.department_id) is not None}
+    parts_of = _scoring(session, org, dept_ids, year=year, week=week, now=now)
+    # In tie-break order first (recognitions, then entries, each by id), then a stable sort
+    # on the score alone: no key tuple per candidate.
+    recognitions = [f for f in facts if not isinstance(f.subject, ContestEntry)]
+    entries = [f for f in facts if isinstance(f.subject, ContestEntry)]
+    recognitions.sort(key=_subject_id)
+    entries.sort(key=_subject_id)
+    ordered = recognitions + entries
+    scores = [round(sum([pts for pts, _ in parts_of(f)]), 4) for f in ordered]
+    best = sorted(range(len(ordered)), key=scores.__getitem__, reverse=True)[:limit]
+    return parts_of, [(scores[i], ordered[i]) for i in best]
+
+
+def _subject_id(fact: _Facts) -> int:
+    return fact.subject if isinstance(fact.subject, int) else fact.subject.id or 0
+
+
+def _candidate(parts: list[_Part], score: float, fact: _Facts, subject: Subject) -> Candidate:
+    reasons = [
+        {**reason, "points": round(pts, 2)}
+        for pts, reason in parts
+        if pts >= REASON_MIN_POINTS or reason["code"] in ALWAYS_LISTED
+    ]
+    always = all(p.feature_always_agree for p in fact.people)
+    return Candidate(
+        subject=subject, score=score, reasons=reasons, consent_state="ok" if always else "ask"
+    )
+
+
+def _score(
+    session: Session, org: Organisation, facts: list[_Facts], *, year: int, week: int, now: datetime
+) -> list[Candidate]:
+    """Score the candidates described by `facts` (subjects loaded); best first, ties to
+    recognitions, then id."""
+    if not facts:
+        return []
+    parts_of, ranked = _ranked(session, org, facts, year=year, week=week, now=now)
+    result = []
+    for score, fact in ranked:
+        assert not isinstance(fact.subject, int), "_score needs loaded subjects"
+        result.append(_candidate(parts_of(fact), score, fact, fact.subject))
     return result
+
+
+def _engagement(total: int, distinct: int) -> tuple[_Part, ...]:
+    """The reactions part: points per distinct colleague who reacted."""
+    if not distinct:
+        return ()
+    pts = POINTS_PER_REACTOR * min(distinct, REACTORS_CAP)
+    return (
+        (pts, {"code": "reactions", "count": total}),
+        (0.0, {"code": "colleagues", "count": distinct}),
+    )
 
 
 def _recognition_facts(
@@ -496,25 +606,17 @@ def _recognition_facts(
             .group_by(col(Reaction.recognition_id))
         ).all()
     }
-    facts = []
-    for rec in recs:
-        engagement: list[tuple[float, dict[str, Any]]] = []
-        total, distinct = counts.get(rec.id, (0, 0))
-        if distinct:
-            pts = POINTS_PER_REACTOR * min(distinct, REACTORS_CAP)
-            engagement.append((pts, {"code": "reactions", "count": total}))
-            engagement.append((0.0, {"code": "colleagues", "count": distinct}))
-        facts.append(
-            _Facts(
-                subject=rec,
-                engagement=engagement,
-                chars=len(rec.text),
-                values=[link.value for link in rec.value_links],
-                people=[r.person for r in rec.recipients],
-                moment=rec.created_at,
-            )
+    return [
+        _Facts(
+            subject=rec,
+            engagement=_engagement(*counts.get(rec.id, (0, 0))),
+            chars=len(rec.text),
+            values=[link.value for link in rec.value_links],
+            people=[r.person for r in rec.recipients],
+            moment=rec.created_at,
         )
-    return facts
+        for rec in recs
+    ]
 
 
 def _entry_facts(contest: Contest, placing: "contests.Placing") -> _Facts:
@@ -590,6 +692,9 @@ def _winning_entries(
 
 
 def _candidate_filter(org: Organisation, year: int, week: int, now: datetime) -> list[Any]:
+    """The week's recognitions that may be featured, but for one condition: nobody named
+    opted out or left, which `_week_facts` checks on the recipients it reads anyway
+    (`_gone`), to walk them once."""
     start, end = week_bounds(org, year, week)
     return [
         Recognition.org_id == org.id,
@@ -599,10 +704,103 @@ def _candidate_filter(org: Organisation, year: int, week: int, now: datetime) ->
         Recognition.visibility == Visibility.org,
         col(Recognition.hidden_by_curator).is_(False),
         col(Recognition.feature_consent).is_(True),
-        ~_opted_out_or_gone(),
         ~_refused(),
         ~_featured_elsewhere(year, week),
     ]
+
+
+def _gone() -> ColumnElement[bool]:
+    """A recipient said "never feature me" (here or in general) or has left."""
+    return or_(
+        col(RecognitionRecipient.feature_opt_out).is_(True),
+        col(Person.feature_opt_out).is_(True),
+        col(Person.active).is_(False),
+    )
+
+
+def _joined(expr: Any) -> Any:
+    """A correlated subquery's values joined into one string ("" for none), as text."""
+    return func.coalesce(func.aggregate_strings(expr, " "), "")
+
+
+def _week_facts(
+    session: Session, org: Organisation, year: int, week: int, now: datetime
+) -> list[_Facts]:
+    """The facts of the week's recognitions that may be featured, from one query that walks
+    the week on the feed index and returns a row of plain columns per candidate: the
+    recipients ("id:department:always-agrees", ":gone" added for one who opted out or left)
+    and the value ids joined into strings, and the reaction counts. Only the values are
+    loaded as objects; subjects are ids."""
+    of_this = col(RecognitionRecipient.recognition_id) == Recognition.id
+    named = (
+        select(
+            _joined(
+                cast(col(RecognitionRecipient.person_id), String)
+                + ":"
+                + func.coalesce(cast(col(Person.department_id), String), "")
+                + ":"
+                + case((col(Person.feature_always_agree).is_(True), "1"), else_="0")
+                + case((_gone(), ":gone"), else_="")
+            )
+        )
+        .select_from(RecognitionRecipient)
+        .join(Person, col(Person.id) == RecognitionRecipient.person_id)
+        .where(of_this)
+        .scalar_subquery()
+    )
+    value_ids = (
+        select(_joined(cast(col(RecognitionValue.value_id), String)))
+        .where(col(RecognitionValue.recognition_id) == Recognition.id)
+        .scalar_subquery()
+    )
+    reacted = col(Reaction.recognition_id) == Recognition.id
+    reactions = select(func.count()).select_from(Reaction).where(reacted).scalar_subquery()
+    reactors = (
+        select(func.count(func.distinct(col(Reaction.person_id)))).where(reacted).scalar_subquery()
+    )
+    result = session.execute(  # through the session: it flushes first, like a query
+        sql_select(
+            col(Recognition.id),
+            type_coerce(col(Recognition.created_at), DateTime()),  # naive UTC, as stored
+            func.length(col(Recognition.text)),
+            named,
+            value_ids,
+            reactions,
+            reactors,
+        ).where(*_candidate_filter(org, year, week, now))
+    )
+    # Few objects per candidate, and shared where they can be: the objects that live until the
+    # ranking returns are what the garbage collector walks, again and again.
+    people: dict[str, tuple[_Named]] = {}  # "id:department:always" -> (the person,), once
+    value_lists: dict[str, list[Value]] = {}  # "3 1" -> the values, filled in below
+    engagement = cache(_engagement)
+    facts = []
+    for rows in result.partitions(256):
+        for rid, at, chars, named_text, values_text, total, distinct in rows:
+            if ":gone" in named_text:
+                continue  # someone named opted out or left
+            named_people: tuple[_Named, ...] = ()
+            for token in named_text.split():
+                person = people.get(token)
+                if person is None:
+                    pid, dept, always = token.split(":")
+                    person = people[token] = (
+                        _Named(int(pid), int(dept) if dept else None, always == "1"),
+                    )
+                named_people = person if not named_people else named_people + person
+            values = value_lists.get(values_text)
+            if values is None:
+                values = value_lists[values_text] = []
+            moment = at.replace(tzinfo=UTC)  # what UTCDateTime does, without its wrapper
+            facts.append(
+                _Facts(rid, engagement(total, distinct), chars, values, named_people, moment)
+            )
+    wanted = {int(vid) for text in value_lists for vid in text.split()}
+    if wanted:
+        found = {v.id: v for v in session.exec(select(Value).where(col(Value.id).in_(wanted)))}
+        for text, values in value_lists.items():
+            values.extend(found[vid] for vid in sorted(int(vid) for vid in text.split()))
+    return facts
 
 
 def candidates(
@@ -617,16 +815,28 @@ def candidates(
     """The week's recognitions and winning competition photos that may be featured, best
     first, each with its reasons.
 
-    Reads only the week's rows (on the feed index) and counts their reactions in one grouped
-    query; ties go to recognitions, then the older (lower id), so the order is deterministic.
+    Reads only the week's rows (on the feed index) in a fixed number of queries: the
+    recognitions as plain columns with their recipients, values and reaction counts in one
+    query, scored in Python; only the `limit` best are loaded as objects. Ties go to
+    recognitions, then the older (lower id), so the order is deterministic.
     """
     now = now or utcnow()
-    where = _candidate_filter(org, year, week, now)
-    recs = list(session.exec(select(Recognition).where(*where).order_by(col(Recognition.id))))
-    week_ids = select(Recognition.id).where(*where)
-    facts = _recognition_facts(session, recs, week_ids)
+    facts = _week_facts(session, org, year, week, now)
     facts += _winning_entries(session, org, year=year, week=week, now=now)
-    return _score(session, org, facts, year=year, week=week, now=now)[:limit]
+    if not facts:
+        return []
+    parts_of, best = _ranked(session, org, facts, year=year, week=week, now=now, limit=limit)
+    ids = [fact.subject for _score, fact in best if isinstance(fact.subject, int)]
+    recs: dict[int | None, Recognition] = {}
+    if ids:
+        query = select(Recognition).where(col(Recognition.id).in_(ids))
+        recs = {rec.id: rec for rec in session.exec(query)}
+    result = []
+    for score, fact in best:
+        subject = recs.get(fact.subject) if isinstance(fact.subject, int) else fact.subject
+        if subject is not None:  # a recognition deleted since the first query (no snapshot)
+            result.append(_candidate(parts_of(fact), score, fact, subject))
+    return result
 
 
 # --- consent ------------------------------------------------------------------------------
