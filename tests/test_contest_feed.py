@@ -322,7 +322,10 @@ def test_hostile_title_and_caption_stay_text(client, db, world):
     assert "<svg onload" not in page and "alert(3)" in page
     assert "Results: &lt;script&gt;alert(1)&lt;/script&gt; &#34;&gt;&lt;img src=x" in page
     assert 'alt="&#34;&gt;&lt;svg onload=alert(3)&gt; {{ 7*7 }}"' in page
-    assert "49" not in page.split(f'id="contest-{contest.id}-results"')[1].split("</article>")[0]
+    # Template syntax in a caption stays text: never evaluated (7*7 would show as 49).
+    card = page.split(f'id="contest-{contest.id}-results"')[1].split("</article>")[0]
+    assert '<span class="entry-caption">&#34;&gt;&lt;svg onload=alert(3)&gt; {{ 7*7 }}' in card
+    assert "> 49<" not in card and ">49<" not in card
 
 
 def test_batched_podiums_match_the_contest_page(db, world):
