@@ -21,6 +21,7 @@ from app.config import get_settings
 from app.contests.api import router as contests_api_router
 from app.contests.routes import router as contests_router
 from app.embed.admin_routes import router as embed_admin_router
+from app.embed.routes import WidgetFastPath
 from app.embed.routes import router as embed_router
 from app.errors import (
     CsrfFailed,
@@ -86,6 +87,7 @@ def create_app() -> FastAPI:
     )
     # Inside the request context, so that a 413 gets the security headers and a request id.
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(WidgetFastPath)  # memo hits of the widget skip the routing
     app.add_middleware(RequestContextMiddleware, on_error=_server_error)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(site_router)

@@ -762,3 +762,74 @@ def test_production_keeps_each_answer_a_few_seconds_then_reads_again(
     finally:
         MEMO.clock = time.monotonic
         MEMO.clear()
+
+
+def test_the_fast_path_answers_fresh_memo_hits_and_passes_everything_else_on(settings_env):
+    import anyio
+
+    from app.embed.routes import MEMO, Rendered, WidgetFastPath
+
+    passed_on: list[str] = []
+
+    async def app(scope, receive, send):
+        passed_on.append(f"{scope['method']} {scope['path']}")
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    fast = WidgetFastPath(app)
+
+    def call(path: str, method: str = "GET", headers=()) -> tuple[int, dict[str, str], bytes]:
+        sent: list[dict] = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": [(k.encode(), v.encode()) for k, v in headers],
+        }
+        # The test client's event loop lives in this thread: run this one elsewhere.
+        with anyio.from_thread.start_blocking_portal() as portal:
+            portal.call(fast, scope, receive, send)
+        start = sent[0]
+        head = {k.decode(): v.decode() for k, v in start.get("headers", [])}
+        return start["status"], head, b"".join(m.get("body", b"") for m in sent[1:])
+
+    settings_env(env="production")
+    MEMO.clear()
+    try:
+        page = Rendered(b"<p>Ukens ESS</p>", "text/html; charset=utf-8")
+        MEMO._items[("feature", "asnes", None)] = (MEMO.clock() + 60, page)
+        MEMO._items[("feature.json", "asnes", None)] = (MEMO.clock() - 1, page)  # stale
+        MEMO._items[("feature", "gone", None)] = (MEMO.clock() + 60, None)  # a known 404
+
+        status, head, body = call("/embed/asnes/feature")
+        assert (status, body) == (200, b"<p>Ukens ESS</p>")
+        assert head["etag"] == page.etag and "stale-while-revalidate" in head["cache-control"]
+        status, _, body = call("/embed/asnes/feature", headers=[("if-none-match", page.etag)])
+        assert (status, body) == (304, b"")
+        assert call("/embed/gone/feature")[0] == 404
+        assert passed_on == []
+
+        call("/embed/asnes/feature.json")  # stale: the route renders it afresh
+        call("/embed/asnes/feature", method="POST")
+        call("/embed/asnes/feed.atom")
+        call("/embed/other/feature")  # never rendered
+        assert passed_on == [
+            "GET /embed/asnes/feature.json",
+            "POST /embed/asnes/feature",
+            "GET /embed/asnes/feed.atom",
+            "GET /embed/other/feature",
+        ]
+        settings_env(env="dev")  # dev mode renders every time
+        call("/embed/asnes/feature")
+        assert passed_on[-1] == "GET /embed/asnes/feature"
+    finally:
+        MEMO.clear()
