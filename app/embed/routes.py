@@ -33,7 +33,7 @@ from app.errors import N_
 from app.feature.models import Feature
 from app.media import service as media
 from app.media.pipeline import CONTENT_TYPES
-from app.media.routes import VARIANT_RE
+from app.media.routes import VARIANT_RE, variant_headers
 from app.media.storage import MissingObject, get_storage
 from app.orgs.models import Organisation
 from app.orgs.routes import theme
@@ -405,15 +405,7 @@ async def feature_photo(
         meta = service.public_variant(session, o, fid, iid, width, fmt) if o else None
         if meta is None:
             return None
-        # The key is the hash of the bytes: a strong validator for free.
-        etag = '"' + meta["key"].rsplit("/", 1)[-1].split(".", 1)[0] + '"'
-        headers = {
-            "ETag": etag,
-            "Cache-Control": PHOTO_CACHE,
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'",
-            "Content-Disposition": f'inline; filename="photo-{iid}-{width}.{fmt}"',
-        }
+        etag, headers = variant_headers(meta, iid, PHOTO_CACHE)
         return PhotoVariant(meta["key"], etag, headers)
 
     # The read session is closed again before the (possibly slow) storage read.

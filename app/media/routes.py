@@ -2,7 +2,7 @@
 
 import logging
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
@@ -25,6 +25,23 @@ VARIANT_RE = re.compile(r"^([1-9][0-9]{0,4})\.(webp|jpg)$")
 CACHE_CONTROL = "private, max-age=31536000, immutable"
 
 env.globals["picture"] = service.picture  # templates: picture(rec.photo, default_alt)
+
+
+def variant_headers(
+    meta: dict[str, Any], image_id: int, cache_control: str
+) -> tuple[str, dict[str, str]]:
+    """(ETag, headers) for serving one stored variant, here and in the public widget."""
+    # The key is the hash of the bytes: a strong validator for free.
+    etag = '"' + meta["key"].rsplit("/", 1)[-1].split(".", 1)[0] + '"'
+    return etag, {
+        "ETag": etag,
+        "Cache-Control": cache_control,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'",
+        "Content-Disposition": (
+            f'inline; filename="photo-{image_id}-{meta["width"]}.{meta["format"]}"'
+        ),
+    }
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -51,15 +68,7 @@ def serve(
     meta = next((v for v in image.variants if v["width"] == width and v["format"] == fmt), None)
     if meta is None:
         raise NotFound()
-    # The key is the hash of the bytes: a strong validator for free.
-    etag = '"' + meta["key"].rsplit("/", 1)[-1].split(".", 1)[0] + '"'
-    headers = {
-        "ETag": etag,
-        "Cache-Control": CACHE_CONTROL,
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'",
-        "Content-Disposition": f'inline; filename="photo-{image.id}-{width}.{fmt}"',
-    }
+    etag, headers = variant_headers(meta, image_id, CACHE_CONTROL)
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     try:
