@@ -90,6 +90,12 @@ def test_the_winner_of_a_competition_announced_this_week_is_a_candidate(cs):
     assert reason(candidate, "votes")["count"] == 3
     assert reason(candidate, "value_rest")["value"] == "Samarbeid"
     assert reason(candidate, "recent_results")["days"] == 1  # Tuesday 10:00 to Thursday 09:00
+    assert reason(candidate, "photographer_rest") == {
+        "code": "photographer_rest",
+        "weeks": None,
+        "points": service.RECIPIENT_REST_POINTS,
+    }
+    assert reason(candidate, "recipient_rest") is None
     assert candidate.consent_state == "ask"
 
 
@@ -317,6 +323,8 @@ def test_the_curator_sees_and_picks_a_winning_photo(db, client, page):
     html = client.get(f"/{org.slug}/curate").text
     assert "Winning photo by Frida Foto in Hverdagsglimt &lt;i&gt;2026&lt;/i&gt;" in html
     assert "Won the photo competition Hverdagsglimt &lt;i&gt;2026&lt;/i&gt;" in html
+    assert "The photographer has never been featured" in html
+    assert "We ask the photographer by e-mail when you pick it" in html
     assert f'name="entry_id" value="{entry.id}"' in html
 
     response = post_form(client, f"/{org.slug}/curate/pick", {"entry_id": str(entry.id)})

@@ -146,6 +146,19 @@ def reason_texts(request: Request, reasons: list[dict[str, Any]]) -> list[str]:
                     )
                     % {"num": int(weeks)}
                 )
+        elif code == "photographer_rest":
+            weeks = reason.get("weeks")
+            if weeks is None:
+                out.append(_("The photographer has never been featured"))
+            else:
+                out.append(
+                    n_(
+                        "The photographer was last featured %(num)d week ago",
+                        "The photographer was last featured %(num)d weeks ago",
+                        int(weeks),
+                    )
+                    % {"num": int(weeks)}
+                )
         elif code == "recent":
             days = int(reason.get("days", 0))
             out.append(

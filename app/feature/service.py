@@ -556,6 +556,10 @@ def _candidate(parts: list[_Part], score: float, fact: _Facts, subject: Subject)
         for pts, reason in parts
         if pts >= REASON_MIN_POINTS or reason["code"] in ALWAYS_LISTED
     ]
+    if isinstance(subject, ContestEntry):  # the person named is the photographer
+        for reason in reasons:
+            if reason["code"] == "recipient_rest":
+                reason["code"] = "photographer_rest"
     always = all(p.feature_always_agree for p in fact.people)
     return Candidate(
         subject=subject, score=score, reasons=reasons, consent_state="ok" if always else "ask"

@@ -769,6 +769,11 @@ def _agree(
             )
 
 
+# The curator's headline: what the story is about, not only who (the draft starts with the names).
+FEATURE_HEADLINES = {
+    "nb": ("Når noen stiller opp", "Roen midt i en travel dag", "Samarbeid som merkes"),
+    "sv": ("När någon ställer upp", "Lugnet mitt i en stressig dag", "Samarbete som märks"),
+}
 FEATURE_PHOTO_ALT = {
     "nb": "Pauserommet med utsikt mot skogen, der historien begynte",
     "sv": "Fikarummet med utsikt mot skogen, där det hela började",
@@ -802,6 +807,10 @@ def _feature_week(
         alt=FEATURE_PHOTO_ALT.get(d.org.locale, FEATURE_PHOTO_ALT["nb"]),
     )
     features.set_photo(session, feature, photo, actor=curator)
+    headlines = FEATURE_HEADLINES.get(d.org.locale, FEATURE_HEADLINES["nb"])
+    features.update_draft(
+        session, feature, headline=rng.choice(headlines), body=feature.body, actor=curator
+    )
     _agree(session, feature, rng, sched.pick_at, now)
     features.approve(session, feature, curator, now=min(sched.pick_at + timedelta(hours=26), now))
     return feature
