@@ -469,3 +469,18 @@ def test_a_photo_uploaded_for_a_feature_is_seen_by_curators_then_by_everyone(cs,
     db.flush()
     assert media.can_view(db, employee, photo)
     assert not media.can_view(db, make_person(db, make_org(db)), photo)
+
+
+def test_a_published_feature_keeps_its_photo_and_says_why(db, client, page):
+    org, _curator, entry = page
+    feature = _drafted(db, client, page)
+    feature.status = FeatureStatus.published
+    feature.published_at = utcnow()
+    db.add(feature)
+    db.flush()
+    response = post_form(client, f"/{org.slug}/curate/{feature.id}/photo", {"choice": "none"})
+    assert response.status_code == 422
+    assert 'id="feature-error"' in response.text
+    assert "already published" in response.text
+    db.refresh(feature)
+    assert feature.image_id == entry.image_id
