@@ -23,11 +23,9 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -38,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from processes import free_port, pinned, stop, wait_http  # noqa: E402 - beside this file
 
 MAX_DURATION = 15  # seconds of load per target, never more
 ORG = "asnes"
@@ -95,29 +95,6 @@ http {{
 # --- processes ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pinned(cmd: list[str], core: int | None) -> list[str]:
-    if core is None or shutil.which("taskset") is None or core >= (os.cpu_count() or 1):
-        return cmd
-    return ["taskset", "-c", str(core), *cmd]
-
-
-def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(sig)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
     req = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback only
     try:
@@ -125,20 +102,6 @@ def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, 
             return resp.status, resp.read(), {k.lower(): v for k, v in resp.headers.items()}
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(), {k.lower(): v for k, v in exc.headers.items()}
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{url}: the server exited; its log:\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError):
-            if fetch(url)[0] == 200:
-                return
-        time.sleep(0.2)
-    raise SystemExit(
-        f"{url} did not answer within {timeout:.0f} s; log:\n{log.read_text()[-3000:]}"
-    )
 
 
 @contextlib.contextmanager

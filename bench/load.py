@@ -23,7 +23,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from processes import free_port, pinned, stop, wait_http  # noqa: E402 - beside this file
 from sqlalchemy import Engine, event, text, tuple_  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session, col, select  # noqa: E402
@@ -130,12 +130,6 @@ def lua_str(value: str) -> str:
 # --- processes ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def tree_cpu_seconds(roots: list[int]) -> float:
     """User + system CPU time of these processes and all their descendants (Linux /proc)."""
     parent: dict[int, int] = {}
@@ -160,40 +154,6 @@ def tree_cpu_seconds(roots: list[int]) -> float:
                 break
             p = parent.get(p, 0)
     return total
-
-
-def pinned(cmd: list[str], core: int | None) -> list[str]:
-    if core is None or shutil.which("taskset") is None or core >= (os.cpu_count() or 1):
-        return cmd
-    return ["taskset", "-c", str(core), *cmd]
-
-
-def stop(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(sig)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{url}: the server exited; its log:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    raise SystemExit(
-        f"{url} did not answer within {timeout:.0f} s; log:\n{log.read_text()[-3000:]}"
-    )
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
