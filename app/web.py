@@ -146,6 +146,24 @@ def render(
     return response  # type: ignore[return-value]
 
 
+def form_page(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    blank: dict[str, str],
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """A page with an "add" form: empty (200), or the form as sent with its errors (422)."""
+    return render(
+        request,
+        name,
+        {**context, "form": form or blank, "errors": errors or {}},
+        status_code=422 if errors else 200,
+    )
+
+
 def redirect(request: Request, url: str, *, message: str | None = None) -> Response:
     """Post/Redirect/Get that also works for htmx (which follows with a full page)."""
     if is_htmx(request):

@@ -133,32 +133,30 @@ def reason_texts(request: Request, reasons: list[dict[str, Any]]) -> list[str]:
                     )
                     % {"name": name, "num": int(weeks)}
                 )
-        elif code == "recipient_rest":
+        elif code in ("recipient_rest", "photographer_rest"):
             weeks = reason.get("weeks")
+            photographer = code == "photographer_rest"
             if weeks is None:
-                out.append(_("The person seen has never been featured"))
-            else:
                 out.append(
-                    n_(
-                        "The person seen was last featured %(num)d week ago",
-                        "The person seen was last featured %(num)d weeks ago",
-                        int(weeks),
-                    )
-                    % {"num": int(weeks)}
+                    _("The photographer has never been featured")
+                    if photographer
+                    else _("The person seen has never been featured")
                 )
-        elif code == "photographer_rest":
-            weeks = reason.get("weeks")
-            if weeks is None:
-                out.append(_("The photographer has never been featured"))
             else:
-                out.append(
+                text = (
                     n_(
                         "The photographer was last featured %(num)d week ago",
                         "The photographer was last featured %(num)d weeks ago",
                         int(weeks),
                     )
-                    % {"num": int(weeks)}
+                    if photographer
+                    else n_(
+                        "The person seen was last featured %(num)d week ago",
+                        "The person seen was last featured %(num)d weeks ago",
+                        int(weeks),
+                    )
                 )
+                out.append(text % {"num": int(weeks)})
         elif code == "recent":
             days = int(reason.get("days", 0))
             out.append(

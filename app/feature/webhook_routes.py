@@ -17,7 +17,7 @@ from app.orgs.admin_routes import FieldsDep, close_form
 from app.orgs.models import Organisation
 from app.orgs.service import MAX_ID
 from app.security import PROTECT
-from app.web import field_errors, flash, redirect, render
+from app.web import field_errors, flash, form_page, redirect, render
 
 router = APIRouter(
     prefix="/{org}/admin/webhooks", include_in_schema=False, dependencies=[Depends(close_form)]
@@ -42,18 +42,18 @@ def _list_page(
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
 ) -> Response:
-    return render(
+    return form_page(
         request,
         "admin/webhooks.html",
         {
             "webhooks": webhooks.org_webhooks(session, org),
             "counts": webhooks.delivery_counts(session, org),
             "host": lambda url: urlsplit(url).hostname or "",
-            "form": form or {"kind": WebhookKind.teams.value, "name": "", "url": ""},
-            "errors": errors or {},
             "dev": get_settings().dev,
         },
-        status_code=422 if errors else 200,
+        blank={"kind": WebhookKind.teams.value, "name": "", "url": ""},
+        form=form,
+        errors=errors,
     )
 
 

@@ -21,7 +21,7 @@ from app.errors import N_, Invalid, Problem
 from app.orgs import importer, service
 from app.orgs.models import Department, ImportJob, Organisation, Person, Role, Value
 from app.security import PROTECT
-from app.web import field_errors, redirect, render
+from app.web import field_errors, form_page, redirect, render
 
 
 async def close_form(request: Request) -> AsyncIterator[None]:
@@ -314,16 +314,16 @@ def _departments_page(
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
 ) -> Response:
-    return render(
+    return form_page(
         request,
         "admin/departments.html",
         {
             "tree": service.department_tree(session, org),
             "counts": service.department_people_counts(session, org),
-            "form": form or {"name": "", "parent": ""},
-            "errors": errors or {},
         },
-        status_code=422 if errors else 200,
+        blank={"name": "", "parent": ""},
+        form=form,
+        errors=errors,
     )
 
 
@@ -606,16 +606,16 @@ def _tokens_page(
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
 ) -> Response:
-    return render(
+    return form_page(
         request,
         "admin/tokens.html",
         {
             "tokens": service.org_tokens(session, org),
             "people": service.active_people(session, org),
-            "form": form or {"person": "", "name": ""},
-            "errors": errors or {},
         },
-        status_code=422 if errors else 200,
+        blank={"person": "", "name": ""},
+        form=form,
+        errors=errors,
     )
 
 
