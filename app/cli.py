@@ -55,7 +55,7 @@ def cmd_db_revision(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from app.db import session_scope
-    from app.orgs.demo import seed_demo
+    from app.demo.seed import seed_demo
     from app.orgs.models import Organisation
 
     with session_scope() as session:
@@ -152,7 +152,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_weekly(args: argparse.Namespace) -> int:
     import app.models  # noqa: F401 - every table, so the mappers can resolve each foreign key
     from app.db import new_session
-    from app.feature import jobs, service
+    from app.weekly import jobs, service
 
     week = None
     if args.week:

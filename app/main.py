@@ -31,9 +31,9 @@ from app.errors import (
     PermissionDenied,
     RateLimited,
 )
-from app.feature.routes import public_router as feature_public_router
-from app.feature.routes import router as feature_router
-from app.feature.webhook_routes import router as webhook_router
+from app.weekly.routes import public_router as feature_public_router
+from app.weekly.routes import router as feature_router
+from app.weekly.webhook_routes import router as webhook_router
 from app.media.api import router as media_api_router
 from app.media.limits import BodyLimitMiddleware
 from app.media.routes import router as media_router

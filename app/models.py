@@ -4,7 +4,7 @@ from sqlmodel import SQLModel
 
 from app.auth.models import ApiToken, LoginSession, MagicLink, RateLimitHit
 from app.contests.models import Contest, ContestEntry, ContestVote
-from app.feature.models import (
+from app.weekly.models import (
     Feature,
     FeatureConsent,
     Webhook,

@@ -22,8 +22,8 @@ from sqlmodel import Session
 
 from app.contests import jobs as contest_jobs
 from app.db import new_session
-from app.feature import jobs as feature_jobs
-from app.feature import webhooks
+from app.weekly import jobs as feature_jobs
+from app.weekly import webhooks
 from app.recognition import jobs as recognition_jobs
 
 log = logging.getLogger("tod.scheduler")

@@ -179,8 +179,8 @@ def prepare_database(url: str) -> str:
 
     from app import migrate
     from app.db import make_engine
-    from app.feature.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
-    from app.orgs.demo import seed_demo
+    from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+    from app.demo.seed import seed_demo
     from app.orgs.models import Organisation, Person, Value
     from app.recognition.service import give_recognition
     from app.types import utcnow

@@ -10,7 +10,7 @@ published feature in every other week (some of them a competition's winning phot
 consent answers) and a photo competition whose results came out in each measured week. Later
 runs reuse it (`--force` makes a new one).
 
-It times `app.feature.service.candidates` for the newest complete week and for the busiest
+It times `app.weekly.service.candidates` for the newest complete week and for the busiest
 week, cold (a new engine and session: empty SQLite page cache, nothing compiled) and warm (a
 new session per run on the same engine), counts its SQL statements, and measures an anchor in
 the same run: `SELECT count(*)` of the organisation's recognitions in the week's bounds on the
@@ -50,8 +50,8 @@ from sqlmodel import Session, col, select  # noqa: E402
 
 from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus  # noqa: E402
 from app.db import make_engine  # noqa: E402
-from app.feature import service  # noqa: E402
-from app.feature.models import (  # noqa: E402
+from app.weekly import service  # noqa: E402
+from app.weekly.models import (  # noqa: E402
     ConsentAnswer,
     Feature,
     FeatureConsent,

@@ -14,7 +14,7 @@ from babel import dates
 from fastapi.testclient import TestClient
 
 from app.embed.service import next_publish_at
-from app.feature.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 from app.orgs.models import Organisation, Person
 from app.recognition.models import Recognition, Visibility
 from app.types import utcnow

@@ -11,7 +11,7 @@ from PIL import Image
 
 from app.contests.models import ContestEntry, EntryStatus
 from app.embed import service as embed
-from app.feature.models import ConsentAnswer, Feature, FeatureStatus
+from app.weekly.models import ConsentAnswer, Feature, FeatureStatus
 from app.media import service as media
 from app.media.models import MediaImage
 from app.media.storage import get_storage

@@ -10,7 +10,7 @@ from sqlmodel import select
 from app.auth.models import ApiToken
 from app.auth.service import create_api_token
 from app.contests.models import Contest, ContestEntry
-from app.feature.models import (
+from app.weekly.models import (
     DeliveryStatus,
     Feature,
     FeatureConsent,

@@ -19,8 +19,8 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from app.db import new_session
-from app.feature import webhooks
-from app.feature.models import (
+from app.weekly import webhooks
+from app.weekly.models import (
     ConsentAnswer,
     DeliveryStatus,
     Feature,

@@ -30,7 +30,7 @@ from app.config import get_settings
 from app.db import SessionDep, get_session_factory, new_session
 from app.embed import service
 from app.errors import N_
-from app.feature.models import Feature
+from app.weekly.models import Feature
 from app.media import service as media
 from app.media.pipeline import CONTENT_TYPES
 from app.media.routes import VARIANT_RE, variant_headers

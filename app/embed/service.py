@@ -16,8 +16,8 @@ from sqlmodel import Session, col, select
 from app.config import get_settings
 from app.contests.models import Contest, EntryStatus
 from app.errors import N_
-from app.feature import service as features
-from app.feature.models import Feature, FeatureStatus
+from app.weekly import service as features
+from app.weekly.models import Feature, FeatureStatus
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person

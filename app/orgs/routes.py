@@ -10,7 +10,7 @@ from sqlmodel import select
 from app import i18n
 from app.access import MemberDep, org_by_slug
 from app.db import SessionDep
-from app.feature.routes import pending_consents
+from app.weekly.routes import pending_consents
 from app.orgs.models import EmailFrequency, Value
 from app.orgs.service import text_on
 from app.recognition.service import FeedKind, feed

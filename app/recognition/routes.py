@@ -14,7 +14,7 @@ from app.contests import service as contests
 from app.contests.routes import PLACE_LABELS
 from app.db import SessionDep
 from app.errors import N_, Invalid, Problem
-from app.feature.routes import home_context as feature_home_context
+from app.weekly.routes import home_context as feature_home_context
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Person, Value

@@ -74,7 +74,7 @@ class LiveServer:
 
 
 def _seed(engine: Engine) -> dict[tuple[str, str], DemoPerson]:
-    from app.orgs.demo import seed_demo
+    from app.demo.seed import seed_demo
     from app.orgs.models import Organisation, Person
 
     with Session(engine) as session:

@@ -25,8 +25,8 @@ from app import i18n, scheduler
 from app.cli import build_parser
 from app.db import make_engine
 from app.errors import Invalid
-from app.feature import jobs, service, webhooks
-from app.feature.models import (
+from app.weekly import jobs, service, webhooks
+from app.weekly.models import (
     ConsentAnswer,
     DeliveryStatus,
     Feature,

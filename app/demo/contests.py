@@ -14,12 +14,12 @@ from sqlmodel import Session
 
 from app.contests import service as contests
 from app.contests.models import Contest, ContestEntry
-from app.feature import service as features
-from app.orgs.demo_photos import SEASON_SCENES, make_photo, season
+from app.weekly import service as features
+from app.demo.photos import SEASON_SCENES, make_photo, season
 from app.orgs.models import Organisation, Person, Role
 
 if TYPE_CHECKING:
-    from app.orgs.demo import DemoOrg
+    from app.demo.seed import DemoOrg
 
 # Each caption comes with its scene: "out" is the season's landscape, "in" a room with the
 # season outside the window, or a palette by name.

@@ -19,8 +19,8 @@ from app.contests.models import ContestEntry
 from app.db import SessionDep, SessionFactoryDep
 from app.embed import service as embed
 from app.errors import N_, Invalid, NotFound, Problem
-from app.feature import service
-from app.feature.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+from app.weekly import service
+from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person
@@ -303,7 +303,7 @@ def _curate_page(
     current = _week_feature(session, m.org, now)
     return render(
         request,
-        "feature/curate.html",
+        "weekly/curate.html",
         {
             "year": year,
             "week": week,
@@ -390,7 +390,7 @@ def curate_archive(request: Request, session: SessionDep, m: CuratorDep) -> Resp
         .order_by(col(Feature.iso_year).desc(), col(Feature.iso_week).desc())
         .limit(200)
     ).all()
-    return render(request, "feature/curate_archive.html", {"features": features})
+    return render(request, "weekly/curate_archive.html", {"features": features})
 
 
 def _editor(
@@ -411,7 +411,7 @@ def _editor(
     missing = [c for c in consents if c.answer != ConsentAnswer.yes]
     return render(
         request,
-        "feature/editor.html",
+        "weekly/editor.html",
         {
             "feature": feature,
             "headline": headline,
@@ -660,7 +660,7 @@ def archive(request: Request, session: SessionDep, m: MemberDep) -> Response:
     _pick, publish = next_moments(m.org, utcnow())
     return render(
         request,
-        "feature/archive.html",
+        "weekly/archive.html",
         {
             "features": [(f, embed.public_people(f)) for f in features],
             "next_publish": when(request, m.org, publish),
@@ -673,7 +673,7 @@ def archive_item(request: Request, session: SessionDep, m: MemberDep, feature_id
     feature = public_feature(session, m.org, feature_id)
     return render(
         request,
-        "feature/feature.html",
+        "weekly/feature.html",
         {
             "feature": feature,
             "named": embed.public_people(feature),
@@ -735,13 +735,13 @@ def consent_page(
     if consent is None:
         return render(
             request,
-            "feature/consent.html",
+            "weekly/consent.html",
             {"error": _(service.NOT_FOUND_TOKEN.message)},
             status_code=400,
         )
     return render(
         request,
-        "feature/consent.html",
+        "weekly/consent.html",
         {"consent": consent, "token": token, "chosen": answer if answer in ("yes", "no") else ""},
     )
 
@@ -761,11 +761,11 @@ def consent_answer(
     except Invalid as exc:
         session.rollback()
         return render(
-            request, "feature/consent.html", {"error": _(exc.first.message)}, status_code=400
+            request, "weekly/consent.html", {"error": _(exc.first.message)}, status_code=400
         )
     session.commit()
     return render(
         request,
-        "feature/consent.html",
+        "weekly/consent.html",
         {"consent": consent, "done": _consent_thanks(_, answer == "yes")},
     )

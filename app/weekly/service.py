@@ -50,7 +50,7 @@ from sqlmodel import Session, col, select
 from app.contests import service as contests
 from app.contests.models import Contest, ContestEntry, EntryStatus
 from app.errors import N_, Invalid, NotFound, PermissionDenied, Problem
-from app.feature.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Department, Organisation, Person, Role, Value
@@ -996,7 +996,7 @@ def send_consent_requests(
 
     The weekly job sends them every minute anyway; this only saves the wait.
     """
-    from app.feature import jobs  # jobs imports this module
+    from app.weekly import jobs  # jobs imports this module
 
     return jobs.send_consent_requests(session_factory, feature_id, now=now)
 
@@ -1358,7 +1358,7 @@ def publish_feature(session: Session, feature: Feature, now: datetime) -> bool:
     decides who publishes; the "published" webhook deliveries go into the outbox in the same
     transaction, so they exist exactly when the publication does.
     """
-    from app.feature import webhooks  # webhooks builds payloads with this module
+    from app.weekly import webhooks  # webhooks builds payloads with this module
 
     if feature.published_at is not None:
         return False
@@ -1476,7 +1476,7 @@ def publish_due(session: Session, org: Organisation, now: datetime) -> Feature |
 def _withdraw(
     session: Session, feature: Feature, actor: Person | None, now: datetime, *, reason: str
 ) -> bool:
-    from app.feature import webhooks
+    from app.weekly import webhooks
 
     done = session.execute(
         update(Feature)

@@ -41,8 +41,8 @@ from sqlmodel import Session, col, func, select
 from app import i18n, mail
 from app.config import get_settings
 from app.errors import N_
-from app.feature import service
-from app.feature.models import (
+from app.weekly import service
+from app.weekly.models import (
     ConsentAnswer,
     Feature,
     FeatureConsent,

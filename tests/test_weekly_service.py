@@ -8,8 +8,8 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 
 from app.errors import Invalid, NotFound, PermissionDenied
-from app.feature import service
-from app.feature.models import (
+from app.weekly import service
+from app.weekly.models import (
     ConsentAnswer,
     Feature,
     FeatureConsent,

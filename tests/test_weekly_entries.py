@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 
 from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus, WinnerRule
 from app.errors import Invalid, NotFound, PermissionDenied
-from app.feature import service
-from app.feature.models import ConsentAnswer, Feature, FeatureStatus
+from app.weekly import service
+from app.weekly.models import ConsentAnswer, Feature, FeatureStatus
 from app.media.models import MediaImage
 from app.media.storage import get_storage
 from app.orgs.models import AuditEvent, Person

@@ -41,8 +41,8 @@ from sqlmodel import Session, col, select
 from app import i18n
 from app.config import get_settings
 from app.errors import N_, Invalid, NotFound, Problem
-from app.feature import service as feature_service
-from app.feature.models import (
+from app.weekly import service as feature_service
+from app.weekly.models import (
     DeliveryStatus,
     Feature,
     FeatureStatus,

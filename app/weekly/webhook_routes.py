@@ -11,8 +11,8 @@ from app.access import AdminDep, in_org
 from app.config import get_settings
 from app.db import SessionDep
 from app.errors import Invalid
-from app.feature import webhooks
-from app.feature.models import Webhook, WebhookKind
+from app.weekly import webhooks
+from app.weekly.models import Webhook, WebhookKind
 from app.orgs.admin_routes import FieldsDep, close_form
 from app.orgs.models import Organisation
 from app.orgs.service import MAX_ID
