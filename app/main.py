@@ -31,9 +31,6 @@ from app.errors import (
     PermissionDenied,
     RateLimited,
 )
-from app.weekly.routes import public_router as feature_public_router
-from app.weekly.routes import router as feature_router
-from app.weekly.webhook_routes import router as webhook_router
 from app.media.api import router as media_api_router
 from app.media.limits import BodyLimitMiddleware
 from app.media.routes import router as media_router
@@ -45,6 +42,9 @@ from app.recognition.api import router as recognition_api_router
 from app.recognition.routes import router as recognition_router
 from app.site import router as site_router
 from app.web import STATIC_DIR, render
+from app.weekly.routes import public_router as feature_public_router
+from app.weekly.routes import router as feature_router
+from app.weekly.webhook_routes import router as webhook_router
 
 log = logging.getLogger("tod")
 

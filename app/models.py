@@ -4,12 +4,6 @@ from sqlmodel import SQLModel
 
 from app.auth.models import ApiToken, LoginSession, MagicLink, RateLimitHit
 from app.contests.models import Contest, ContestEntry, ContestVote
-from app.weekly.models import (
-    Feature,
-    FeatureConsent,
-    Webhook,
-    WebhookDelivery,
-)
 from app.media.models import MediaImage
 from app.orgs.models import (
     AuditEvent,
@@ -27,6 +21,12 @@ from app.recognition.models import (
     Recognition,
     RecognitionRecipient,
     RecognitionValue,
+)
+from app.weekly.models import (
+    Feature,
+    FeatureConsent,
+    Webhook,
+    WebhookDelivery,
 )
 
 metadata = SQLModel.metadata

@@ -22,9 +22,9 @@ from sqlmodel import Session
 
 from app.contests import jobs as contest_jobs
 from app.db import new_session
+from app.recognition import jobs as recognition_jobs
 from app.weekly import jobs as feature_jobs
 from app.weekly import webhooks
-from app.recognition import jobs as recognition_jobs
 
 log = logging.getLogger("tod.scheduler")
 

@@ -50,6 +50,9 @@ from sqlmodel import Session, col, select  # noqa: E402
 
 from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus  # noqa: E402
 from app.db import make_engine  # noqa: E402
+from app.media.models import MediaImage  # noqa: E402
+from app.orgs.models import Organisation, Person, Value  # noqa: E402
+from app.recognition.models import Recognition, RecognitionRecipient, Visibility  # noqa: E402
 from app.weekly import service  # noqa: E402
 from app.weekly.models import (  # noqa: E402
     ConsentAnswer,
@@ -57,9 +60,6 @@ from app.weekly.models import (  # noqa: E402
     FeatureConsent,
     FeatureStatus,
 )
-from app.media.models import MediaImage  # noqa: E402
-from app.orgs.models import Organisation, Person, Value  # noqa: E402
-from app.recognition.models import Recognition, RecognitionRecipient, Visibility  # noqa: E402
 from bench import generate  # noqa: E402
 
 DEFAULT_URL = f"sqlite:///{generate.DATA_DIR / 'ranking.db'}"

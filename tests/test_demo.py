@@ -12,6 +12,14 @@ from sqlmodel import Session, col, func, select
 from app.contests import service as contests
 from app.contests.jobs import contest_tick
 from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus
+from app.demo import photos as demo_photos
+from app.demo.photos import make_photo
+from app.demo.seed import DEMO_SEED, email_for, email_part, plan_demo, seed_demo
+from app.media.models import MediaImage
+from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role, Value
+from app.orgs.service import contrast_ratio, department_tree
+from app.recognition.jobs import send_daily_digests, send_due_notifications
+from app.recognition.models import Notification, Visibility
 from app.weekly import service as features
 from app.weekly.jobs import weekly_tick
 from app.weekly.models import (
@@ -22,14 +30,6 @@ from app.weekly.models import (
     WebhookDelivery,
 )
 from app.weekly.webhooks import deliver_due
-from app.media.models import MediaImage
-from app.demo import photos as demo_photos
-from app.demo.seed import DEMO_SEED, email_for, email_part, plan_demo, seed_demo
-from app.demo.photos import make_photo
-from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role, Value
-from app.orgs.service import contrast_ratio, department_tree
-from app.recognition.jobs import send_daily_digests, send_due_notifications
-from app.recognition.models import Notification, Visibility
 from tests.helpers import post_form
 
 PHOTO_SIZE = demo_photos.PHOTO_SIZE

@@ -10,14 +10,6 @@ from sqlmodel import select
 from app.auth.models import ApiToken
 from app.auth.service import create_api_token
 from app.contests.models import Contest, ContestEntry
-from app.weekly.models import (
-    DeliveryStatus,
-    Feature,
-    FeatureConsent,
-    Webhook,
-    WebhookDelivery,
-    WebhookKind,
-)
 from app.main import create_app
 from app.media.models import MediaImage
 from app.models import (
@@ -31,6 +23,14 @@ from app.models import (
 )
 from app.orgs.models import Role
 from app.security import csrf_protect
+from app.weekly.models import (
+    DeliveryStatus,
+    Feature,
+    FeatureConsent,
+    Webhook,
+    WebhookDelivery,
+    WebhookKind,
+)
 from tests.helpers import (
     csrf_token,
     give,

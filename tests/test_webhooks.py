@@ -19,6 +19,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from app.db import new_session
+from app.orgs.models import AuditEvent, Organisation, Person, Value
 from app.weekly import webhooks
 from app.weekly.models import (
     ConsentAnswer,
@@ -30,7 +31,6 @@ from app.weekly.models import (
     WebhookDelivery,
     WebhookKind,
 )
-from app.orgs.models import AuditEvent, Organisation, Person, Value
 from tests.helpers import give, login, make_org, make_person, make_value, post_form
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,12 +14,12 @@ from sqlmodel import Session, select
 
 from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus, WinnerRule
 from app.errors import Invalid, NotFound, PermissionDenied
-from app.weekly import service
-from app.weekly.models import ConsentAnswer, Feature, FeatureStatus
 from app.media.models import MediaImage
 from app.media.storage import get_storage
 from app.orgs.models import AuditEvent, Person
 from app.types import utcnow
+from app.weekly import service
+from app.weekly.models import ConsentAnswer, Feature, FeatureStatus
 from tests.helpers import login, make_org, make_person, make_value, post_form
 from tests.test_contests import make_entry, make_image
 from tests.test_feature_service import PICK, PUBLISH, TUESDAY, WEEK, YEAR, Scene, reason

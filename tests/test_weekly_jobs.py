@@ -25,6 +25,9 @@ from app import i18n, scheduler
 from app.cli import build_parser
 from app.db import make_engine
 from app.errors import Invalid
+from app.migrate import upgrade
+from app.orgs.models import AuditEvent, Organisation, Person, Role
+from app.types import utcnow
 from app.weekly import jobs, service, webhooks
 from app.weekly.models import (
     ConsentAnswer,
@@ -36,9 +39,6 @@ from app.weekly.models import (
     WebhookDelivery,
     WebhookKind,
 )
-from app.migrate import upgrade
-from app.orgs.models import AuditEvent, Organisation, Person, Role
-from app.types import utcnow
 from tests.helpers import give, make_org, make_person, make_value
 from tests.pg import _free_port
 

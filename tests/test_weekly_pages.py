@@ -10,12 +10,12 @@ from markupsafe import escape
 from sqlalchemy import func
 from sqlmodel import select
 
-from app.weekly import service
-from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
-from app.weekly.routes import reason_texts
 from app.orgs.models import AuditEvent
 from app.recognition.service import toggle_reaction
 from app.types import utcnow
+from app.weekly import service
+from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+from app.weekly.routes import reason_texts
 from tests.helpers import (
     give,
     login,

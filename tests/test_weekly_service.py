@@ -8,6 +8,9 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 
 from app.errors import Invalid, NotFound, PermissionDenied
+from app.orgs.models import Organisation, Person, Value
+from app.recognition import service as recognition
+from app.recognition.models import Reaction, ReactionKind, Recognition
 from app.weekly import service
 from app.weekly.models import (
     ConsentAnswer,
@@ -18,9 +21,6 @@ from app.weekly.models import (
     WebhookDelivery,
     WebhookKind,
 )
-from app.orgs.models import Organisation, Person, Value
-from app.recognition import service as recognition
-from app.recognition.models import Reaction, ReactionKind, Recognition
 from tests.helpers import give, make_department, make_org, make_person, make_value
 
 OSLO = ZoneInfo("Europe/Oslo")

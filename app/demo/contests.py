@@ -14,9 +14,9 @@ from sqlmodel import Session
 
 from app.contests import service as contests
 from app.contests.models import Contest, ContestEntry
-from app.weekly import service as features
 from app.demo.photos import SEASON_SCENES, make_photo, season
 from app.orgs.models import Organisation, Person, Role
+from app.weekly import service as features
 
 if TYPE_CHECKING:
     from app.demo.seed import DemoOrg

@@ -30,7 +30,6 @@ from app.config import get_settings
 from app.db import SessionDep, get_session_factory, new_session
 from app.embed import service
 from app.errors import N_
-from app.weekly.models import Feature
 from app.media import service as media
 from app.media.pipeline import CONTENT_TYPES
 from app.media.routes import VARIANT_RE, variant_headers
@@ -38,6 +37,7 @@ from app.media.storage import MissingObject, get_storage
 from app.orgs.models import Organisation
 from app.orgs.routes import theme
 from app.web import STATIC_DIR, env
+from app.weekly.models import Feature
 
 log = logging.getLogger("tod.embed")
 T = TypeVar("T")

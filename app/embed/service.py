@@ -16,13 +16,13 @@ from sqlmodel import Session, col, select
 from app.config import get_settings
 from app.contests.models import Contest, EntryStatus
 from app.errors import N_
-from app.weekly import service as features
-from app.weekly.models import Feature, FeatureStatus
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person
 from app.recognition.models import Visibility
 from app.types import utcnow
+from app.weekly import service as features
+from app.weekly.models import Feature, FeatureStatus
 
 ARCHIVE_LIMIT = 20  # entries in the Atom feed
 # The photo's alt text when its uploader wrote none.

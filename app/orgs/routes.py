@@ -10,12 +10,12 @@ from sqlmodel import select
 from app import i18n
 from app.access import MemberDep, org_by_slug
 from app.db import SessionDep
-from app.weekly.routes import pending_consents
 from app.orgs.models import EmailFrequency, Value
 from app.orgs.service import text_on
 from app.recognition.service import FeedKind, feed
 from app.security import PROTECT
 from app.web import redirect, render
+from app.weekly.routes import pending_consents
 
 router = APIRouter(prefix="/{org}", include_in_schema=False)
 

@@ -41,6 +41,10 @@ from sqlmodel import Session, col, func, select
 from app import i18n, mail
 from app.config import get_settings
 from app.errors import N_
+from app.orgs.models import AuditEvent, Organisation, Person
+from app.orgs.service import audit
+from app.recognition.jobs import describe_error, email_env, recipient_locale
+from app.types import utcnow
 from app.weekly import service
 from app.weekly.models import (
     ConsentAnswer,
@@ -49,10 +53,6 @@ from app.weekly.models import (
     FeatureStatus,
     WebhookDelivery,
 )
-from app.orgs.models import AuditEvent, Organisation, Person
-from app.orgs.service import audit
-from app.recognition.jobs import describe_error, email_env, recipient_locale
-from app.types import utcnow
 
 log = logging.getLogger("tod.jobs.feature")
 

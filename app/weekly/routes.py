@@ -19,8 +19,6 @@ from app.contests.models import ContestEntry
 from app.db import SessionDep, SessionFactoryDep
 from app.embed import service as embed
 from app.errors import N_, Invalid, NotFound, Problem
-from app.weekly import service
-from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person
@@ -28,6 +26,8 @@ from app.recognition.models import Recognition
 from app.security import PROTECT
 from app.types import utcnow
 from app.web import env, field_errors, is_safe_next, redirect, render
+from app.weekly import service
+from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 
 router = APIRouter(prefix="/{org}", include_in_schema=False)
 # The one-click page from the consent e-mail: the person may not be signed in on that device.

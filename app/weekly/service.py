@@ -50,7 +50,6 @@ from sqlmodel import Session, col, select
 from app.contests import service as contests
 from app.contests.models import Contest, ContestEntry, EntryStatus
 from app.errors import N_, Invalid, NotFound, PermissionDenied, Problem
-from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Department, Organisation, Person, Role, Value
@@ -64,6 +63,7 @@ from app.recognition.models import (
 )
 from app.recognition.service import clean_recognition_text
 from app.types import utcnow
+from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 
 HEADLINE_MIN, HEADLINE_MAX = 3, 120
 BODY_MIN, BODY_MAX = 10, 1200

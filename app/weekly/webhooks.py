@@ -41,6 +41,10 @@ from sqlmodel import Session, col, select
 from app import i18n
 from app.config import get_settings
 from app.errors import N_, Invalid, NotFound, Problem
+from app.media import service as media
+from app.orgs.models import Organisation, Person
+from app.orgs.service import REQUIRED, TOO_LONG, audit, clean_text
+from app.types import utcnow
 from app.weekly import service as feature_service
 from app.weekly.models import (
     DeliveryStatus,
@@ -50,10 +54,6 @@ from app.weekly.models import (
     WebhookDelivery,
     WebhookKind,
 )
-from app.media import service as media
-from app.orgs.models import Organisation, Person
-from app.orgs.service import REQUIRED, TOO_LONG, audit, clean_text
-from app.types import utcnow
 
 log = logging.getLogger("tod.jobs.webhooks")
 

@@ -17,13 +17,13 @@ from playwright.sync_api import ConsoleMessage, Frame, Page, expect
 from sqlmodel import Session, col, select
 
 from app.config import get_settings
-from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+from app.demo.photos import make_photo
 from app.media import service as media
 from app.media.models import MediaImage
-from app.demo.photos import make_photo
 from app.orgs.models import Organisation, Person, Value
 from app.recognition.service import give_recognition
 from app.types import utcnow
+from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 from tests.e2e.conftest import (
     DESKTOP,
     PHONE,
