@@ -10,8 +10,8 @@ from app import i18n
 from app.auth import service as auth
 from app.db import SessionDep, SessionFactoryDep
 from app.errors import NotAuthenticated, NotFound, PermissionDenied
+from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person
-from app.types import utcnow
 
 SESSION_COOKIE = "tod_session"
 M = TypeVar("M", bound=SQLModel)

@@ -6,11 +6,13 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from babel import Locale, dates, numbers
+from babel import dates, numbers
 from babel.messages.pofile import read_po
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from starlette.requests import Request
+
+from app.kernel.locale import babel_locale
 
 LOCALES: dict[str, str] = {
     "nb": "Norsk bokmål",
@@ -101,10 +103,6 @@ def gettext_for(request: Request):
     return catalog(request_locale(request)).gettext
 
 
-def _babel_locale(locale: str) -> Locale:
-    return Locale.parse({"en": "en_GB"}.get(locale, locale))
-
-
 # Template helpers: they read the locale from the request in the template context.
 @pass_context
 def jinja_gettext(ctx: Context, message: str) -> str:
@@ -118,9 +116,7 @@ def jinja_ngettext(ctx: Context, singular: str, plural: str, n: int) -> str:
 
 @pass_context
 def format_date(ctx: Context, value: date | datetime, fmt: str = "long") -> str:
-    return dates.format_date(
-        value, format=fmt, locale=_babel_locale(request_locale(ctx["request"]))
-    )
+    return dates.format_date(value, format=fmt, locale=babel_locale(request_locale(ctx["request"])))
 
 
 @pass_context
@@ -131,10 +127,10 @@ def format_datetime(
         value,
         format=fmt,
         tzinfo=dates.get_timezone(tz),
-        locale=_babel_locale(request_locale(ctx["request"])),
+        locale=babel_locale(request_locale(ctx["request"])),
     )
 
 
 @pass_context
 def format_number(ctx: Context, value: float | int) -> str:
-    return numbers.format_decimal(value, locale=_babel_locale(request_locale(ctx["request"])))
+    return numbers.format_decimal(value, locale=babel_locale(request_locale(ctx["request"])))

@@ -4,9 +4,9 @@ from sqlmodel import SQLModel
 
 from app.auth.models import ApiToken, LoginSession, MagicLink, RateLimitHit
 from app.contests.models import Contest, ContestEntry, ContestVote
+from app.kernel.audit import AuditEvent
 from app.media.models import MediaImage
 from app.orgs.models import (
-    AuditEvent,
     Department,
     DepartmentLeader,
     ImportJob,

@@ -180,9 +180,9 @@ def prepare_database(url: str) -> str:
     from app import migrate
     from app.db import make_engine
     from app.demo.seed import seed_demo
+    from app.kernel.clock import utcnow
     from app.orgs.models import Organisation, Person, Value
     from app.recognition.service import give_recognition
-    from app.types import utcnow
     from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 
     migrate.upgrade(url)

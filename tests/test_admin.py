@@ -8,8 +8,8 @@ from sqlmodel import Session, col, select
 
 from app.auth.models import ApiToken, LoginSession
 from app.auth.service import create_api_token
+from app.kernel.audit import AuditEvent
 from app.orgs.models import (
-    AuditEvent,
     Department,
     DepartmentLeader,
     Organisation,

@@ -10,7 +10,7 @@ from sqlmodel import select
 from app.access import SESSION_COOKIE
 from app.auth import service
 from app.auth.models import LoginSession, MagicLink
-from app.types import utcnow
+from app.kernel.clock import utcnow
 from tests.helpers import csrf_token, login, make_org, make_person, post_form
 
 

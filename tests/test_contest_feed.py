@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from app.contests import jobs, service
 from app.contests.models import Contest, ContestEntry, ContestVote, WinnerRule
+from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person
-from app.types import utcnow
 from tests.helpers import give, login, make_department, make_org, make_person, make_value
 from tests.test_contests import make_contest, make_entry
 

@@ -17,9 +17,10 @@ from app.contests import jobs, service
 from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus, WinnerRule
 from app.contests.service import Phase
 from app.errors import Invalid, NotFound
+from app.kernel.audit import AuditEvent
+from app.kernel.clock import utcnow
 from app.media.models import MediaImage
-from app.orgs.models import AuditEvent, Organisation, Person
-from app.types import utcnow
+from app.orgs.models import Organisation, Person
 from tests.helpers import csrf_token, login, make_org, make_person, make_value, post_form
 
 _seq = itertools.count(1)

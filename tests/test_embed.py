@@ -14,9 +14,9 @@ from babel import dates
 from fastapi.testclient import TestClient
 
 from app.embed.service import next_publish_at
+from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person
 from app.recognition.models import Recognition, Visibility
-from app.types import utcnow
 from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 from tests.helpers import give, login, make_org, make_person, make_value
 

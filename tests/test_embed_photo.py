@@ -11,11 +11,11 @@ from PIL import Image
 
 from app.contests.models import ContestEntry, EntryStatus
 from app.embed import service as embed
+from app.kernel.clock import utcnow
 from app.media import service as media
 from app.media.models import MediaImage
 from app.media.storage import get_storage
 from app.recognition.models import Visibility
-from app.types import utcnow
 from app.weekly.models import ConsentAnswer, Feature, FeatureStatus
 from tests.helpers import give, login, make_org, make_person, make_value
 from tests.test_contests import make_contest

@@ -5,9 +5,10 @@ import sys
 import pytest
 from sqlmodel import Session, col, select
 
+from app.kernel.audit import AuditEvent
 from app.orgs import importer
 from app.orgs.importer import import_people_cli
-from app.orgs.models import AuditEvent, Department, ImportJob, Organisation, Person, Role
+from app.orgs.models import Department, ImportJob, Organisation, Person, Role
 from tests.helpers import login, make_department, make_org, make_person, post_form
 
 GOOD = (

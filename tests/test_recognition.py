@@ -7,6 +7,8 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
+from app.kernel.audit import AuditEvent
+from app.kernel.forms import clean_paragraphs
 from app.orgs.models import DepartmentLeader, EmailFrequency
 from app.recognition import service
 from app.recognition.models import Notification, Reaction, Recognition, Visibility
@@ -205,7 +207,7 @@ def test_hostile_text_renders_as_text_everywhere(client, db, org_world, text):
         assert 'href="javascript:' not in page
         assert "\u202e" not in page
     stored = db.get(Recognition, rec.id).text
-    assert stored == service.clean_recognition_text(text)
+    assert stored == clean_paragraphs(text)
 
 
 def test_private_recognition_is_seen_only_by_giver_recipients_and_their_leaders(
@@ -325,7 +327,6 @@ def test_recipient_hides_from_public_feeds_and_opts_out(client, db, org_world):
 
 
 def test_curator_hides_with_a_logged_reason(client, db, org_world):
-    from app.orgs.models import AuditEvent
 
     org, _, _, values, me, colleague, teacher = org_world
     curator = make_person(db, org, role="curator")

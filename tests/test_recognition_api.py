@@ -12,6 +12,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.auth.service import create_api_token
+from app.kernel.clock import utcnow
+from app.kernel.forms import clean_paragraphs
 from app.orgs.models import DepartmentLeader, Organisation, Person, Role
 from app.recognition import service
 from app.recognition.models import (
@@ -21,7 +23,6 @@ from app.recognition.models import (
     RecognitionRecipient,
     Visibility,
 )
-from app.types import utcnow
 from tests.helpers import csrf_token, login, make_department, make_org, make_person, make_value
 
 FEEDS = ("all", "department", "to_me", "from_me")
@@ -404,7 +405,7 @@ HOSTILE = [
 def test_hostile_text_round_trips_as_a_plain_string(client, db, text):
     w = make_world(db)
     headers = bearer(db, w.me)
-    expected = service.clean_recognition_text(text)
+    expected = clean_paragraphs(text)
     response = client.post(
         api(w.org, "/recognitions"),
         json={"recipients": [w.nurse.id], "values": [w.e.id], "text": text},
@@ -423,9 +424,9 @@ def test_hostile_text_round_trips_as_a_plain_string(client, db, text):
 def test_text_cleaning_keeps_what_people_wrote():
     # Guards the hostile-text test above: the comparison is only meaningful if cleaning keeps
     # the markup-looking text and the joined emoji, and removes only the bidi override.
-    assert service.clean_recognition_text(HOSTILE[0]) == HOSTILE[0]
-    assert service.clean_recognition_text(HOSTILE[5]) == "Bra jobba gnp.exe i dag"
-    assert "👩\u200d⚕️" in service.clean_recognition_text(HOSTILE[6])
+    assert clean_paragraphs(HOSTILE[0]) == HOSTILE[0]
+    assert clean_paragraphs(HOSTILE[5]) == "Bra jobba gnp.exe i dag"
+    assert "👩\u200d⚕️" in clean_paragraphs(HOSTILE[6])
 
 
 # --- feeds --------------------------------------------------------------------------------

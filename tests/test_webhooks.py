@@ -19,7 +19,8 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from app.db import new_session
-from app.orgs.models import AuditEvent, Organisation, Person, Value
+from app.kernel.audit import AuditEvent
+from app.orgs.models import Organisation, Person, Value
 from app.weekly import webhooks
 from app.weekly.models import (
     ConsentAnswer,

@@ -14,10 +14,11 @@ from sqlmodel import Session, select
 
 from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus, WinnerRule
 from app.errors import Invalid, NotFound, PermissionDenied
+from app.kernel.audit import AuditEvent
+from app.kernel.clock import utcnow
 from app.media.models import MediaImage
 from app.media.storage import get_storage
-from app.orgs.models import AuditEvent, Person
-from app.types import utcnow
+from app.orgs.models import Person
 from app.weekly import service
 from app.weekly.models import ConsentAnswer, Feature, FeatureStatus
 from tests.helpers import login, make_org, make_person, make_value, post_form

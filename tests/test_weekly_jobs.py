@@ -25,9 +25,10 @@ from app import i18n, scheduler
 from app.cli import build_parser
 from app.db import make_engine
 from app.errors import Invalid
+from app.kernel.audit import AuditEvent
+from app.kernel.clock import utcnow
 from app.migrate import upgrade
-from app.orgs.models import AuditEvent, Organisation, Person, Role
-from app.types import utcnow
+from app.orgs.models import Organisation, Person, Role
 from app.weekly import jobs, service, webhooks
 from app.weekly.models import (
     ConsentAnswer,

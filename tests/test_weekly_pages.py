@@ -10,9 +10,9 @@ from markupsafe import escape
 from sqlalchemy import func
 from sqlmodel import select
 
-from app.orgs.models import AuditEvent
+from app.kernel.audit import AuditEvent
+from app.kernel.clock import utcnow
 from app.recognition.service import toggle_reaction
-from app.types import utcnow
 from app.weekly import service
 from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 from app.weekly.routes import reason_texts

@@ -5,8 +5,9 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Integer
 from sqlmodel import Field, Relationship, SQLModel
 
+from app.kernel.clock import utcnow
+from app.kernel.types import UTCDateTime
 from app.orgs.models import Person
-from app.types import UTCDateTime, utcnow
 
 
 def _person_fk() -> Column[int]:

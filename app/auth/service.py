@@ -10,8 +10,8 @@ from sqlmodel import Session, col, select
 from app.auth.models import ApiToken, LoginSession, MagicLink
 from app.config import get_settings
 from app.errors import N_, Invalid, Problem
+from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person
-from app.types import utcnow
 
 TOKEN_PREFIX = "tod_"  # noqa: S105 - a label, not a secret
 _BAD = Problem("invalid", N_("This login link is not valid. Ask for a new one."))

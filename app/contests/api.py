@@ -16,13 +16,12 @@ from app.contests.models import Contest, ContestEntry, EntryStatus, WinnerRule
 from app.contests.service import Phase
 from app.db import SessionDep
 from app.errors import PermissionDenied
+from app.kernel.clock import utcnow
+from app.kernel.forms import MAX_ID, RowId
 from app.media import service as media
 from app.recognition.api import ERRORS, ErrorOut
 from app.security import PROTECT
-from app.types import utcnow
 
-MAX_ID = 2**63 - 1
-RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 Limit = Annotated[StrictInt, Field(ge=service.LIMIT_MIN, le=service.LIMIT_MAX)]
 FORBIDDEN: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "Only curators may do this"}

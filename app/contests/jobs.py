@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from app.contests import service
 from app.contests.models import Contest
-from app.types import utcnow
+from app.kernel.clock import utcnow
 
 log = logging.getLogger("tod.jobs.contests")
 

@@ -6,9 +6,10 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, Relationship, SQLModel
 
+from app.kernel.clock import utcnow
+from app.kernel.types import UTCDateTime, str_enum
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person, Value
-from app.types import UTCDateTime, str_enum, utcnow
 
 
 def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> Column[int]:

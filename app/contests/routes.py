@@ -14,16 +14,16 @@ from app.contests.models import Contest, ContestEntry, EntryStatus, WinnerRule
 from app.contests.service import Phase
 from app.db import SessionDep
 from app.errors import N_, Invalid
+from app.kernel.clock import utcnow
+from app.kernel.forms import MAX_ID
+from app.kernel.paging import page_number
 from app.media import service as media
 from app.orgs.models import Value
-from app.orgs.service import page_number
 from app.security import PROTECT
-from app.types import utcnow
 from app.web import field_errors, flash, is_htmx, is_safe_next, redirect, render
 
 router = APIRouter(prefix="/{org}/contests", include_in_schema=False)
 
-MAX_ID = 2**63 - 1
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 PHASE_LABELS = {

@@ -22,11 +22,13 @@ from sqlmodel import Session, col, select
 from app.access import in_org
 from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus, WinnerRule
 from app.errors import N_, Invalid, NotFound, PermissionDenied, Problem
+from app.kernel.audit import audit
+from app.kernel.clock import utcnow
+from app.kernel.forms import clean_text, strip_controls
+from app.kernel.paging import Page
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person, Value
-from app.orgs.service import Page, audit, clean_text
-from app.types import utcnow
 
 TITLE_MAX, THEME_MAX, CAPTION_MAX = 120, 1000, 300
 REASON_MIN, REASON_MAX = 3, 300
@@ -35,7 +37,6 @@ GALLERY_PAGE = 24
 PODIUM_PLACES = 3
 SHUFFLE_PRIME = 4294967311  # the smallest prime above 2**32
 # Bidirectional overrides can make a caption render in a misleading order ("Trojan source").
-_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 
 CLOSED = Problem("closed", N_("This competition does not take photos now."))
 NOT_VOTING = Problem("closed", N_("Voting is not open."))
@@ -186,7 +187,7 @@ def _clean_input(
     except ValueError as exc:
         errors["title"] = exc.args[0]
     try:
-        clean["theme"] = clean_text(data.theme, max_length=THEME_MAX).translate(_BIDI)
+        clean["theme"] = clean_text(data.theme, max_length=THEME_MAX)
     except ValueError as exc:
         errors["theme"] = exc.args[0]
     clean["value_id"] = None
@@ -328,8 +329,7 @@ def move_phase(
 
 
 def clean_caption(text: str | None) -> str:
-    text = (text or "").translate(_BIDI)
-    return " ".join("".join(ch if ord(ch) >= 32 else " " for ch in text).split())
+    return " ".join(strip_controls(text, keep="\n\t\r").split())
 
 
 def _active_entry_count(session: Session, author: Person, contest: Contest) -> int:

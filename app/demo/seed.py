@@ -27,12 +27,12 @@ from sqlmodel import Session, col, delete, select
 from app.contests import service as contests
 from app.demo.contests import DemoContest, seed_contests
 from app.demo.photos import make_photo, season
+from app.kernel.clock import utcnow
 from app.media import service as media
 from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role, Value
 from app.orgs.service import add_department, add_value, create_org, upsert_person
 from app.recognition.models import Notification, Reaction, ReactionKind, Recognition
 from app.recognition.service import give_recognition
-from app.types import utcnow
 from app.weekly import service as features
 from app.weekly.models import ConsentAnswer, Feature
 

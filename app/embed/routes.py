@@ -30,6 +30,8 @@ from app.config import get_settings
 from app.db import SessionDep, get_session_factory, new_session
 from app.embed import service
 from app.errors import N_
+from app.kernel.forms import parse_id
+from app.kernel.locale import babel_locale
 from app.media import service as media
 from app.media.pipeline import CONTENT_TYPES
 from app.media.routes import VARIANT_RE, variant_headers
@@ -54,7 +56,6 @@ OEMBED_WIDTH, OEMBED_HEIGHT = 600, 420
 WIDGET_HEIGHT = 420  # before the frame reports its real height
 MEMO_SECONDS = 5.0
 SLUG_RE = re.compile(r"^[a-z0-9-]{1,40}$")
-ID_RE = re.compile(r"^[1-9][0-9]{0,18}$")
 _CONFIG_RE = re.compile(r"/\*CONFIG\*/.*?/\*CONFIG\*/", re.S)
 
 
@@ -252,10 +253,6 @@ def lang_param(request: Request) -> str | None:
     return i18n.normalise(request.query_params.get("lang"))
 
 
-def babel_locale(locale: str) -> Locale:
-    return Locale.parse({"en": "en_GB"}.get(locale, locale))
-
-
 def day_and_month(moment: datetime, locale: Locale) -> str:
     """ "mandag 23. november": the language's full date without the year."""
     pattern = re.sub(r",?\s*y+\.?", "", locale.date_formats["full"].pattern).strip()
@@ -375,10 +372,6 @@ async def theme_css(request: Request, org: str) -> Response:
 # --- the feature's photo --------------------------------------------------------------------
 
 
-def _id(text: str) -> int | None:
-    return int(text) if ID_RE.match(text) and int(text) < 2**63 else None
-
-
 @dataclass(frozen=True)
 class PhotoVariant:
     key: str
@@ -395,7 +388,7 @@ async def feature_photo(
     the plain 404. Checked at every request (no memo, no stale-while-revalidate), so a
     withdrawal takes effect within the minute browsers and shared caches may keep it.
     """
-    fid, iid, match = _id(feature_id), _id(image_id), VARIANT_RE.match(variant)
+    fid, iid, match = parse_id(feature_id), parse_id(image_id), VARIANT_RE.match(variant)
     if fid is None or iid is None or match is None:
         return not_found()
     width, fmt = int(match.group(1)), match.group(2)

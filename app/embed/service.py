@@ -16,11 +16,11 @@ from sqlmodel import Session, col, select
 from app.config import get_settings
 from app.contests.models import Contest, EntryStatus
 from app.errors import N_
+from app.kernel.clock import utcnow
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person
 from app.recognition.models import Visibility
-from app.types import utcnow
 from app.weekly import service as features
 from app.weekly.models import Feature, FeatureStatus
 

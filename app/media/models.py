@@ -6,8 +6,9 @@ from typing import Any
 from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, Relationship, SQLModel
 
+from app.kernel.clock import utcnow
+from app.kernel.types import UTCDateTime
 from app.orgs.models import Organisation, Person
-from app.types import UTCDateTime, utcnow
 
 
 class MediaImage(SQLModel, table=True):

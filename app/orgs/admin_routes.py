@@ -18,6 +18,8 @@ from app import i18n
 from app.access import AdminDep, in_org
 from app.db import SessionDep, SessionFactoryDep
 from app.errors import N_, Invalid, Problem
+from app.kernel.forms import MAX_ID
+from app.kernel.paging import Page, page_number
 from app.orgs import importer, service
 from app.orgs.models import Department, ImportJob, Organisation, Person, Role, Value
 from app.security import PROTECT
@@ -36,7 +38,7 @@ router = APIRouter(
     prefix="/{org}/admin", include_in_schema=False, dependencies=[Depends(close_form)]
 )
 
-Id = Annotated[int, Path(ge=1, le=service.MAX_ID)]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 PageParam = Annotated[str, Query(max_length=10)]
 COMMON_TIMEZONES = (
     "Europe/Oslo",
@@ -121,7 +123,7 @@ def _base(org: Organisation) -> str:
     return f"/{org.slug}/admin"
 
 
-def _page_links(page: service.Page[Any], path: str, **params: str) -> dict[str, str | None]:
+def _page_links(page: Page[Any], path: str, **params: str) -> dict[str, str | None]:
     def url(number: int) -> str:
         return f"{path}?{urlencode({**params, 'page': number})}"
 
@@ -457,9 +459,7 @@ def people_list(
     page: PageParam = "1",
 ) -> Response:
     status = status if status in PEOPLE_STATUSES else "active"
-    result = service.search_people(
-        session, m.org, q=q, status=status, page=service.page_number(page)
-    )
+    result = service.search_people(session, m.org, q=q, status=status, page=page_number(page))
     return render(
         request,
         "admin/people.html",
@@ -660,9 +660,13 @@ def token_revoke(request: Request, session: SessionDep, m: AdminDep, token_id: I
 def audit_log(
     request: Request, session: SessionDep, m: AdminDep, page: PageParam = "1"
 ) -> Response:
-    result = service.audit_page(session, m.org, service.page_number(page))
+    result = service.audit_page(session, m.org, page_number(page))
     return render(
         request,
         "admin/audit.html",
-        {"page": result, **_page_links(result, f"{_base(m.org)}/audit")},
+        {
+            "page": result,
+            "actors": service.actor_names(session, result.items),
+            **_page_links(result, f"{_base(m.org)}/audit"),
+        },
     )

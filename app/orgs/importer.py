@@ -17,9 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.errors import N_, Invalid, Problem
+from app.kernel.audit import audit
+from app.kernel.clock import utcnow
+from app.kernel.forms import normalise_email
 from app.orgs.models import ImportJob, Organisation, Person
-from app.orgs.service import audit, normalise_email, upsert_person
-from app.types import utcnow
+from app.orgs.service import upsert_person
 
 log = logging.getLogger("tod.import")
 

@@ -8,7 +8,8 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint, event
 from sqlmodel import Field, Relationship, SQLModel
 
-from app.types import UTCDateTime, str_enum, utcnow
+from app.kernel.clock import utcnow
+from app.kernel.types import UTCDateTime, str_enum
 
 
 def _created() -> Any:
@@ -168,29 +169,6 @@ class DepartmentLeader(SQLModel, table=True):
         default=None,
         sa_column=Column(Integer, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True),
     )
-
-
-class AuditEvent(SQLModel, table=True):
-    __table_args__ = (Index("ix_auditevent_org_created", "org_id", "created_at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    org_id: int | None = Field(
-        default=None,
-        sa_column=Column(
-            Integer, ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False
-        ),
-    )
-    actor_id: int | None = Field(
-        default=None,
-        sa_column=Column(Integer, ForeignKey("person.id", ondelete="SET NULL"), nullable=True),
-    )
-    action: str = Field(max_length=60)
-    target: str = Field(default="", max_length=200)
-    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = _created()
-
-    org: Organisation = Relationship()
-    actor: Person | None = Relationship()
 
 
 class ImportJob(SQLModel, table=True):

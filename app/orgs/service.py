@@ -2,21 +2,20 @@
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 from zoneinfo import available_timezones
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, delete, func, or_, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from app.auth import service as auth
 from app.auth.models import ApiToken
 from app.errors import N_, Invalid, NotFound, Problem
 from app.i18n import LOCALES
+from app.kernel.audit import AuditEvent, audit
+from app.kernel.forms import REQUIRED, clean_text, normalise_email, parse_id
+from app.kernel.paging import Page, paginate
 from app.orgs.models import (
-    AuditEvent,
     Department,
     DepartmentLeader,
     Organisation,
@@ -24,8 +23,6 @@ from app.orgs.models import (
     Role,
     Value,
 )
-
-T = TypeVar("T")
 
 RESERVED_SLUGS = frozenset(
     {
@@ -56,98 +53,13 @@ COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 DEFAULT_COLOURS = ["#1d4f73", "#8a3b12", "#2e6b30", "#6a2c70", "#7a5c00"]
 
-PAGE_SIZE = 50
-MAX_ID = 2_147_483_647  # PostgreSQL's integer: a larger id is an error there, not a miss
-ID_RE = re.compile(r"^[0-9]{1,10}$")
 
-REQUIRED = Problem("required", N_("This field is required."))
-TOO_LONG = Problem("too_long", N_("This is too long."))
 UNKNOWN_DEPARTMENT = Problem("unknown", N_("Choose a department from the list."))
 UNKNOWN_PERSON = Problem("unknown", N_("Choose a person from the list."))
 LAST_ADMIN = Problem(
     "last_admin",
     N_("There must be at least one active admin. Make someone else admin first."),
 )
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a longer list, with what the pager needs."""
-
-    items: list[T]
-    number: int
-    total: int
-    size: int = PAGE_SIZE
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-
-def page_number(raw: str | None) -> int:
-    """A page number from the query string; anything odd means the first page."""
-    raw = (raw or "").strip()
-    return max(1, int(raw)) if ID_RE.match(raw) else 1
-
-
-def _paginate(session: Session, stmt: SelectOfScalar[T], number: int) -> Page[T]:
-    total = session.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one()
-    pages = max(1, -(-total // PAGE_SIZE))
-    number = min(max(1, number), pages)
-    items = list(session.exec(stmt.offset((number - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
-    return Page(items=items, number=number, total=total)
-
-
-def parse_id(raw: str | None) -> int | None:
-    """A row id typed into a form, or None when it cannot be one."""
-    raw = (raw or "").strip()
-    if not ID_RE.match(raw) or not 1 <= int(raw) <= MAX_ID:
-        return None
-    return int(raw)
-
-
-def audit(
-    session: Session,
-    org: Organisation,
-    actor: Person | None,
-    action: str,
-    target: str = "",
-    **detail: Any,
-) -> None:
-    session.add(
-        AuditEvent(
-            org=org,
-            actor=actor,
-            action=action,
-            target=target[:200],
-            detail=detail,
-        )
-    )
-
-
-def clean_text(value: str | None, *, max_length: int, required: bool = False) -> str:
-    """Trim, drop control characters; raise the field's Problem as a ValueError."""
-    text = "".join(ch for ch in (value or "") if ch in "\n\t" or ord(ch) >= 32).strip()
-    if required and not text:
-        raise ValueError(REQUIRED)
-    if len(text) > max_length:
-        raise ValueError(TOO_LONG)
-    return text
-
-
-def normalise_email(value: str) -> str:
-    try:
-        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise ValueError(Problem("email", N_("Write a valid e-mail address."))) from exc
 
 
 def contrast_ratio(hex_a: str, hex_b: str) -> float:
@@ -677,7 +589,7 @@ def search_people(
                 col(Person.title).ilike(like, escape="\\"),
             )
         )
-    return _paginate(session, stmt, page)
+    return paginate(session, stmt, page)
 
 
 def led_department_ids(session: Session, person: Person) -> set[int]:
@@ -892,7 +804,15 @@ def audit_page(session: Session, org: Organisation, page: int = 1) -> Page[Audit
     stmt = (
         select(AuditEvent)
         .where(AuditEvent.org_id == org.id)
-        .options(selectinload(AuditEvent.actor))  # type: ignore[arg-type]
         .order_by(col(AuditEvent.created_at).desc(), col(AuditEvent.id).desc())
     )
-    return _paginate(session, stmt, page)
+    return paginate(session, stmt, page)
+
+
+def actor_names(session: Session, events: Iterable[AuditEvent]) -> dict[int, str]:
+    """The names of the people behind some audit events, by person id."""
+    ids = {e.actor_id for e in events if e.actor_id is not None}
+    if not ids:
+        return {}
+    rows = session.exec(select(Person.id, Person.name).where(col(Person.id).in_(ids)))
+    return {pid: name for pid, name in rows if pid is not None}

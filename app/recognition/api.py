@@ -13,7 +13,6 @@ from pydantic import (
     Discriminator,
     Field,
     StrictBool,
-    StrictInt,
     StrictStr,
     Tag,
 )
@@ -22,6 +21,8 @@ from sqlmodel import Session, col, select
 from app.access import Member, MemberDep, in_org
 from app.db import SessionDep
 from app.errors import N_, Invalid, Problem
+from app.kernel.clock import utcnow
+from app.kernel.forms import MAX_ID, RowId
 from app.media.models import MediaImage
 from app.media.schemas import MediaOut, media_out
 from app.media.service import owned_image
@@ -29,11 +30,6 @@ from app.orgs.models import Department, Person, Value
 from app.recognition import service
 from app.recognition.models import ReactionKind, Recognition, Visibility
 from app.security import PROTECT
-from app.types import utcnow
-
-# Ids are 64-bit at most; a larger number could not be bound as a parameter on SQLite.
-MAX_ID = 2**63 - 1
-RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 
 def _ref_kind(value: Any) -> str | None:

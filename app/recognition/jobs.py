@@ -32,10 +32,10 @@ from sqlmodel import Session, col, select
 
 from app import i18n, mail
 from app.config import ROOT, get_settings
+from app.kernel.clock import utcnow
 from app.orgs.models import EmailFrequency, Person
 from app.recognition.models import Notification, Recognition
 from app.recognition.service import next_digest_time
-from app.types import utcnow
 
 log = logging.getLogger("tod.jobs.notifications")
 

@@ -14,6 +14,7 @@ from app.contests import service as contests
 from app.contests.routes import PLACE_LABELS
 from app.db import SessionDep
 from app.errors import N_, Invalid, Problem
+from app.kernel.clock import utcnow
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Person, Value
@@ -21,7 +22,6 @@ from app.recognition import service
 from app.recognition.models import ReactionKind, Recognition
 from app.recognition.service import FeedKind
 from app.security import PROTECT
-from app.types import utcnow
 from app.web import field_errors, is_htmx, is_safe_next, redirect, render
 from app.weekly.routes import home_context as feature_home_context
 

@@ -14,6 +14,9 @@ from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
 from app.errors import N_, Invalid, NotFound, PermissionDenied, Problem
+from app.kernel.audit import audit
+from app.kernel.clock import utcnow
+from app.kernel.forms import clean_paragraphs
 from app.media.models import MediaImage
 from app.orgs.models import (
     Department,
@@ -24,7 +27,6 @@ from app.orgs.models import (
     Value,
     fold,
 )
-from app.orgs.service import audit
 from app.recognition.models import (
     Notification,
     Reaction,
@@ -34,7 +36,6 @@ from app.recognition.models import (
     RecognitionValue,
     Visibility,
 )
-from app.types import utcnow
 
 TEXT_MIN, TEXT_MAX = 10, 600
 MAX_RECIPIENTS = 10
@@ -44,7 +45,6 @@ DIGEST_HOUR = 15  # local time of the daily digest
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # Bidirectional overrides and isolates can make text render in a misleading order
 # ("Trojan source"); they have no place in a short recognition.
-_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 
 
 class FeedKind(StrEnum):
@@ -113,12 +113,6 @@ def _refresh_listed(rec: Recognition) -> None:
 
 
 # --- giving -------------------------------------------------------------------------------
-
-
-def clean_recognition_text(text: str) -> str:
-    text = (text or "").translate(_BIDI).replace("\r\n", "\n")
-    text = "".join(ch for ch in text if ch in "\n\t" or ord(ch) >= 32)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def give_recognition(
@@ -193,7 +187,7 @@ def give_recognition(
         )
         if len(values) != len(unique_values):
             errors["values"] = Problem("unknown", N_("Choose values from the list."))
-    cleaned = clean_recognition_text(text)
+    cleaned = clean_paragraphs(text)
     if len(cleaned) < TEXT_MIN:
         errors["text"] = Problem(
             "too_short", N_("Write at least 10 characters about what they did.")

@@ -41,10 +41,11 @@ from sqlmodel import Session, col, func, select
 from app import i18n, mail
 from app.config import get_settings
 from app.errors import N_
-from app.orgs.models import AuditEvent, Organisation, Person
-from app.orgs.service import audit
+from app.kernel.audit import AuditEvent, audit
+from app.kernel.clock import utcnow
+from app.kernel.locale import babel_locale
+from app.orgs.models import Organisation, Person
 from app.recognition.jobs import describe_error, email_env, recipient_locale
-from app.types import utcnow
 from app.weekly import service
 from app.weekly.models import (
     ConsentAnswer,
@@ -128,9 +129,9 @@ def build_consent_message(consent: FeatureConsent, raw_token: str) -> EmailMessa
 def _when(moment: datetime, org: Organisation, locale: str) -> str:
     """ "mandag 30. november 07:00" in the organisation's zone and the reader's language."""
     local = moment.astimezone(ZoneInfo(org.timezone))
-    babel_locale = {"en": "en_GB"}.get(locale, locale)
-    day = dates.format_skeleton("MMMMEEEEd", local, locale=babel_locale)
-    return f"{day} {dates.format_time(local, 'short', locale=babel_locale)}"
+    bl = babel_locale(locale)
+    day = dates.format_skeleton("MMMMEEEEd", local, locale=bl)
+    return f"{day} {dates.format_time(local, 'short', locale=bl)}"
 
 
 def _curator_message(

@@ -8,10 +8,11 @@ from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstrain
 from sqlmodel import Field, Relationship, SQLModel
 
 from app.contests.models import ContestEntry
+from app.kernel.clock import utcnow
+from app.kernel.types import UTCDateTime, str_enum
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person
 from app.recognition.models import Recognition
-from app.types import UTCDateTime, str_enum, utcnow
 
 
 def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> Column[int]:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from babel import Locale, dates
+from babel import dates
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from markupsafe import Markup
@@ -19,12 +19,13 @@ from app.contests.models import ContestEntry
 from app.db import SessionDep, SessionFactoryDep
 from app.embed import service as embed
 from app.errors import N_, Invalid, NotFound, Problem
+from app.kernel.clock import utcnow
+from app.kernel.locale import babel_locale
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person
 from app.recognition.models import Recognition
 from app.security import PROTECT
-from app.types import utcnow
 from app.web import env, field_errors, is_safe_next, redirect, render
 from app.weekly import service
 from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
@@ -191,7 +192,7 @@ def reason_texts(request: Request, reasons: list[dict[str, Any]]) -> list[str]:
 def when(request: Request, org: Organisation, value: datetime) -> str:
     """ "mandag 23. november kl. 07:00": the reader's language, the organisation's clock."""
     code = i18n.request_locale(request)
-    locale = Locale.parse({"en": "en_GB"}.get(code, code))
+    locale = babel_locale(code)
     tz = dates.get_timezone(org.timezone)
     day = "{} {}".format(
         dates.format_date(value.astimezone(tz), "EEEE", locale=locale),

@@ -50,10 +50,13 @@ from sqlmodel import Session, col, select
 from app.contests import service as contests
 from app.contests.models import Contest, ContestEntry, EntryStatus
 from app.errors import N_, Invalid, NotFound, PermissionDenied, Problem
+from app.kernel.audit import audit
+from app.kernel.clock import utcnow
+from app.kernel.forms import clean_paragraphs
+from app.kernel.locale import babel_name
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Department, Organisation, Person, Role, Value
-from app.orgs.service import audit
 from app.recognition.models import (
     Reaction,
     Recognition,
@@ -61,8 +64,6 @@ from app.recognition.models import (
     RecognitionValue,
     Visibility,
 )
-from app.recognition.service import clean_recognition_text
-from app.types import utcnow
 from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 
 HEADLINE_MIN, HEADLINE_MAX = 3, 120
@@ -1009,7 +1010,7 @@ def _headline_for(org: Organisation, subject: Subject) -> str:
         headline = subject.contest.title
         return headline if len(headline) <= HEADLINE_MAX else headline[: HEADLINE_MAX - 1] + "…"
     names = [p.name for p in people_of(subject)]
-    locale = {"en": "en_GB"}.get(org.locale, org.locale or "nb")
+    locale = babel_name(org.locale or "nb")
     try:
         headline = format_list(names, locale=locale)
     except (ValueError, LookupError):
@@ -1242,8 +1243,8 @@ def _check_curator(feature: Feature, actor: Person) -> None:
 
 def _clean_texts(headline: str, body: str) -> tuple[str, str]:
     errors: dict[str, Problem] = {}
-    headline = " ".join(clean_recognition_text(headline).split())
-    body = clean_recognition_text(body)
+    headline = " ".join(clean_paragraphs(headline).split())
+    body = clean_paragraphs(body)
     if len(headline) < HEADLINE_MIN:
         errors["headline"] = Problem("too_short", N_("Write a headline of at least 3 characters."))
     elif len(headline) > HEADLINE_MAX:

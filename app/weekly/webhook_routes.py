@@ -11,9 +11,9 @@ from app.access import AdminDep, in_org
 from app.config import get_settings
 from app.db import SessionDep
 from app.errors import Invalid
+from app.kernel.forms import MAX_ID
 from app.orgs.admin_routes import FieldsDep, close_form
 from app.orgs.models import Organisation
-from app.orgs.service import MAX_ID
 from app.security import PROTECT
 from app.web import field_errors, flash, form_page, redirect, render
 from app.weekly import webhooks

@@ -41,10 +41,12 @@ from sqlmodel import Session, col, select
 from app import i18n
 from app.config import get_settings
 from app.errors import N_, Invalid, NotFound, Problem
+from app.kernel.audit import audit
+from app.kernel.clock import utcnow
+from app.kernel.forms import REQUIRED, TOO_LONG, clean_text
+from app.kernel.locale import babel_name
 from app.media import service as media
 from app.orgs.models import Organisation, Person
-from app.orgs.service import REQUIRED, TOO_LONG, audit, clean_text
-from app.types import utcnow
 from app.weekly import service as feature_service
 from app.weekly.models import (
     DeliveryStatus,
@@ -189,10 +191,6 @@ def _org_locale(org: Organisation) -> str:
     return i18n.normalise(org.locale) or i18n.DEFAULT_LOCALE
 
 
-def _list_locale(locale: str) -> str:
-    return "en_GB" if locale == "en" else locale
-
-
 def teams_payload(feature: Feature, base_url: str, *, test: bool = False) -> dict[str, Any]:
     """A Teams workflow message: an Adaptive Card with the story, its values and its people."""
     org = feature.org
@@ -216,12 +214,12 @@ def teams_payload(feature: Feature, base_url: str, *, test: bool = False) -> dic
     facts = [{"title": markdown_text(_("Week")), "value": str(feature.iso_week)}]
     values = feature_service.feature_values(feature)
     if values:
-        joined = format_list([v.name for v in values], locale=_list_locale(locale))
+        joined = format_list([v.name for v in values], locale=babel_name(locale))
         facts.insert(0, {"title": markdown_text(_("Values")), "value": markdown_text(joined)})
     body.append({"type": "FactSet", "facts": facts})
     people = feature_service.named_people(feature)
     if people:
-        names = format_list([p.name for p in people], locale=_list_locale(locale))
+        names = format_list([p.name for p in people], locale=babel_name(locale))
         line = (
             _("Photo: %(name)s") % {"name": names}
             if feature.entry_id is not None

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import app.types
+import app.kernel.types
 
 
 revision: str = "0cc1d395333f"
@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("url", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
         sa.Column("secret", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", app.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", app.kernel.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["org_id"], ["organisation.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -65,12 +65,12 @@ def upgrade() -> None:
         sa.Column("headline", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
         sa.Column("body", sqlmodel.sql.sqltypes.AutoString(length=1200), nullable=False),
         sa.Column("reasons", sa.JSON(), nullable=False),
-        sa.Column("created_at", app.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", app.kernel.types.UTCDateTime(), nullable=False),
         sa.Column("approved_by_id", sa.Integer(), nullable=True),
-        sa.Column("approved_at", app.types.UTCDateTime(), nullable=True),
-        sa.Column("published_at", app.types.UTCDateTime(), nullable=True),
-        sa.Column("withdrawn_at", app.types.UTCDateTime(), nullable=True),
-        sa.Column("updated_at", app.types.UTCDateTime(), nullable=False),
+        sa.Column("approved_at", app.kernel.types.UTCDateTime(), nullable=True),
+        sa.Column("published_at", app.kernel.types.UTCDateTime(), nullable=True),
+        sa.Column("withdrawn_at", app.kernel.types.UTCDateTime(), nullable=True),
+        sa.Column("updated_at", app.kernel.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["approved_by_id"], ["person.id"], ondelete="SET NULL"),
         sa.ForeignKeyConstraint(["org_id"], ["organisation.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["recognition_id"], ["recognition.id"], ondelete="SET NULL"),
@@ -98,8 +98,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("asked_at", app.types.UTCDateTime(), nullable=False),
-        sa.Column("answered_at", app.types.UTCDateTime(), nullable=True),
+        sa.Column("asked_at", app.kernel.types.UTCDateTime(), nullable=False),
+        sa.Column("answered_at", app.kernel.types.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["feature_id"], ["feature.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["person_id"], ["person.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -134,11 +134,11 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", app.types.UTCDateTime(), nullable=False),
+        sa.Column("next_attempt_at", app.kernel.types.UTCDateTime(), nullable=False),
         sa.Column("last_status", sa.Integer(), nullable=True),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-        sa.Column("delivered_at", app.types.UTCDateTime(), nullable=True),
-        sa.Column("created_at", app.types.UTCDateTime(), nullable=False),
+        sa.Column("delivered_at", app.kernel.types.UTCDateTime(), nullable=True),
+        sa.Column("created_at", app.kernel.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["feature_id"], ["feature.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["webhook_id"], ["webhook.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),

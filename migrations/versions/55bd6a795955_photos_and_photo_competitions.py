@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import app.types
+import app.kernel.types
 
 
 revision: str = "55bd6a795955"
@@ -29,10 +29,10 @@ def upgrade() -> None:
         sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
         sa.Column("theme", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
         sa.Column("value_id", sa.Integer(), nullable=True),
-        sa.Column("submit_opens_at", app.types.UTCDateTime(), nullable=False),
-        sa.Column("submit_closes_at", app.types.UTCDateTime(), nullable=False),
-        sa.Column("vote_opens_at", app.types.UTCDateTime(), nullable=False),
-        sa.Column("vote_closes_at", app.types.UTCDateTime(), nullable=False),
+        sa.Column("submit_opens_at", app.kernel.types.UTCDateTime(), nullable=False),
+        sa.Column("submit_closes_at", app.kernel.types.UTCDateTime(), nullable=False),
+        sa.Column("vote_opens_at", app.kernel.types.UTCDateTime(), nullable=False),
+        sa.Column("vote_closes_at", app.kernel.types.UTCDateTime(), nullable=False),
         sa.Column("entries_per_person", sa.Integer(), nullable=False),
         sa.Column("votes_per_person", sa.Integer(), nullable=False),
         sa.Column(
@@ -42,8 +42,8 @@ def upgrade() -> None:
         ),
         sa.Column("anonymous_voting", sa.Boolean(), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", app.types.UTCDateTime(), nullable=False),
-        sa.Column("results_announced_at", app.types.UTCDateTime(), nullable=True),
+        sa.Column("created_at", app.kernel.types.UTCDateTime(), nullable=False),
+        sa.Column("results_announced_at", app.kernel.types.UTCDateTime(), nullable=True),
         sa.CheckConstraint("entries_per_person >= 1", name="entries_per_person_positive"),
         sa.CheckConstraint("submit_opens_at < submit_closes_at", name="submit_window"),
         sa.CheckConstraint("vote_opens_at < vote_closes_at", name="vote_window"),
@@ -71,7 +71,7 @@ def upgrade() -> None:
         sa.Column("variants", sa.JSON(), nullable=False),
         sa.Column("original_key", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
         sa.Column("alt", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-        sa.Column("created_at", app.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", app.kernel.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["org_id"], ["organisation.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["owner_id"], ["person.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
@@ -98,9 +98,9 @@ def upgrade() -> None:
         ),
         sa.Column("reject_reason", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
         sa.Column("moderated_by_id", sa.Integer(), nullable=True),
-        sa.Column("moderated_at", app.types.UTCDateTime(), nullable=True),
+        sa.Column("moderated_at", app.kernel.types.UTCDateTime(), nullable=True),
         sa.Column("jury_place", sa.Integer(), nullable=True),
-        sa.Column("created_at", app.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", app.kernel.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["author_id"], ["person.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["contest_id"], ["contest.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["image_id"], ["mediaimage.id"], ondelete="RESTRICT"),
@@ -124,7 +124,7 @@ def upgrade() -> None:
         sa.Column("entry_id", sa.Integer(), nullable=False),
         sa.Column("voter_id", sa.Integer(), nullable=False),
         sa.Column("slot", sa.Integer(), nullable=False),
-        sa.Column("created_at", app.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", app.kernel.types.UTCDateTime(), nullable=False),
         sa.CheckConstraint("slot >= 1", name="slot_positive"),
         sa.ForeignKeyConstraint(["contest_id"], ["contest.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["entry_id"], ["contestentry.id"], ondelete="CASCADE"),

@@ -23,9 +23,9 @@ from sqlmodel import Session, col, select
 
 from app.config import get_settings
 from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus
+from app.kernel.clock import utcnow
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person, Role
-from app.types import utcnow
 from tests.e2e.conftest import (
     DESKTOP,
     PHONE,

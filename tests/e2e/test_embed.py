@@ -18,11 +18,11 @@ from sqlmodel import Session, col, select
 
 from app.config import get_settings
 from app.demo.photos import make_photo
+from app.kernel.clock import utcnow
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person, Value
 from app.recognition.service import give_recognition
-from app.types import utcnow
 from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 from tests.e2e.conftest import (
     DESKTOP,

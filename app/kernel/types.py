@@ -25,10 +25,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def str_enum(enum: type[StrEnum], length: int = 16) -> Enum:
     """Store an enum's values as plain VARCHAR: no database enum type to migrate later."""
     return Enum(
