@@ -23,7 +23,7 @@ from app.weekly import service
 from app.weekly.models import ConsentAnswer, Feature, FeatureStatus
 from tests.helpers import login, make_org, make_person, make_value, post_form
 from tests.test_contests import make_entry, make_image
-from tests.test_feature_service import PICK, PUBLISH, TUESDAY, WEEK, YEAR, Scene, reason
+from tests.test_weekly_service import PICK, PUBLISH, TUESDAY, WEEK, YEAR, Scene, reason
 
 ENTRY_CAPTION = "Morgentåke over Glomma fra kontorvinduet på rådhuset."
 
