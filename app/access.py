@@ -8,7 +8,7 @@ from sqlmodel import Session, SQLModel, select
 
 from app import i18n
 from app.auth import service as auth
-from app.db import SessionDep, SessionFactoryDep
+from app.db import SAFE_METHODS, SessionDep, SessionFactoryDep
 from app.errors import NotAuthenticated, NotFound, PermissionDenied
 from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person
@@ -55,10 +55,16 @@ def optional_person(
             token.last_used_at is None or token.last_used_at < utcnow() - auth.TOKEN_USE_RESOLUTION
         )
         if stale and token.id is not None:
-            # Its own short write transaction: GET requests read without the write lock.
-            with factory() as writer:
-                auth.record_token_use(writer, token.id)
-                writer.commit()
+            if request.method in SAFE_METHODS:
+                # Its own short write transaction: GET requests read without the write lock.
+                with factory() as writer:
+                    auth.record_token_use(writer, token.id)
+                    writer.commit()
+            else:
+                # The request already holds the write lock (SQLite begins IMMEDIATE): a second
+                # writing session would wait for it until the busy timeout. Record the use in
+                # the request's own transaction, committed with its work.
+                auth.record_token_use(session, token.id)
     elif raw_cookie := request.cookies.get(SESSION_COOKIE):
         person = auth.person_for_session(session, raw_cookie)
     request.state.person = person
