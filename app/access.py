@@ -1,10 +1,13 @@
-"""Who is calling, and what they may see: every org-scoped read goes through here."""
+"""Who is calling: the FastAPI dependencies of pages and the JSON API (caller, member, role).
+
+What a caller may read is decided below the web layer, in `app.kernel.scope.in_org` and each
+feature's `scope.py`; nothing here loads a protected row.
+"""
 
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Path, Request
-from sqlmodel import Session, SQLModel, select
 
 from app import i18n
 from app.auth import service as auth
@@ -14,22 +17,6 @@ from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person
 
 SESSION_COOKIE = "tod_session"
-M = TypeVar("M", bound=SQLModel)
-
-
-def org_by_slug(session: Session, slug: str) -> Organisation:
-    org = session.exec(select(Organisation).where(Organisation.slug == slug)).first()
-    if org is None:
-        raise NotFound()
-    return org
-
-
-def in_org(session: Session, org: Organisation, model: type[M], id_: int) -> M:
-    """Load a row of `model` by id only when it belongs to `org`; NotFound otherwise."""
-    row = session.get(model, id_)
-    if row is None or getattr(row, "org_id", None) != org.id:
-        raise NotFound()
-    return row
 
 
 def bearer_token(request: Request) -> str | None:

@@ -16,10 +16,10 @@ from app.contests.models import Contest, ContestEntry, EntryStatus, WinnerRule
 from app.contests.service import Phase
 from app.db import SessionDep
 from app.errors import PermissionDenied
+from app.kernel.apischema import ERRORS, ErrorOut
 from app.kernel.clock import utcnow
 from app.kernel.forms import MAX_ID, RowId
 from app.media import service as media
-from app.recognition.api import ERRORS, ErrorOut
 from app.security import PROTECT
 
 Limit = Annotated[StrictInt, Field(ge=service.LIMIT_MIN, le=service.LIMIT_MAX)]

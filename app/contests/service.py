@@ -19,13 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
-from app.access import in_org
 from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus, WinnerRule
 from app.errors import N_, Invalid, NotFound, PermissionDenied, Problem
 from app.kernel.audit import audit
 from app.kernel.clock import utcnow
 from app.kernel.forms import clean_text, strip_controls
 from app.kernel.paging import Page
+from app.kernel.scope import in_org
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person, Value

@@ -9,9 +9,9 @@ from app import i18n
 from app.access import MemberDep
 from app.db import SessionDep
 from app.errors import Invalid
+from app.kernel.apischema import ERRORS, ErrorOut
 from app.media import service
 from app.media.schemas import MediaOut, media_out
-from app.recognition.api import ERRORS, ErrorOut
 from app.security import PROTECT
 
 router = APIRouter(prefix="/orgs/{org}", tags=["media"], responses=ERRORS)

@@ -15,11 +15,12 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
 from app import i18n
-from app.access import AdminDep, in_org
+from app.access import AdminDep
 from app.db import SessionDep, SessionFactoryDep
 from app.errors import N_, Invalid, Problem
 from app.kernel.forms import MAX_ID
 from app.kernel.paging import Page, page_number
+from app.kernel.scope import in_org
 from app.orgs import importer, service
 from app.orgs.models import Department, ImportJob, Organisation, Person, Role, Value
 from app.security import PROTECT

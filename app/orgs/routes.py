@@ -8,9 +8,10 @@ from fastapi.responses import Response
 from sqlmodel import select
 
 from app import i18n
-from app.access import MemberDep, org_by_slug
+from app.access import MemberDep
 from app.db import SessionDep
 from app.orgs.models import EmailFrequency, Value
+from app.orgs.scope import org_by_slug
 from app.orgs.service import text_on
 from app.recognition.service import FeedKind, feed
 from app.security import PROTECT

@@ -18,11 +18,13 @@ from pydantic import (
 )
 from sqlmodel import Session, col, select
 
-from app.access import Member, MemberDep, in_org
+from app.access import Member, MemberDep
 from app.db import SessionDep
 from app.errors import N_, Invalid, Problem
+from app.kernel.apischema import ERRORS, ErrorOut
 from app.kernel.clock import utcnow
 from app.kernel.forms import MAX_ID, RowId
+from app.kernel.scope import in_org
 from app.media.models import MediaImage
 from app.media.schemas import MediaOut, media_out
 from app.media.service import owned_image
@@ -56,27 +58,6 @@ ValueRef = Annotated[
     _id_or("a name"),
 ]
 
-
-class ProblemOut(BaseModel):
-    code: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    fields: dict[str, ProblemOut] | None = None
-
-
-class ErrorOut(BaseModel):
-    error: ErrorBody
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "No valid session cookie or API token"},
-    404: {"model": ErrorOut, "description": "Not found, or not visible to the caller"},
-    422: {"model": ErrorOut, "description": "Invalid input; `fields` says what, per field"},
-}
 
 router = APIRouter(prefix="/orgs/{org}", tags=["recognitions"], responses=ERRORS)
 

@@ -13,7 +13,7 @@ from markupsafe import Markup
 from sqlmodel import Session, col, select
 
 from app import i18n
-from app.access import CuratorDep, MemberDep, in_org
+from app.access import CuratorDep, MemberDep
 from app.config import get_settings
 from app.contests.models import ContestEntry
 from app.db import SessionDep, SessionFactoryDep
@@ -21,6 +21,7 @@ from app.embed import service as embed
 from app.errors import N_, Invalid, NotFound, Problem
 from app.kernel.clock import utcnow
 from app.kernel.locale import babel_locale
+from app.kernel.scope import in_org
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person

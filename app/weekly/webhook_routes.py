@@ -7,11 +7,12 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
 from app import i18n
-from app.access import AdminDep, in_org
+from app.access import AdminDep
 from app.config import get_settings
 from app.db import SessionDep
 from app.errors import Invalid
 from app.kernel.forms import MAX_ID
+from app.kernel.scope import in_org
 from app.orgs.admin_routes import FieldsDep, close_form
 from app.orgs.models import Organisation
 from app.security import PROTECT
