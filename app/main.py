@@ -31,6 +31,7 @@ from app.errors import (
     PermissionDenied,
     RateLimited,
 )
+from app.home.routes import router as home_router
 from app.media.api import router as media_api_router
 from app.media.limits import BodyLimitMiddleware
 from app.media.routes import router as media_router
@@ -106,6 +107,7 @@ def create_app() -> FastAPI:
     app.include_router(feature_router)
     app.include_router(contests_router)
     app.include_router(org_router)
+    app.include_router(home_router)
     app.include_router(recognition_router)
     app.include_router(media_router)
     _install_error_handlers(app)

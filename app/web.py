@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jinja2_fragments.fastapi import Jinja2Blocks
+from starlette.datastructures import FormData
 
 from app import i18n
 from app.config import ROOT, get_settings
@@ -184,3 +185,41 @@ def field_errors(request: Request, errors: Mapping[str, Problem]) -> dict[str, s
     """A service's problems in the request's language, for showing next to their fields."""
     _ = i18n.gettext_for(request)
     return {field: _(problem.message) for field, problem in errors.items()}
+
+
+# --- forms read by hand (admin pages) --------------------------------------------------
+
+
+async def close_form(request: Request) -> AsyncIterator[None]:
+    """Close the parsed form when the request is done: uploads are spooled temporary files."""
+    try:
+        yield
+    finally:
+        await request.close()
+
+
+class Fields:
+    """A submitted form's text fields: a file or a missing field reads as ""."""
+
+    def __init__(self, form: FormData) -> None:
+        self._form = form
+
+    def get(self, key: str) -> str:
+        value = self._form.get(key)
+        return value if isinstance(value, str) else ""
+
+    def getlist(self, key: str) -> list[str]:
+        return [v for v in self._form.getlist(key) if isinstance(v, str)]
+
+    def flag(self, key: str) -> bool:
+        return self.get(key) in ("on", "true", "1")
+
+    def pick(self, keys: tuple[str, ...]) -> dict[str, str]:
+        return {k: self.get(k) for k in keys}
+
+
+async def form_fields(request: Request) -> Fields:
+    return Fields(await request.form())
+
+
+FieldsDep = Annotated[Fields, Depends(form_fields)]

@@ -455,7 +455,7 @@ def test_photo_choice_of_another_organisations_feature_is_not_found(db, client, 
 
 
 def test_a_photo_uploaded_for_a_feature_is_seen_by_curators_then_by_everyone(cs, db):
-    from app.media import service as media
+    from app.media import access as media
 
     feature = cs.draft(cs.rec([cs.person()]))
     photo = make_image(db, cs.org, cs.curator)

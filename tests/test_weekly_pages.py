@@ -503,7 +503,7 @@ def test_members_see_the_features_photo_on_home_archive_and_page(client, db, wor
         assert src in html, url
         assert 'alt="Photo: Åse redda natta"' in html, url
     # The employee may fetch it: it belongs to a public feature (the files are not needed here).
-    from app.media import service as media
+    from app.media import access as media
 
     assert media.can_view(db, world.employee, feature.image)
 

@@ -11,6 +11,7 @@ from app import i18n
 from app.access import CuratorDep, Member, MemberDep
 from app.contests import service
 from app.contests.models import Contest, ContestEntry, EntryStatus, WinnerRule
+from app.contests.presentation import PLACE_LABELS
 from app.contests.service import Phase
 from app.db import SessionDep
 from app.errors import N_, Invalid
@@ -33,7 +34,6 @@ PHASE_LABELS = {
     Phase.voting: N_("Voting"),
     Phase.closed: N_("Closed"),
 }
-PLACE_LABELS = {1: N_("1st place"), 2: N_("2nd place"), 3: N_("3rd place")}
 STATUS_LABELS = {
     EntryStatus.pending: N_("Waiting for approval"),
     EntryStatus.approved: N_("Approved"),

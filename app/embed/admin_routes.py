@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from app.access import AdminDep
 from app.config import get_settings
-from app.embed.routes import iframe_snippet, script_snippet
+from app.embed.snippets import iframe_snippet, script_snippet
 from app.web import render
 
 router = APIRouter(prefix="/{org}/admin/embed", include_in_schema=False)

@@ -29,15 +29,16 @@ from app import i18n
 from app.config import get_settings
 from app.db import SessionDep, get_session_factory, new_session
 from app.embed import service
+from app.embed.snippets import iframe_snippet, widget_title
 from app.errors import N_
 from app.kernel.forms import parse_id
 from app.kernel.locale import babel_locale
 from app.media import service as media
 from app.media.pipeline import CONTENT_TYPES
-from app.media.routes import VARIANT_RE, variant_headers
+from app.media.serving import VARIANT_RE, variant_headers
 from app.media.storage import MissingObject, get_storage
+from app.orgs import presentation as org_presentation
 from app.orgs.models import Organisation
-from app.orgs.routes import theme
 from app.web import STATIC_DIR, env
 from app.weekly.models import Feature
 
@@ -263,26 +264,6 @@ def render(name: str, request: Request, **context: Any) -> bytes:
     return env.get_template(name).render(request=request, **context).encode()
 
 
-def widget_title(org: Organisation) -> str:
-    return f"{org.display_feature_name} – {org.name}"
-
-
-def iframe_snippet(org: Organisation, *, width: int | None = None, height: int = 420) -> str:
-    """The HTML an intranet page (or an oEmbed consumer) pastes in."""
-    src = f"{get_settings().base_url}/embed/{org.slug}/feature"
-    size = (
-        f'width="{width}" height="{height}" style="border:0"'
-        if width
-        else f'style="width:100%;height:{height}px;border:0"'
-    )
-    return f'<iframe src="{escape(src)}" title="{escape(widget_title(org))}" loading="lazy" {size}></iframe>'
-
-
-def script_snippet(org: Organisation) -> str:
-    src = f"{get_settings().base_url}/embed/{org.slug}/widget.js"
-    return f'<script src="{escape(src)}" async></script>'
-
-
 def photo_json(photo: media.Picture | None) -> dict[str, Any] | None:
     if photo is None:
         return None
@@ -359,11 +340,9 @@ async def theme_css(request: Request, org: str) -> Response:
     """The organisation's colours, under /embed/ so that no cookie comes with them."""
 
     def make(session: Session) -> Rendered | None:
-        if org_for(session, org) is None:
+        if (o := org_for(session, org)) is None:
             return None
-        # Without the caller's headers: the body is wanted even if they sent If-None-Match.
-        css = theme(Request({**request.scope, "headers": []}), session, org)
-        return Rendered(bytes(css.body), "text/css; charset=utf-8")
+        return Rendered(org_presentation.theme_css(session, o).encode(), "text/css; charset=utf-8")
 
     rendered = await MEMO.get(request, ("theme", org), make)
     return answer(request, rendered, cache_control=SCRIPT_CACHE)

@@ -1,8 +1,7 @@
 """Serving photos: only through the app, only to people who may see them."""
 
 import logging
-import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
@@ -10,8 +9,9 @@ from fastapi.responses import Response
 from app.access import MemberDep
 from app.db import SessionDep
 from app.errors import NotFound
-from app.media import service
+from app.media import access, service
 from app.media.pipeline import CONTENT_TYPES
+from app.media.serving import CACHE_CONTROL, VARIANT_RE, variant_headers
 from app.media.storage import MissingObject, get_storage
 from app.web import env
 
@@ -19,29 +19,7 @@ log = logging.getLogger("tod.media")
 
 router = APIRouter(prefix="/{org}", include_in_schema=False)
 
-VARIANT_RE = re.compile(r"^([1-9][0-9]{0,4})\.(webp|jpg)$")
-# Private: the URL is access-checked, so no shared cache may keep it. Immutable: a variant's
-# bytes never change under its URL (a new photo is a new image id).
-CACHE_CONTROL = "private, max-age=31536000, immutable"
-
 env.globals["picture"] = service.picture  # templates: picture(rec.photo, default_alt)
-
-
-def variant_headers(
-    meta: dict[str, Any], image_id: int, cache_control: str
-) -> tuple[str, dict[str, str]]:
-    """(ETag, headers) for serving one stored variant, here and in the public widget."""
-    # The key is the hash of the bytes: a strong validator for free.
-    etag = '"' + meta["key"].rsplit("/", 1)[-1].split(".", 1)[0] + '"'
-    return etag, {
-        "ETag": etag,
-        "Cache-Control": cache_control,
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'",
-        "Content-Disposition": (
-            f'inline; filename="photo-{image_id}-{meta["width"]}.{meta["format"]}"'
-        ),
-    }
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -60,7 +38,7 @@ def serve(
     variant: Annotated[str, Path(max_length=40)],
 ) -> Response:
     """One variant, e.g. `800.webp` or `320.jpg`, of a photo the viewer may see."""
-    image = service.image_for(session, m.person, image_id)
+    image = access.image_for(session, m.person, image_id)
     match = VARIANT_RE.match(variant)
     if match is None:
         raise NotFound()

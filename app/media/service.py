@@ -1,4 +1,4 @@
-"""Images: save an upload, decide who may see it, delete it with every variant.
+"""Images: save an upload, delete it with every variant (who may see one: media/access.py).
 
 Files and rows change together. The contract, kept by SQLAlchemy session events below:
 
@@ -282,14 +282,32 @@ def purge_files(session: Session, image: MediaImage, *, storage: Storage | None 
     session.add(image)
 
 
-def _referenced_elsewhere(session: Session, image: MediaImage) -> bool:
-    """True when a row that may not lose its image (a contest entry) points at it."""
-    from app.contests.models import ContestEntry
+def _references(image: MediaImage) -> list[tuple[Any, bool]]:
+    """Every column that points at an image, and whether its row may lose it (SET NULL).
 
-    return (
-        session.exec(select(ContestEntry.id).where(ContestEntry.image_id == image.id)).first()
-        is not None
-    )
+    Read from the tables' foreign keys, so that this module knows no feature: a table that
+    keeps an image (a contest entry, ON DELETE RESTRICT) is found the same way as one that
+    lets it go (a recognition's photo, ON DELETE SET NULL). Every table is registered once
+    the app's models are imported (`app.models`), as they are before any request or job.
+    """
+    table = MediaImage.__table__  # type: ignore[attr-defined]
+    found: list[tuple[Any, bool]] = []
+    for other in table.metadata.sorted_tables:
+        for fk in other.foreign_keys:
+            if fk.column.table is table:
+                found.append((fk.parent, (fk.ondelete or "").upper() == "SET NULL"))
+    return found
+
+
+def _referenced(session: Session, image: MediaImage, *, keeping_only: bool) -> bool:
+    """True when a row points at the image (only rows that may not lose it: `keeping_only`)."""
+    for column, may_lose in _references(image):
+        if keeping_only and may_lose:
+            continue
+        hit = session.execute(select(column).where(column == image.id).limit(1)).first()
+        if hit is not None:
+            return True
+    return False
 
 
 def delete_images_of(session: Session, person: Person, *, storage: Storage | None = None) -> int:
@@ -298,7 +316,7 @@ def delete_images_of(session: Session, person: Person, *, storage: Storage | Non
     stay, empty, for the entry's own erasure to decide. Returns how many photos were removed."""
     images = list(session.exec(select(MediaImage).where(MediaImage.owner_id == person.id)))
     for image in images:
-        if _referenced_elsewhere(session, image):
+        if _referenced(session, image, keeping_only=True):
             purge_files(session, image, storage=storage)
         else:
             delete_image(session, image, storage=storage)
@@ -307,60 +325,9 @@ def delete_images_of(session: Session, person: Person, *, storage: Storage | Non
 
 def release_image(session: Session, image: MediaImage, *, storage: Storage | None = None) -> None:
     """Delete an image once nothing uses it any more (its recognition was deleted)."""
-    from app.recognition.models import Recognition
-
     session.flush()
-    in_use = session.exec(select(Recognition.id).where(Recognition.photo_id == image.id)).first()
-    if in_use is None and not _referenced_elsewhere(session, image):
+    if not _referenced(session, image, keeping_only=False):
         delete_image(session, image, storage=storage)
-
-
-# --- who may see it -----------------------------------------------------------------------
-
-AccessRule = Callable[[Session, Person, MediaImage], bool | None]
-_rules: list[AccessRule] = []
-
-
-def register_access_rule(rule: AccessRule) -> AccessRule:
-    """Let another feature vouch for an image: True shows it, False or None does not."""
-    if rule not in _rules:
-        _rules.append(rule)
-    return rule
-
-
-def _contest_rule(session: Session, viewer: Person, image: MediaImage) -> bool | None:
-    try:
-        from app.contests import service as contests
-    except ImportError:
-        return None
-    hook = getattr(contests, "entry_image_visible", None)
-    return hook(session, viewer, image.id) if hook is not None else None
-
-
-def _recognition_rule(session: Session, viewer: Person, image: MediaImage) -> bool:
-    from app.recognition.models import Recognition
-    from app.recognition.service import can_see
-
-    recs = session.exec(select(Recognition).where(Recognition.photo_id == image.id))
-    return any(can_see(session, viewer, rec) for rec in recs)
-
-
-def can_view(session: Session, viewer: Person, image: MediaImage) -> bool:
-    if image.org_id != viewer.org_id:
-        return False
-    if image.owner_id is not None and image.owner_id == viewer.id:
-        return True
-    if _recognition_rule(session, viewer, image):
-        return True
-    return any(rule(session, viewer, image) for rule in (_contest_rule, *_rules))
-
-
-def image_for(session: Session, viewer: Person, image_id: int) -> MediaImage:
-    """The one way to load an image for a viewer: 404 unless they may see it."""
-    image = session.get(MediaImage, image_id)
-    if image is None or not can_view(session, viewer, image):
-        raise NotFound()
-    return image
 
 
 def owned_image(session: Session, owner: Person, image_id: int) -> MediaImage | None:

@@ -4,7 +4,6 @@ Settings, values, departments, people (with the CSV import), API tokens and the 
 Every change goes through app.orgs.service, which also writes the audit event.
 """
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -12,7 +11,7 @@ from urllib.parse import urlencode
 from babel import Locale, dates
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 
 from app import i18n
 from app.access import AdminDep
@@ -24,16 +23,7 @@ from app.kernel.scope import in_org
 from app.orgs import importer, service
 from app.orgs.models import Department, ImportJob, Organisation, Person, Role, Value
 from app.security import PROTECT
-from app.web import field_errors, form_page, redirect, render
-
-
-async def close_form(request: Request) -> AsyncIterator[None]:
-    """Close the parsed form when the request is done: uploads are spooled temporary files."""
-    try:
-        yield
-    finally:
-        await request.close()
-
+from app.web import FieldsDep, close_form, field_errors, form_page, redirect, render
 
 router = APIRouter(
     prefix="/{org}/admin", include_in_schema=False, dependencies=[Depends(close_form)]
@@ -68,33 +58,6 @@ SETTINGS_FIELDS = (
 PERSON_FIELDS = ("email", "name", "title", "department", "role", "active")
 PEOPLE_STATUSES = ("active", "inactive", "all")
 BAD_CHOICE = Problem("invalid", N_("This value is not valid."))
-
-
-class Fields:
-    """A submitted form's text fields: a file or a missing field reads as ""."""
-
-    def __init__(self, form: FormData) -> None:
-        self._form = form
-
-    def get(self, key: str) -> str:
-        value = self._form.get(key)
-        return value if isinstance(value, str) else ""
-
-    def getlist(self, key: str) -> list[str]:
-        return [v for v in self._form.getlist(key) if isinstance(v, str)]
-
-    def flag(self, key: str) -> bool:
-        return self.get(key) in ("on", "true", "1")
-
-    def pick(self, keys: tuple[str, ...]) -> dict[str, str]:
-        return {k: self.get(k) for k in keys}
-
-
-async def form_fields(request: Request) -> Fields:
-    return Fields(await request.form())
-
-
-FieldsDep = Annotated[Fields, Depends(form_fields)]
 
 
 @dataclass(frozen=True)

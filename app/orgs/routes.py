@@ -1,40 +1,23 @@
-"""An organisation's own pages for its members: home, me, theme."""
+"""A member's own settings and the organisation's theme (the pages are app.home)."""
 
 import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from sqlmodel import select
 
 from app import i18n
 from app.access import MemberDep
 from app.db import SessionDep
-from app.orgs.models import EmailFrequency, Value
+from app.orgs.models import EmailFrequency
+from app.orgs.presentation import theme_css
 from app.orgs.scope import org_by_slug
-from app.orgs.service import text_on
-from app.recognition.service import FeedKind, feed
 from app.security import PROTECT
-from app.web import redirect, render
-from app.weekly.routes import pending_consents
+from app.web import redirect
 
 router = APIRouter(prefix="/{org}", include_in_schema=False)
 
 FEATURE_CHOICES = ("ask", "always", "never")
-
-
-@router.get("/me")
-def me(request: Request, session: SessionDep, m: MemberDep) -> Response:
-    return render(
-        request,
-        "orgs/me.html",
-        {
-            "received": feed(session, m.person, kind=FeedKind.to_me, limit=3),
-            "given": feed(session, m.person, kind=FeedKind.from_me, limit=3),
-            "frequencies": list(EmailFrequency),
-            "pending_consents": pending_consents(session, m.person),
-        },
-    )
 
 
 @router.post("/me/notifications", dependencies=PROTECT)
@@ -81,19 +64,7 @@ def me_language(
 @router.get("/theme.css")
 def theme(request: Request, session: SessionDep, org: str) -> Response:
     """The organisation's colours as CSS variables (CSP allows no inline styles)."""
-    o = org_by_slug(session, org)
-    values = session.exec(select(Value).where(Value.org_id == o.id)).all()
-    lines = [
-        ":root {",
-        f"  --primary: {o.theme_primary};",
-        f"  --on-primary: {text_on(o.theme_primary)};",
-        f"  --accent: {o.theme_accent};",
-        f"  --on-accent: {text_on(o.theme_accent)};",
-        "}",
-    ]
-    for v in values:
-        lines.append(f".value-{v.id} {{ --value: {v.colour}; --on-value: {text_on(v.colour)}; }}")
-    body = "\n".join(lines) + "\n"
+    body = theme_css(session, org_by_slug(session, org))
     etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:16] + '"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
     if request.headers.get("if-none-match") == etag:

@@ -1,4 +1,4 @@
-"""Tre om dagen pages: home and feeds, give, a recognition, reactions, hiding."""
+"""Tre om dagen pages: give, a recognition, reactions, hiding (the home feed is app.home)."""
 
 import secrets
 from typing import Annotated
@@ -10,119 +10,19 @@ from sqlmodel import col, select
 from app import i18n
 from app.access import MemberDep
 from app.config import get_settings
-from app.contests import service as contests
-from app.contests.routes import PLACE_LABELS
 from app.db import SessionDep
 from app.errors import N_, Invalid, Problem
 from app.kernel.clock import utcnow
 from app.media import service as media
 from app.media.models import MediaImage
-from app.orgs.models import Person, Value
+from app.orgs.models import Person
 from app.recognition import service
-from app.recognition.models import ReactionKind, Recognition
-from app.recognition.service import FeedKind
+from app.recognition.models import Recognition
+from app.recognition.presentation import REACTION_LABELS
 from app.security import PROTECT
 from app.web import field_errors, is_htmx, is_safe_next, redirect, render
-from app.weekly.routes import home_context as feature_home_context
 
 router = APIRouter(prefix="/{org}", include_in_schema=False)
-
-REACTION_LABELS = {
-    ReactionKind.clap: ("👏", N_("Applause")),
-    ReactionKind.heart: ("❤️", N_("Love")),
-    ReactionKind.raise_hands: ("🙌", N_("Celebrate")),
-}
-
-
-def _active_values(session: SessionDep, org_id: int | None) -> list[Value]:
-    return list(
-        session.exec(
-            select(Value)
-            .where(Value.org_id == org_id, col(Value.active).is_(True))
-            .order_by(col(Value.position))
-        )
-    )
-
-
-def _feed_context(
-    request: Request,
-    session: SessionDep,
-    m: MemberDep,
-    feed: str,
-    value: int | None,
-    cursor: str | None,
-) -> dict[str, object]:
-    try:
-        kind = FeedKind(feed)
-    except ValueError:
-        kind = FeedKind.all
-    values = _active_values(session, m.org.id)
-    if value is not None and value not in {v.id for v in values}:
-        value = None
-    page = service.feed(session, m.person, kind=kind, value_id=value, cursor=cursor)
-    results: list[contests.AnnouncedResults] = []
-    if kind == FeedKind.all:
-        # This page shows the announcements from its last item up to where the page before
-        # ended (page 1: up to now; the last page: everything older): each exactly once.
-        since = page.items[-1].created_at if page.next_cursor and page.items else None
-        before = service.decode_cursor(cursor)[0] if cursor else None
-        results = contests.announced_between(session, m.org, since, before, value_id=value)
-    return {
-        "feed_kind": kind.value,
-        "feed_value": value,
-        "values": values,
-        "page": page,
-        "feed_entries": _interleave(page.items, results),
-        "reaction_labels": REACTION_LABELS,
-        "place_labels": PLACE_LABELS,
-    }
-
-
-def _interleave(
-    recs: list[Recognition], results: list[contests.AnnouncedResults]
-) -> list[Recognition | contests.AnnouncedResults]:
-    """Recognitions (newest first) with the announced results placed by time; on the same
-    instant the results come first, so they stay on the page that asked for them."""
-    merged: list[Recognition | contests.AnnouncedResults] = []
-    pending = list(results)  # newest first
-    for rec in recs:
-        while pending and pending[0].announced_at >= rec.created_at:
-            merged.append(pending.pop(0))
-        merged.append(rec)
-    return merged + pending
-
-
-@router.get("/")
-def home(
-    request: Request,
-    session: SessionDep,
-    m: MemberDep,
-    feed: Annotated[str, Query(max_length=20)] = "all",
-    value: int | None = None,
-) -> Response:
-    ctx = _feed_context(request, session, m, feed, value, None)
-    ctx["progress"] = service.progress(session, m.person)
-    if not is_htmx(request):  # a filter swaps only the feed: no card or banner needed
-        ctx.update(feature_home_context(session, m.org, m.person))
-    return render(request, "recognition/home.html", ctx, block="feed")
-
-
-@router.get("/feed")
-def feed_page(
-    request: Request,
-    session: SessionDep,
-    m: MemberDep,
-    feed: Annotated[str, Query(max_length=20)] = "all",
-    value: int | None = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> Response:
-    """Further pages of a feed: items only for htmx's infinite scroll, a page otherwise."""
-    try:
-        ctx = _feed_context(request, session, m, feed, value, cursor)
-    except Invalid:
-        ctx = _feed_context(request, session, m, feed, value, None)
-    return render(request, "recognition/feed.html", ctx, block="items")
-
 
 # --- give ---------------------------------------------------------------------------------
 
@@ -176,7 +76,7 @@ def _give_page(
             "results": [p for p in results if p not in chosen],
             "suggested": [] if q.strip() else service.search_colleagues(session, m.person, ""),
             "q": q,
-            "values": _active_values(session, m.org.id),
+            "values": service.active_values(session, m.org.id),
             "value_ids": set(value_ids),
             "text": text,
             "visibility": visibility,

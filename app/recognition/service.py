@@ -595,3 +595,20 @@ def progress(session: Session, person: Person, now: datetime | None = None) -> P
         streak += 1
         day -= timedelta(days=1)
     return Progress(given_today=given_today, goal=org.daily_goal, streak=streak)
+
+
+def active_values(session: Session, org_id: int | None) -> list[Value]:
+    """The organisation's values a recognition may be tagged with, in their order."""
+    return list(
+        session.exec(
+            select(Value)
+            .where(Value.org_id == org_id, col(Value.active).is_(True))
+            .order_by(col(Value.position))
+        )
+    )
+
+
+def photo_visible(session: Session, viewer: Person, image_id: int) -> bool:
+    """Whether a recognition that `viewer` may read shows this photo."""
+    recs = session.exec(select(Recognition).where(Recognition.photo_id == image_id))
+    return any(can_see(session, viewer, rec) for rec in recs)

@@ -61,26 +61,6 @@ def consent_of(session: Session, person: Person, consent_id: int) -> FeatureCons
     return consent
 
 
-def pending_consents(session: Session, person: Person) -> list[FeatureConsent]:
-    """Questions the person has not answered, for features that may still be published.
-
-    An old draft nobody published stops asking after the same time as its e-mails do.
-    """
-    return list(
-        session.exec(
-            select(FeatureConsent)
-            .join(Feature, col(Feature.id) == FeatureConsent.feature_id)
-            .where(
-                FeatureConsent.person_id == person.id,
-                FeatureConsent.answer == ConsentAnswer.pending,
-                col(Feature.status).in_([FeatureStatus.draft, FeatureStatus.approved]),
-                col(Feature.created_at) >= utcnow() - service.ASK_HORIZON,
-            )
-            .order_by(col(FeatureConsent.asked_at).desc())
-        )
-    )
-
-
 # --- presentation helpers -----------------------------------------------------------------
 
 
@@ -221,16 +201,6 @@ def _schedule(request: Request, org: Organisation, now: datetime) -> dict[str, s
         "next_pick": when(request, org, pick),
         "next_publish": when(request, org, publish),
         "auto_publish": org.auto_publish,
-    }
-
-
-def home_context(session: Session, org: Organisation, person: Person) -> dict[str, Any]:
-    """The home page's feature card and consent banner."""
-    current = embed.current(session, org)
-    return {
-        "current_feature": current,
-        "current_feature_people": embed.public_people(current) if current else [],
-        "pending_consents": pending_consents(session, person),
     }
 
 

@@ -54,7 +54,6 @@ from app.kernel.audit import audit
 from app.kernel.clock import utcnow
 from app.kernel.forms import clean_paragraphs
 from app.kernel.locale import babel_name
-from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Department, Organisation, Person, Role, Value
 from app.recognition.models import (
@@ -1604,16 +1603,13 @@ def pending_people(feature: Feature) -> list[Person]:
     return [c.person for c in feature.consents if c.answer == ConsentAnswer.pending]
 
 
-def _photo_rule(session: Session, viewer: Person, image: MediaImage) -> bool:
+def feature_image_visible(session: Session, viewer: Person, image_id: int) -> bool:
     """A feature's photo (perhaps uploaded by another curator) is seen by the curators while
     they work on it, and by every member once the feature is public."""
     featuring = session.exec(
-        select(Feature).where(Feature.image_id == image.id, Feature.org_id == viewer.org_id)
+        select(Feature).where(Feature.image_id == image_id, Feature.org_id == viewer.org_id)
     ).all()
     return any(viewer.is_curator or is_public(session, f) for f in featuring)
-
-
-media.register_access_rule(_photo_rule)
 
 
 def curators(session: Session, org: Organisation) -> list[Person]:
@@ -1627,5 +1623,25 @@ def curators(session: Session, org: Organisation) -> list[Person]:
                 col(Person.role).in_([Role.curator, Role.admin]),
             )
             .order_by(col(Person.id))
+        )
+    )
+
+
+def pending_consents(session: Session, person: Person) -> list[FeatureConsent]:
+    """Questions the person has not answered, for features that may still be published.
+
+    An old draft nobody published stops asking after the same time as its e-mails do.
+    """
+    return list(
+        session.exec(
+            select(FeatureConsent)
+            .join(Feature, col(Feature.id) == FeatureConsent.feature_id)
+            .where(
+                FeatureConsent.person_id == person.id,
+                FeatureConsent.answer == ConsentAnswer.pending,
+                col(Feature.status).in_([FeatureStatus.draft, FeatureStatus.approved]),
+                col(Feature.created_at) >= utcnow() - ASK_HORIZON,
+            )
+            .order_by(col(FeatureConsent.asked_at).desc())
         )
     )

@@ -13,10 +13,9 @@ from app.db import SessionDep
 from app.errors import Invalid
 from app.kernel.forms import MAX_ID
 from app.kernel.scope import in_org
-from app.orgs.admin_routes import FieldsDep, close_form
 from app.orgs.models import Organisation
 from app.security import PROTECT
-from app.web import field_errors, flash, form_page, redirect, render
+from app.web import FieldsDep, close_form, field_errors, flash, form_page, redirect, render
 from app.weekly import webhooks
 from app.weekly.models import Webhook, WebhookKind
 

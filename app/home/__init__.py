@@ -1,0 +1,1 @@
+"""The pages that bring the features together: home with its feed, and "Meg"."""
