@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from sqlalchemy.orm import selectinload
-from sqlmodel import Session, col, delete, func, or_, select
+from sqlmodel import Session, col, delete, func, select
 
 from app.auth import service as auth
 from app.auth.models import ApiToken
@@ -15,6 +15,7 @@ from app.i18n import LOCALES
 from app.kernel.audit import AuditEvent, audit
 from app.kernel.forms import REQUIRED, clean_text, normalise_email, parse_id
 from app.kernel.paging import Page, paginate
+from app.orgs import people
 from app.orgs.models import (
     Department,
     DepartmentLeader,
@@ -569,27 +570,9 @@ def upsert_person(
 def search_people(
     session: Session, org: Organisation, *, q: str = "", status: str = "active", page: int = 1
 ) -> Page[Person]:
-    """People by name, e-mail or title; status is "active", "inactive" or "all"."""
-    stmt = (
-        select(Person)
-        .where(Person.org_id == org.id)
-        .options(selectinload(Person.department))  # type: ignore[arg-type]
-        .order_by(col(Person.name), col(Person.id))
-    )
-    if status == "active":
-        stmt = stmt.where(col(Person.active).is_(True))
-    elif status == "inactive":
-        stmt = stmt.where(col(Person.active).is_(False))
-    if q := q.strip():
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(
-            or_(
-                col(Person.name).ilike(like, escape="\\"),
-                col(Person.email).ilike(like, escape="\\"),
-                col(Person.title).ilike(like, escape="\\"),
-            )
-        )
-    return paginate(session, stmt, page)
+    """People by name, e-mail, title or department; status is "active", "inactive" or "all"."""
+    stmt = people.matching(session, org.id or 0, q, status=status)
+    return paginate(session, stmt.order_by(*people.ranking(q)), page)
 
 
 def led_department_ids(session: Session, person: Person) -> set[int]:
