@@ -16,8 +16,9 @@ from app.demo import photos as demo_photos
 from app.demo.photos import make_photo
 from app.demo.seed import DEMO_SEED, email_for, email_part, plan_demo, seed_demo
 from app.media.models import MediaImage
+from app.orgs.colours import contrast_ratio
+from app.orgs.departments import department_tree
 from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role, Value
-from app.orgs.service import contrast_ratio, department_tree
 from app.recognition.jobs import send_daily_digests, send_due_notifications
 from app.recognition.models import Notification, Visibility
 from app.weekly import service as features

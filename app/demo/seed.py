@@ -29,8 +29,11 @@ from app.demo.contests import DemoContest, seed_contests
 from app.demo.photos import make_photo, season
 from app.kernel.clock import utcnow
 from app.media import service as media
+from app.orgs.departments import add_department
 from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role, Value
-from app.orgs.service import add_department, add_value, create_org, upsert_person
+from app.orgs.people import upsert_person
+from app.orgs.settings import create_org
+from app.orgs.values import add_value
 from app.recognition.models import Notification, Reaction, ReactionKind, Recognition
 from app.recognition.service import give_recognition
 from app.weekly import service as features

@@ -12,8 +12,8 @@ from app.auth.service import revoke_api_token
 from app.db import SessionDep
 from app.errors import NotFound
 from app.orgs import people
+from app.orgs.departments import department_tree
 from app.orgs.models import Person, Value
-from app.orgs.service import department_tree
 from app.security import PROTECT
 
 router = APIRouter(prefix="/orgs/{org}", tags=["organisation"])
