@@ -72,9 +72,8 @@ def matching(
     `status` is "active", "inactive" or "all". Unordered: add `ranking(q)` (after an order of
     your own, if you have one).
     """
-    stmt = (
-        select(Person).where(Person.org_id == org_id).options(selectinload(Person.department))  # type: ignore[arg-type]
-    )
+    stmt = select(Person).where(Person.org_id == org_id)
+    stmt = stmt.options(selectinload(Person.department))  # type: ignore[arg-type]
     if status == "active":
         stmt = stmt.where(col(Person.active).is_(True))
     elif status == "inactive":
