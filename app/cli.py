@@ -70,7 +70,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_org_create(args: argparse.Namespace) -> int:
     from app.db import session_scope
     from app.errors import Invalid
-    from app.orgs.service import create_org
+    from app.orgs.settings import create_org
 
     values = [v for v in (args.values or "").split(",") if v.strip()]
     try:

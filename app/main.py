@@ -36,6 +36,7 @@ from app.media.api import router as media_api_router
 from app.media.limits import BodyLimitMiddleware
 from app.media.routes import router as media_router
 from app.middleware import RequestContextMiddleware
+from app.orgs.admin_people_routes import router as admin_people_router
 from app.orgs.admin_routes import router as admin_router
 from app.orgs.api import router as api_router
 from app.orgs.routes import router as org_router
@@ -103,6 +104,7 @@ def create_app() -> FastAPI:
     # Org pages last: "/{org}/..." would otherwise shadow fixed paths.
     app.include_router(embed_admin_router)
     app.include_router(admin_router)
+    app.include_router(admin_people_router)  # /{org}/admin/people...: no path of admin_router
     app.include_router(webhook_router)
     app.include_router(feature_router)
     app.include_router(contests_router)

@@ -2,7 +2,9 @@
 
 import io
 import random
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,11 +15,13 @@ from app.contests import service as contests
 from app.contests.jobs import contest_tick
 from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus
 from app.demo import photos as demo_photos
+from app.demo import seed as demo_seed
 from app.demo.photos import make_photo
 from app.demo.seed import DEMO_SEED, email_for, email_part, plan_demo, seed_demo
 from app.media.models import MediaImage
+from app.orgs.colours import contrast_ratio
+from app.orgs.departments import department_tree
 from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role, Value
-from app.orgs.service import contrast_ratio, department_tree
 from app.recognition.jobs import send_daily_digests, send_due_notifications
 from app.recognition.models import Notification, Visibility
 from app.weekly import service as features
@@ -32,6 +36,7 @@ from app.weekly.models import (
 from app.weekly.webhooks import deliver_due
 from tests.helpers import post_form
 
+ROOT = Path(__file__).resolve().parent.parent
 PHOTO_SIZE = demo_photos.PHOTO_SIZE
 FRIDAY = datetime(2026, 11, 20, 12, tzinfo=UTC)  # ISO week 47, after its pick (Thursday 09:00)
 EARLY_MONDAY = datetime(2026, 11, 23, 5, tzinfo=UTC)  # 06:00 in Oslo: before 07:00's publication
@@ -467,3 +472,14 @@ def test_demo_photos_are_small_photo_like_jpegs_and_always_the_same(monkeypatch)
         assert len(data) < 300_000, scene
         colours = Image.open(io.BytesIO(data)).getcolors(maxcolors=1 << 16)
         assert colours is None or len(colours) > 1000, scene  # a photo, not a flat test card
+
+
+def test_the_demo_data_ships_with_the_code():
+    """The data files sit in app/ (the Dockerfile copies app/) and git does not ignore them."""
+    world = Path(demo_seed.__file__).with_name("world")
+    files = sorted(world.glob("*.toml"))
+    assert {f.stem for f in files} == {"asnes", "avesta", "texts", "contests"}
+    assert world.is_relative_to(ROOT / "app")
+    if (ROOT / ".git").exists():
+        ignored = subprocess.run(["git", "check-ignore", *map(str, files)], cwd=ROOT, check=False)
+        assert ignored.returncode == 1  # none of them is ignored

@@ -4,9 +4,11 @@ per organisation, in its language, all through the contest service and the photo
 from __future__ import annotations
 
 import random
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -21,6 +23,8 @@ from app.weekly import service as features
 if TYPE_CHECKING:
     from app.demo.seed import DemoOrg
 
+WORLD = Path(__file__).with_name("world")  # the demo's data, apart from this code
+
 # Each caption comes with its scene: "out" is the season's landscape, "in" a room with the
 # season outside the window, or a palette by name.
 Caption = tuple[str, str]
@@ -34,169 +38,25 @@ class ContestText:
     value: str | None = None  # the name of one of the organisation's values
 
 
-CONTEST_TEXTS: dict[str, dict[str, ContestText]] = {
-    "asnes": {
-        "finished": ContestText(
-            "Hverdagsglimt fra jobben",
-            "Vis oss et øyeblikk fra arbeidsdagen som gjorde deg glad, stolt eller bare fikk deg"
-            " til å smile. Spør alltid dem som er med på bildet før du sender det inn.",
-            (
-                ("Morgenkaffe på pauserommet før første runde i hjemmetjenesten.", "in"),
-                ("Utsikten fra bilen mellom to hjemmebesøk i Hof.", "out"),
-                ("Vaktmesteren har snekret nye benker til uteområdet på helsetunet.", "out"),
-                ("Biblioteket pyntet til lesekampanjen – bøker overalt!", "in"),
-                ("Ny pumpestasjon på plass. Stolte folk i vann og avløp!", "out"),
-                ("Lunsj med utsikt fra rådhuset.", "in"),
-                ("Kjøkkenhagen til Flisa skole, planlagt av 6. trinn.", "out"),
-                ("Ryddig og klart på Servicetorget før vi åpner.", "in"),
-            ),
-            value="Engasjement",
-        ),
-        "open": ContestText(
-            "Samarbeid på tvers",
-            "Fotografer et øyeblikk der dere løser noe sammen, gjerne på tvers av enheter.",
-            (
-                ("Felles planleggingsdag for alle skolene i kommunen.", "in"),
-                ("Dugnad i sansehagen med pårørende og ansatte.", "out"),
-                ("IKT og legekontoret rigget det nye timebokssystemet sammen.", "in"),
-            ),
-            value="Samarbeid",
-        ),
-        "winter": ContestText(
-            "Vinter i Åsnes",
-            "Snø, frost og blått lys: vis oss vinteren slik du ser den på vei til og fra jobb.",
-            (
-                ("Rimfrost på bjørkene langs Glomma i morgentimen.", "winter"),
-                ("Nybrøytet skolegård før elevene kommer.", "winter"),
-                ("Blåtimen over Flisa sentrum klokka tre.", "dusk"),
-                ("Skispor rett utenfor helsetunet – beboerne fulgte med fra vinduet.", "in"),
-                ("Snømåking i fellesskap utenfor barnehagen.", "winter"),
-                ("Solnedgang over Kjernåsen på vei hjem fra vakt.", "dusk"),
-                ("Vedstabelen ved kulturskolen er klar for kuldegradene.", "winter"),
-            ),
-        ),
-        "spring": ContestText(
-            "Vår i Åsnes",
-            "Lysere dager, snøsmelting og de første blomstene: vis oss våren rundt"
-            " arbeidsplassen din.",
-            (
-                ("Hestehoven har kommet fram ved parkeringsplassen.", "out"),
-                ("Isløsning i Glomma, sett fra brua på Flisa.", "out"),
-                ("Barnehagebarna fant de første blåveisene.", "out"),
-                ("Første lunsj ute i år – endelig!", "out"),
-                ("Vårrengjøring i parken med vaktmesterne.", "out"),
-                ("Våren titter inn på personalrommet.", "in"),
-                ("Sykkelsesongen er i gang på vei til jobb.", "out"),
-            ),
-        ),
-        "summer": ContestText(
-            "Sommer i Åsnes",
-            "Ferievikarer, lange kvelder og sol over skogen: vis oss sommeren på jobb.",
-            (
-                ("Kveldssol over Flisa fra hagen på helsetunet.", "out"),
-                ("Beboerne på tur til bryggeplassen.", "out"),
-                ("Jordbærkake fra sommervikarene våre.", "in"),
-                ("Gressklipping ved Hof skole før skolestart.", "out"),
-                ("Badeplassen er klar etter dugnaden.", "out"),
-                ("Lyse netter over skogen på vei hjem.", "out"),
-                ("Blomsterkassene utenfor rådhuset blomstrer.", "out"),
-            ),
-        ),
-        "autumn": ContestText(
-            "Høst i Åsnes",
-            "Farger, tåke og mørkere kvelder: vis oss høsten slik du ser den i jobben.",
-            (
-                ("Morgentåke over jordene på vei til første hjemmebesøk.", "out"),
-                ("Elevene plukket epler til skolekjøkkenet.", "out"),
-                ("Løvfall i parken ved helsetunet.", "out"),
-                ("Refleksvestene er på – barnehagen på tur.", "out"),
-                ("Høstfarger langs Flisa elv.", "out"),
-                ("Tyttebær fra personalturen, nå på pauserommet.", "in"),
-                ("Første frostnatt: isroser på bilruta.", "out"),
-            ),
-        ),
-    },
-    "avesta": {
-        "finished": ContestText(
-            "Arbetsglädje",
-            "Fånga ett ögonblick av arbetsglädje: något som fick dig eller en kollega att le."
-            " Fråga alltid dem som syns på bilden innan du skickar in.",
-            (
-                ("Fikapaus i personalrummet på Krylbo skola.", "in"),
-                ("Hemtjänstens bilar står redo en tidig morgon.", "out"),
-                ("Eleverna har byggt ett insektshotell i skolträdgården.", "out"),
-                ("Nya bänkar i parken, byggda av gata och park.", "out"),
-                ("Vårt nya samlingsrum på Förskolan Solgläntan.", "in"),
-                ("Glada miner efter planeringsdagen i kommunhuset.", "in"),
-                ("Utsikt över Dalälven under friskvårdstimmen.", "out"),
-            ),
-            value="Delaktighet",
-        ),
-        "open": ContestText(
-            "Min arbetsplats",
-            "Visa oss var du jobbar: köket, skolgården, bilen i hemtjänsten eller kontoret.",
-            (
-                ("Skrivbordet med den bästa utsikten i kommunhuset.", "in"),
-                ("Vårt kök på särskilt boende, redo för lunch.", "in"),
-            ),
-            value="Nytänkande",
-        ),
-        "winter": ContestText(
-            "Vinter i Avesta",
-            "Snö, frost och tidiga kvällar: visa oss vintern som du ser den på väg till och från"
-            " jobbet.",
-            (
-                ("Rimfrost på björkarna vid Dalälven.", "winter"),
-                ("Nyplogad skolgård innan eleverna kommer.", "winter"),
-                ("Blå timmen över Avesta centrum.", "dusk"),
-                ("Skidspår bakom det särskilda boendet.", "winter"),
-                ("Snöskottning tillsammans utanför förskolan.", "winter"),
-                ("Solnedgång över Koppardalen på väg hem.", "dusk"),
-                ("Vinterljus i personalrummet.", "in"),
-            ),
-        ),
-        "spring": ContestText(
-            "Vår i Avesta",
-            "Ljusare dagar, snösmältning och de första blommorna: visa oss våren runt din"
-            " arbetsplats.",
-            (
-                ("Tussilago vid parkeringen.", "out"),
-                ("Islossning i Dalälven.", "out"),
-                ("Förskolebarnen hittade de första blåsipporna.", "out"),
-                ("Första lunchen utomhus i år!", "out"),
-                ("Vårstädning i parken.", "out"),
-                ("Våren tittar in genom fönstret på kontoret.", "in"),
-                ("Cykelsäsongen har börjat.", "out"),
-            ),
-        ),
-        "summer": ContestText(
-            "Sommar i Avesta",
-            "Sommarvikarier, ljusa kvällar och sol över skogen: visa oss sommaren på jobbet.",
-            (
-                ("Kvällssol över Dalälven.", "out"),
-                ("Boende på utflykt till badplatsen.", "out"),
-                ("Jordgubbstårta från sommarvikarierna.", "in"),
-                ("Gräsklippning vid Karlbergsskolan.", "out"),
-                ("Blomlådorna utanför kommunhuset blommar.", "out"),
-                ("Midsommarstången på det särskilda boendet.", "out"),
-                ("Ljus natt över skogen på väg hem.", "out"),
-            ),
-        ),
-        "autumn": ContestText(
-            "Höst i Avesta",
-            "Färger, dimma och mörkare kvällar: visa oss hösten som du ser den i jobbet.",
-            (
-                ("Morgondimma över åkrarna på väg till första besöket.", "out"),
-                ("Eleverna plockade äpplen till skolköket.", "out"),
-                ("Lövfall i parken vid det särskilda boendet.", "out"),
-                ("Reflexvästarna på – förskolan på utflykt.", "out"),
-                ("Höstfärger längs Dalälven.", "out"),
-                ("Lingon från personalutflykten, nu i fikarummet.", "in"),
-                ("Första frostnatten: isblommor på bilrutan.", "out"),
-            ),
-        ),
-    },
-}
+def _contest_texts() -> dict[str, dict[str, ContestText]]:
+    """world/contests.toml: each organisation's competitions by kind."""
+    with (WORLD / "contests.toml").open("rb") as file:
+        data = tomllib.load(file)
+    return {
+        slug: {
+            kind: ContestText(
+                t["title"],
+                t["theme"],
+                tuple((caption, scene) for caption, scene in t["captions"]),
+                value=t.get("value"),
+            )
+            for kind, t in kinds.items()
+        }
+        for slug, kinds in data.items()
+    }
+
+
+CONTEST_TEXTS = _contest_texts()
 # Votes for the finished competition's photos, most first: a clear podium, many voters.
 FINISHED_VOTES = {"asnes": (17, 12, 9, 6, 4, 3, 2), "avesta": (10, 7, 5, 3, 2, 1)}
 VOTING_APPROVED = 6  # plus one photo still in the moderation queue

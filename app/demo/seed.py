@@ -1,5 +1,7 @@
 """Demo data: Åsnes kommune (ESS, bokmål) and Avesta kommun (Swedish, other values).
 
+The organisations, their values, departments and people, and the texts they write live apart
+from this code, in world/*.toml (asnes, avesta, texts; the photo competitions' in contests).
 The demo is planned first (plain data, deterministic from one seeded `random.Random`) and then
 written through the service functions. `seed_demo_orgs` returns the created rows grouped per
 organisation, so later seeders (recognitions, contests, features) reuse the same people:
@@ -15,11 +17,14 @@ question is left for the scheduler to send about it. Nothing here commits; the c
 """
 
 import random
+import tomllib
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, delete, select
@@ -29,8 +34,11 @@ from app.demo.contests import DemoContest, seed_contests
 from app.demo.photos import make_photo, season
 from app.kernel.clock import utcnow
 from app.media import service as media
+from app.orgs.departments import add_department
 from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role, Value
-from app.orgs.service import add_department, add_value, create_org, upsert_person
+from app.orgs.people import upsert_person
+from app.orgs.settings import create_org
+from app.orgs.values import add_value
 from app.recognition.models import Notification, Reaction, ReactionKind, Recognition
 from app.recognition.service import give_recognition
 from app.weekly import service as features
@@ -40,6 +48,7 @@ DEMO_SEED = 2026
 HISTORY_DAYS = 28  # recognitions over the last four weeks
 MAX_SAME_FIRST = 2
 MAX_SAME_LAST = 3
+WORLD = Path(__file__).with_name("world")  # the demo's data: people, values, texts
 
 
 # --- the plan (plain data) ------------------------------------------------------------------
@@ -106,427 +115,43 @@ def email_for(first: str, last: str, domain: str) -> str:
     return f"{email_part(first)}.{email_part(last)}@{domain}"
 
 
-ASNES = OrgSpec(
-    slug="asnes",
-    name="Åsnes kommune",
-    locale="nb",
-    timezone="Europe/Oslo",
-    domain="asnes.kommune.no",
-    values=(
-        ("Engasjement", "Vi bryr oss, tar initiativ og gir det lille ekstra.", "#b3261e"),
-        ("Samarbeid", "Vi spiller hverandre gode, også på tvers av enheter.", "#1d5c8f"),
-        ("Servicefokus", "Vi møter innbyggerne med respekt, kunnskap og løsninger.", "#2e6b30"),
-    ),
-    departments=(
-        ("Kommunedirektørens stab", None),
-        ("Lønn og personal", "Kommunedirektørens stab"),
-        ("IKT", "Kommunedirektørens stab"),
-        ("Økonomi", "Kommunedirektørens stab"),
-        ("Servicetorget", "Kommunedirektørens stab"),
-        ("Helse og omsorg", None),
-        ("Åsnes helsetun", "Helse og omsorg"),
-        ("Korttidsavdelingen", "Åsnes helsetun"),
-        ("Skjermet enhet", "Åsnes helsetun"),
-        ("Hjemmetjenesten", "Helse og omsorg"),
-        ("Legekontoret", "Helse og omsorg"),
-        ("Helsestasjonen", "Helse og omsorg"),
-        ("Oppvekst og kultur", None),
-        ("Flisa skole", "Oppvekst og kultur"),
-        ("Hof skole", "Oppvekst og kultur"),
-        ("Kjernåsen skole", "Oppvekst og kultur"),
-        ("Flisa barnehage", "Oppvekst og kultur"),
-        ("Kulturskolen", "Oppvekst og kultur"),
-        ("Biblioteket", "Oppvekst og kultur"),
-        ("Teknisk drift og forvaltning", None),
-        ("Vann og avløp", "Teknisk drift og forvaltning"),
-        ("Eiendomsdrift", "Teknisk drift og forvaltning"),
-        ("Plan og byggesak", "Teknisk drift og forvaltning"),
-        ("NAV Åsnes", None),
-    ),
-    key_people=(
-        PlannedPerson(
-            "Kjærstin",
-            "Brænd",
-            "Lønn og personal",
-            "HR- og IKT-rådgiver",
-            Role.admin,
-            demo_login=True,
-        ),
-        PlannedPerson(
-            "Ingrid",
-            "Sæther",
-            "Kommunedirektørens stab",
-            "kommunikasjonsrådgiver",
-            Role.curator,
-            demo_login=True,
-        ),
-        PlannedPerson(
-            "Jonas", "Østby", "Kommunedirektørens stab", "kommunikasjonsrådgiver", Role.curator
-        ),
-        PlannedPerson(
-            "Øystein",
-            "Løkken",
-            "Kommunedirektørens stab",
-            "kommunedirektør",
-            Role.leader,
-            leads=("Kommunedirektørens stab",),
-        ),
-        PlannedPerson(
-            "Åse",
-            "Åsheim",
-            "Helse og omsorg",
-            "kommunalsjef helse og omsorg",
-            Role.leader,
-            leads=("Helse og omsorg",),
-            demo_login=True,
-        ),
-        PlannedPerson(
-            "Håkon",
-            "Nyhus",
-            "Oppvekst og kultur",
-            "kommunalsjef oppvekst og kultur",
-            Role.leader,
-            leads=("Oppvekst og kultur",),
-            locale="nn",
-        ),
-        PlannedPerson(
-            "Bjørn",
-            "Haugen",
-            "Teknisk drift og forvaltning",
-            "kommunalsjef teknisk",
-            Role.leader,
-            leads=("Teknisk drift og forvaltning",),
-        ),
-        PlannedPerson(
-            "Marianne", "Ødegård", "NAV Åsnes", "NAV-leder", Role.leader, leads=("NAV Åsnes",)
-        ),
-        PlannedPerson(
-            "Randi",
-            "Bekkelund",
-            "Åsnes helsetun",
-            "enhetsleder",
-            Role.leader,
-            leads=("Åsnes helsetun", "Korttidsavdelingen", "Skjermet enhet"),
-        ),
-        PlannedPerson(
-            "Anita",
-            "Grønvold",
-            "Hjemmetjenesten",
-            "enhetsleder",
-            Role.leader,
-            leads=("Hjemmetjenesten",),
-        ),
-        PlannedPerson(
-            "Terje", "Rustad", "Flisa skole", "rektor", Role.leader, leads=("Flisa skole",)
-        ),
-        PlannedPerson(
-            "Synnøve", "Kjernsli", "Hof skole", "rektor", Role.leader, leads=("Hof skole",)
-        ),
-        PlannedPerson(
-            "Camilla",
-            "Fossum",
-            "Flisa barnehage",
-            "styrer",
-            Role.leader,
-            leads=("Flisa barnehage",),
-        ),
-        PlannedPerson("Sigrid", "Fløtten", "Hjemmetjenesten", "sykepleier", demo_login=True),
-        PlannedPerson("Agnieszka", "Nowak", "Åsnes helsetun", "helsefagarbeider"),
-        PlannedPerson("Tomasz", "Kowalski", "Eiendomsdrift", "byggdrifter"),
-        PlannedPerson("Ahmed", "Hassan", "Flisa skole", "lærer"),
-    ),
-    staffing=(
-        ("Lønn og personal", 3, ("lønnskonsulent", "HR-rådgiver", "personalkonsulent")),
-        ("IKT", 3, ("IKT-konsulent", "systemansvarlig", "IKT-rådgiver")),
-        ("Økonomi", 2, ("regnskapskonsulent", "økonomirådgiver")),
-        ("Servicetorget", 3, ("servicekonsulent", "konsulent", "arkivleder")),
-        ("Åsnes helsetun", 5, ("sykepleier", "helsefagarbeider", "assistent", "fagsykepleier")),
-        ("Korttidsavdelingen", 4, ("sykepleier", "helsefagarbeider", "fysioterapeut")),
-        ("Skjermet enhet", 3, ("helsefagarbeider", "sykepleier", "aktivitør")),
-        ("Hjemmetjenesten", 6, ("sykepleier", "helsefagarbeider", "assistent", "ergoterapeut")),
-        ("Legekontoret", 4, ("fastlege", "legesekretær", "helsesekretær", "sykepleier")),
-        ("Helsestasjonen", 3, ("helsesykepleier", "jordmor", "fysioterapeut")),
-        ("Flisa skole", 6, ("lærer", "lektor", "miljøarbeider", "spesialpedagog", "assistent")),
-        ("Hof skole", 4, ("lærer", "miljøarbeider", "assistent")),
-        ("Kjernåsen skole", 4, ("lærer", "lektor", "assistent")),
-        (
-            "Flisa barnehage",
-            5,
-            ("barnehagelærer", "pedagogisk leder", "barne- og ungdomsarbeider", "assistent"),
-        ),
-        ("Kulturskolen", 2, ("kulturskolelærer", "musikkpedagog")),
-        ("Biblioteket", 2, ("bibliotekar", "biblioteksassistent")),
-        ("Vann og avløp", 3, ("fagarbeider", "driftsoperatør", "VA-ingeniør")),
-        ("Eiendomsdrift", 4, ("vaktmester", "renholder", "byggdrifter", "fagarbeider")),
-        ("Plan og byggesak", 3, ("arealplanlegger", "byggesaksbehandler", "oppmålingsingeniør")),
-        ("NAV Åsnes", 3, ("veileder", "sosialkonsulent", "rådgiver")),
-    ),
-    first_names=(
-        # traditional
-        "Kari",
-        "Anne",
-        "Liv",
-        "Åse",
-        "Berit",
-        "Solveig",
-        "Marit",
-        "Hege",
-        "Tone",
-        "Kjersti",
-        "Kjærstin",
-        "Ragnhild",
-        "Torunn",
-        "Gunn",
-        "Bodil",
-        "Sølvi",
-        "Synnøve",
-        "Hilde",
-        "Anne-Lise",
-        "Ola",
-        "Per",
-        "Knut",
-        "Arne",
-        "Bjørn",
-        "Øystein",
-        "Håkon",
-        "Geir",
-        "Rune",
-        "Trond",
-        "Svein",
-        "Kjell",
-        "Tormod",
-        "Halvor",
-        "Jørgen",
-        "Håvard",
-        "Hans-Petter",
-        # modern
-        "Nora",
-        "Emma",
-        "Ida",
-        "Thea",
-        "Maja",
-        "Tuva",
-        "Vilde",
-        "Ingeborg",
-        "Silje",
-        "Marte",
-        "Julie",
-        "Astrid",
-        "Jonas",
-        "Emil",
-        "Henrik",
-        "Sindre",
-        "Eirik",
-        "Even",
-        "Aksel",
-        "Magnus",
-        "Mathias",
-        "Ådne",
-        "Sander",
-        "Kristoffer",
-    ),
-    last_names=(
-        "Hansen",
-        "Johansen",
-        "Olsen",
-        "Larsen",
-        "Andersen",
-        "Nilsen",
-        "Pedersen",
-        "Kristiansen",
-        "Karlsen",
-        "Berg",
-        "Haugen",
-        "Bakken",
-        "Hagen",
-        "Moen",
-        "Strand",
-        "Sæther",
-        "Løkken",
-        "Østby",
-        "Åsheim",
-        "Brænd",
-        "Fossum",
-        "Rustad",
-        "Grønvold",
-        "Ødegård",
-        "Engebretsen",
-        "Amundsen",
-        "Tangen",
-        "Myrvold",
-        "Holter",
-        "Gjermundrød",
-        "Skaslien",
-        "Kolstad",
-        "Nordli",
-        "Granberg",
-        "Bråthen",
-        "Sønsteby",
-        "Opsahl",
-        "Nygård",
-        "Kvisler",
-        "Flisen",
-    ),
-    inactive=5,
-    nynorsk=4,
-)
+def _read(name: str) -> dict[str, Any]:
+    with (WORLD / f"{name}.toml").open("rb") as file:
+        return tomllib.load(file)
 
-AVESTA = OrgSpec(
-    slug="avesta",
-    name="Avesta kommun",
-    locale="sv",
-    timezone="Europe/Stockholm",
-    domain="avesta.se",
-    values=(
-        ("Trygghet", "Vi skapar trygghet för invånare och kollegor, varje dag.", "#005a8c"),
-        ("Delaktighet", "Alla får vara med och påverka, och vi lyssnar på varandra.", "#8a3b12"),
-        ("Nytänkande", "Vi vågar pröva nya sätt att göra saker bättre.", "#6a2c70"),
-    ),
-    departments=(
-        ("Kommunledningskontoret", None),
-        ("Ekonomiavdelningen", "Kommunledningskontoret"),
-        ("HR-avdelningen", "Kommunledningskontoret"),
-        ("Kommunikationsenheten", "Kommunledningskontoret"),
-        ("Vård och omsorg", None),
-        ("Hemtjänsten", "Vård och omsorg"),
-        ("Särskilt boende", "Vård och omsorg"),
-        ("Hemsjukvården", "Vård och omsorg"),
-        ("Barn och utbildning", None),
-        ("Krylbo skola", "Barn och utbildning"),
-        ("Karlbergsskolan", "Barn och utbildning"),
-        ("Förskolan Solgläntan", "Barn och utbildning"),
-        ("Samhällsbyggnad", None),
-        ("Gata och park", "Samhällsbyggnad"),
-        ("Bygg och miljö", "Samhällsbyggnad"),
-    ),
-    key_people=(
-        PlannedPerson(
-            "Märta", "Öberg", "HR-avdelningen", "HR-specialist", Role.admin, demo_login=True
-        ),
-        PlannedPerson(
-            "Åsa",
-            "Lindqvist",
-            "Kommunikationsenheten",
-            "kommunikatör",
-            Role.curator,
-            demo_login=True,
-        ),
-        PlannedPerson("Johan", "Sjöberg", "Kommunikationsenheten", "kommunikatör", Role.curator),
-        PlannedPerson(
-            "Göran",
-            "Ekström",
-            "Kommunledningskontoret",
-            "kommundirektör",
-            Role.leader,
-            leads=("Kommunledningskontoret",),
-        ),
-        PlannedPerson(
-            "Björn",
-            "Åkesson",
-            "Vård och omsorg",
-            "förvaltningschef",
-            Role.leader,
-            leads=("Vård och omsorg",),
-            demo_login=True,
-        ),
-        PlannedPerson(
-            "Annika",
-            "Hedlund",
-            "Barn och utbildning",
-            "förvaltningschef",
-            Role.leader,
-            leads=("Barn och utbildning",),
-        ),
-        PlannedPerson(
-            "Lars",
-            "Wallin",
-            "Samhällsbyggnad",
-            "förvaltningschef",
-            Role.leader,
-            leads=("Samhällsbyggnad",),
-        ),
-        PlannedPerson(
-            "Eva", "Nyström", "Hemtjänsten", "enhetschef", Role.leader, leads=("Hemtjänsten",)
-        ),
-        PlannedPerson(
-            "Karin", "Söderberg", "Krylbo skola", "rektor", Role.leader, leads=("Krylbo skola",)
-        ),
-        PlannedPerson("Elin", "Bäckström", "Hemtjänsten", "undersköterska", demo_login=True),
-    ),
-    staffing=(
-        ("Ekonomiavdelningen", 2, ("ekonom", "controller")),
-        ("HR-avdelningen", 1, ("HR-konsulent", "lönehandläggare")),
-        ("Hemtjänsten", 4, ("undersköterska", "vårdbiträde", "undersköterska")),
-        ("Särskilt boende", 4, ("undersköterska", "sjuksköterska", "aktivitetsledare")),
-        ("Hemsjukvården", 2, ("sjuksköterska", "fysioterapeut", "arbetsterapeut")),
-        ("Krylbo skola", 4, ("lärare", "fritidspedagog", "speciallärare")),
-        ("Karlbergsskolan", 3, ("lärare", "elevassistent", "skolkurator")),
-        ("Förskolan Solgläntan", 3, ("förskollärare", "barnskötare")),
-        ("Gata och park", 2, ("parkarbetare", "anläggningsarbetare")),
-        ("Bygg och miljö", 2, ("bygglovshandläggare", "miljöinspektör")),
-    ),
-    first_names=(
-        "Anna",
-        "Maria",
-        "Kerstin",
-        "Åsa",
-        "Märta",
-        "Ingrid",
-        "Birgitta",
-        "Sara",
-        "Ebba",
-        "Linnéa",
-        "Agnes",
-        "Alva",
-        "Elsa",
-        "Lena",
-        "Ulla",
-        "Gunilla",
-        "Anders",
-        "Per",
-        "Björn",
-        "Göran",
-        "Mats",
-        "Magnus",
-        "Erik",
-        "Nils",
-        "Oskar",
-        "Hugo",
-        "Axel",
-        "Olle",
-        "Åke",
-        "Sören",
-        "Jörgen",
-        "Stefan",
-    ),
-    last_names=(
-        "Andersson",
-        "Johansson",
-        "Karlsson",
-        "Nilsson",
-        "Eriksson",
-        "Larsson",
-        "Olsson",
-        "Persson",
-        "Svensson",
-        "Gustafsson",
-        "Öberg",
-        "Berglund",
-        "Lundgren",
-        "Ström",
-        "Högberg",
-        "Källström",
-        "Dahl",
-        "Holm",
-        "Hällström",
-        "Björklund",
-    ),
-    inactive=2,
-    feature_name="Veckans TDN",
-    theme_primary="#005a8c",
-)
 
+def _planned(row: dict[str, Any]) -> PlannedPerson:
+    return PlannedPerson(
+        **{**row, "role": Role(row.get("role", "employee")), "leads": tuple(row.get("leads", ()))}
+    )
+
+
+def load_org(name: str) -> OrgSpec:
+    """A demo organisation as written in world/NAME.toml."""
+    data = _read(name)
+    return OrgSpec(
+        slug=data["slug"],
+        name=data["name"],
+        locale=data["locale"],
+        timezone=data["timezone"],
+        domain=data["domain"],
+        values=tuple((v["name"], v["description"], v["colour"]) for v in data["values"]),
+        departments=tuple((d["name"], d.get("parent")) for d in data["departments"]),
+        key_people=tuple(_planned(p) for p in data["key_people"]),
+        staffing=tuple((s["unit"], s["count"], tuple(s["titles"])) for s in data["staffing"]),
+        first_names=tuple(data["first_names"]),
+        last_names=tuple(data["last_names"]),
+        inactive=data.get("inactive", 0),
+        nynorsk=data.get("nynorsk", 0),
+        feature_name=data.get("feature_name", ""),
+        theme_primary=data.get("theme_primary"),
+    )
+
+
+ASNES = load_org("asnes")
+AVESTA = load_org("avesta")
 DEMO_ORGS: tuple[OrgSpec, ...] = (ASNES, AVESTA)
+WRITTEN = _read("texts")  # what the demo's people write, by language
 
 
 def plan_people(spec: OrgSpec, rng: random.Random) -> tuple[PlannedPerson, ...]:
@@ -659,38 +284,7 @@ def seed_demo_orgs(session: Session, rng: random.Random | None = None) -> list[D
 
 # --- a few weeks of recognitions ------------------------------------------------------------
 
-TEXTS = {
-    "nb": [
-        "Takk for at du tok ekstravakta på kort varsel i helga. Det reddet oss!",
-        "Du tok deg god tid med en engstelig bruker i dag, og det merket alle rundt deg.",
-        "Så bra at du ryddet og forberedte møterommet før storsamlingen.",
-        "Takk for hjelpen med den nye journalrutinen – du forklarte det så alle skjønte.",
-        "Du fikk elevene med på ryddeaksjonen i skolegården. Strålende engasjement!",
-        "Takk for at du svarte så raskt på innbyggerhenvendelsen om byggesaken.",
-        "Du stilte opp for kollegaene på kjøkkenet da det var som travlest. Ekte samarbeid.",
-        "Måten du tok imot den nye lærlingen på var helt fantastisk.",
-        "Takk for at du fikset vannlekkasjen på skolen før elevene kom.",
-        "Du holdt roen og løste IT-problemet på legekontoret midt i rushet.",
-        "Flott innlegg på personalmøtet – inspirerende og konkret.",
-        "Takk for at du delte erfaringene dine med de andre enhetene. Lærerikt!",
-    ],
-    "nn": [
-        "Takk for at du tok ekstravakta på kort varsel. Det berga helga for oss!",
-        "Du tok deg god tid med ein uroleg brukar i dag, og det merka alle.",
-        "Takk for hjelpa med den nye rutinen – du forklarte det slik at alle skjøna det.",
-        "Du stilte opp for kollegaene dine då det var travelt. Ekte samarbeid!",
-        "Så fint at du tok imot den nye lærlingen på ein så varm måte.",
-        "Takk for at du svarte så raskt på spørsmålet frå innbyggjaren.",
-    ],
-    "sv": [
-        "Tack för att du tog extrapasset med kort varsel i helgen!",
-        "Du tog dig tid med en orolig brukare i dag, och det märktes.",
-        "Tack för hjälpen med det nya schemat – tydligt och bra.",
-        "Du ställde upp för kollegorna i köket när det var fullt upp.",
-        "Fint bemötande av de nya medarbetarna på introduktionsdagen.",
-        "Tack för att du svarade så snabbt på invånarens fråga.",
-    ],
-}
+TEXTS: dict[str, list[str]] = WRITTEN["recognitions"]
 
 
 def seed_recognitions(
@@ -770,14 +364,8 @@ def _agree(
 
 
 # The curator's headline: what the story is about, not only who (the draft starts with the names).
-FEATURE_HEADLINES = {
-    "nb": ("Når noen stiller opp", "Roen midt i en travel dag", "Samarbeid som merkes"),
-    "sv": ("När någon ställer upp", "Lugnet mitt i en stressig dag", "Samarbete som märks"),
-}
-FEATURE_PHOTO_ALT = {
-    "nb": "Pauserommet med utsikt mot skogen, der historien begynte",
-    "sv": "Fikarummet med utsikt mot skogen, där det hela började",
-}
+FEATURE_HEADLINES: dict[str, list[str]] = WRITTEN["feature_headlines"]
+FEATURE_PHOTO_ALT: dict[str, str] = WRITTEN["feature_photo_alt"]
 
 
 def _feature_week(

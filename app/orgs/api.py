@@ -4,15 +4,16 @@ from datetime import datetime
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 
 from app.access import MemberDep
 from app.auth.models import ApiToken
 from app.auth.service import revoke_api_token
 from app.db import SessionDep
 from app.errors import NotFound
+from app.orgs import people
+from app.orgs.departments import department_tree
 from app.orgs.models import Person, Value
-from app.orgs.service import department_tree
 from app.security import PROTECT
 
 router = APIRouter(prefix="/orgs/{org}", tags=["organisation"])
@@ -126,18 +127,9 @@ def list_people(
     q: str = Query("", max_length=100),
     limit: int = Query(50, ge=1, le=200),
 ) -> list[PersonOut]:
-    """Active colleagues, optionally filtered by name, e-mail or title."""
-    stmt = select(Person).where(Person.org_id == m.org.id, col(Person.active).is_(True))
-    if q.strip():
-        like = f"%{q.strip().lower()}%"
-        stmt = stmt.where(
-            or_(
-                col(Person.name).ilike(like),
-                col(Person.email).ilike(like),
-                col(Person.title).ilike(like),
-            )
-        )
-    return [_person_out(p) for p in session.exec(stmt.order_by(Person.name).limit(limit))]
+    """Active colleagues, optionally filtered by name, e-mail or title (folded, as the give
+    page's type-ahead searches)."""
+    return [_person_out(p) for p in people.search(session, m.org.id or 0, q, limit=limit)]
 
 
 @router.get("/me", response_model=MeOut)

@@ -21,7 +21,7 @@ from app.kernel.audit import audit
 from app.kernel.clock import utcnow
 from app.kernel.forms import normalise_email
 from app.orgs.models import ImportJob, Organisation, Person
-from app.orgs.service import upsert_person
+from app.orgs.people import upsert_person
 
 log = logging.getLogger("tod.import")
 

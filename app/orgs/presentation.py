@@ -2,8 +2,8 @@
 
 from sqlmodel import Session, select
 
+from app.orgs.colours import text_on
 from app.orgs.models import Organisation, Value
-from app.orgs.service import text_on
 
 
 def theme_css(session: Session, org: Organisation) -> str:

@@ -18,6 +18,7 @@ from app.kernel.audit import audit
 from app.kernel.clock import utcnow
 from app.kernel.forms import clean_paragraphs
 from app.media.models import MediaImage
+from app.orgs import people
 from app.orgs.models import (
     Department,
     DepartmentLeader,
@@ -25,7 +26,6 @@ from app.orgs.models import (
     Organisation,
     Person,
     Value,
-    fold,
 )
 from app.recognition.models import (
     Notification,
@@ -524,24 +524,13 @@ def search_colleagues(session: Session, viewer: Person, q: str, limit: int = 8) 
         .subquery()
     )
     stmt = (
-        select(Person)
+        people.matching(session, viewer.org_id or 0, q)
         .outerjoin(recent, recent.c.pid == Person.id)
-        .outerjoin(Department, col(Department.id) == Person.department_id)
-        .where(
-            Person.org_id == viewer.org_id,
-            col(Person.active).is_(True),
-            Person.id != viewer.id,
-        )
+        .where(Person.id != viewer.id)
     )
-    terms = fold(q).split()[: len(q.split()) or 1] if q.strip() else []
-    for term in terms[:4]:
-        like = f"%{term[:50]}%"
-        stmt = stmt.where(
-            or_(col(Person.search_text).like(like), func.lower(Department.name).like(like))
-        )
-    if not terms:
+    if not people.search_terms(q):
         stmt = stmt.where(recent.c.last.is_not(None))
-    stmt = stmt.order_by(recent.c.last.desc().nulls_last(), Person.name).limit(limit)
+    stmt = stmt.order_by(recent.c.last.desc().nulls_last(), *people.ranking(q)).limit(limit)
     return list(session.exec(stmt))
 
 
