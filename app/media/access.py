@@ -12,7 +12,7 @@ from app.contests import service as contests
 from app.errors import NotFound
 from app.media.models import MediaImage
 from app.orgs.models import Person
-from app.recognition import service as recognition
+from app.recognition import scope as recognition
 from app.weekly import service as weekly
 
 

@@ -29,7 +29,7 @@ from app.media.models import MediaImage
 from app.media.schemas import MediaOut, media_out
 from app.media.service import owned_image
 from app.orgs.models import Department, Person, Value
-from app.recognition import service
+from app.recognition import scope, service
 from app.recognition.models import ReactionKind, Recognition, Visibility
 from app.security import PROTECT
 
@@ -196,7 +196,7 @@ def visible_recognition(
     session: SessionDep, m: MemberDep, rec_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 ) -> Recognition:
     # A dependency, so that the 404 comes before anything in the body is looked at.
-    return service.recognition_for(session, m.person, rec_id)
+    return scope.recognition_for(session, m.person, rec_id)
 
 
 RecognitionDep = Annotated[Recognition, Depends(visible_recognition)]

@@ -16,7 +16,7 @@ from app.kernel.clock import utcnow
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Person
-from app.recognition import service
+from app.recognition import scope, service
 from app.recognition.models import Recognition
 from app.recognition.presentation import REACTION_LABELS
 from app.security import PROTECT
@@ -222,7 +222,7 @@ def give(
 @router.get("/given/{rec_id}")
 def given(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> Response:
     """The confirmation after giving: who, which value, today's progress, and undo."""
-    rec = service.recognition_for(session, m.person, rec_id)
+    rec = scope.recognition_for(session, m.person, rec_id)
     if rec.giver_id != m.person.id:
         return redirect(request, f"/{m.org.slug}/r/{rec.id}")
     age = (utcnow() - rec.created_at).total_seconds()
@@ -273,12 +273,12 @@ def _detail(
 
 @router.get("/r/{rec_id}")
 def detail(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> Response:
-    return _detail(request, session, m, service.recognition_for(session, m.person, rec_id))
+    return _detail(request, session, m, scope.recognition_for(session, m.person, rec_id))
 
 
 @router.post("/r/{rec_id}/delete", dependencies=PROTECT)
 def delete(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> Response:
-    rec = service.recognition_for(session, m.person, rec_id)
+    rec = scope.recognition_for(session, m.person, rec_id)
     _ = i18n.gettext_for(request)
     try:
         service.delete_recognition(session, m.person, rec)
@@ -304,7 +304,7 @@ def react(
     kind: Annotated[str, Form(max_length=10)] = "",
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    rec = service.recognition_for(session, m.person, rec_id)
+    rec = scope.recognition_for(session, m.person, rec_id)
     service.toggle_reaction(session, m.person, rec, kind)
     session.commit()
     if is_htmx(request):
@@ -330,7 +330,7 @@ def hide(
     hidden: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     """A recipient takes a recognition off the public feeds (or puts it back)."""
-    rec = service.recognition_for(session, m.person, rec_id)
+    rec = scope.recognition_for(session, m.person, rec_id)
     service.set_hidden_by_recipient(session, m.person, rec, hidden == "1")
     session.commit()
     _ = i18n.gettext_for(request)
@@ -348,7 +348,7 @@ def feature_opt_out(
     rec_id: int,
     opt_out: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
-    rec = service.recognition_for(session, m.person, rec_id)
+    rec = scope.recognition_for(session, m.person, rec_id)
     service.set_feature_opt_out(session, m.person, rec, opt_out == "1")
     session.commit()
     _ = i18n.gettext_for(request)
@@ -370,7 +370,7 @@ def moderate(
     reason: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Curators hide a recognition with a logged reason, or show it again."""
-    rec = service.recognition_for(session, m.person, rec_id)
+    rec = scope.recognition_for(session, m.person, rec_id)
     _ = i18n.gettext_for(request)
     try:
         if hidden == "1":

@@ -2,25 +2,23 @@
 
 import base64
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Exists, and_, delete, exists, func, or_
+from sqlalchemy import and_, delete, exists, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
-from app.errors import N_, Invalid, NotFound, PermissionDenied, Problem
+from app.errors import N_, Invalid, PermissionDenied, Problem
 from app.kernel.audit import audit
 from app.kernel.clock import utcnow
 from app.kernel.forms import clean_paragraphs
 from app.media.models import MediaImage
 from app.orgs.models import (
     Department,
-    DepartmentLeader,
     EmailFrequency,
     Organisation,
     Person,
@@ -36,6 +34,7 @@ from app.recognition.models import (
     RecognitionValue,
     Visibility,
 )
+from app.recognition.scope import has_recipient, led_departments, readable_by
 
 TEXT_MIN, TEXT_MAX = 10, 600
 MAX_RECIPIENTS = 10
@@ -52,56 +51,6 @@ class FeedKind(StrEnum):
     department = "department"
     to_me = "to_me"
     from_me = "from_me"
-
-
-# --- who may see what ---------------------------------------------------------------------
-
-
-def led_department_ids(session: Session, person: Person) -> set[int]:
-    """Departments a leader leads, with every department below them."""
-    direct = set(
-        session.exec(
-            select(DepartmentLeader.department_id).where(DepartmentLeader.person_id == person.id)
-        )
-    )
-    if not direct:
-        return set()
-    tree = session.exec(
-        select(Department.id, Department.parent_id).where(Department.org_id == person.org_id)
-    ).all()
-    children: dict[int | None, list[int]] = defaultdict(list)
-    for dept_id, parent_id in tree:
-        children[parent_id].append(dept_id)  # type: ignore[arg-type]
-    result: set[int] = set()
-    stack = [d for d in direct if d is not None]
-    while stack:
-        dept_id = stack.pop()
-        if dept_id not in result:
-            result.add(dept_id)
-            stack.extend(children.get(dept_id, []))
-    return result
-
-
-def can_see(session: Session, viewer: Person, rec: Recognition) -> bool:
-    if rec.org_id != viewer.org_id:
-        return False
-    is_giver = rec.giver_id == viewer.id
-    if rec.hidden_by_curator:
-        return is_giver or viewer.is_curator
-    if rec.visibility == Visibility.org or is_giver:
-        return True
-    if any(r.person_id == viewer.id for r in rec.recipients):
-        return True
-    led = led_department_ids(session, viewer)
-    return any(r.person.department_id in led for r in rec.recipients)
-
-
-def recognition_for(session: Session, viewer: Person, rec_id: int) -> Recognition:
-    """The one way to load a recognition: 404 unless the viewer may see it."""
-    rec = session.get(Recognition, rec_id)
-    if rec is None or not can_see(session, viewer, rec):
-        raise NotFound()
-    return rec
 
 
 def _refresh_listed(rec: Recognition) -> None:
@@ -426,14 +375,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise Invalid({"cursor": Problem("invalid", N_("That page link is not valid."))}) from exc
 
 
-def _has_recipient(condition: ColumnElement[bool]) -> Exists:
-    return exists(
-        select(RecognitionRecipient.recognition_id)
-        .join(Person, col(Person.id) == RecognitionRecipient.person_id)
-        .where(col(RecognitionRecipient.recognition_id) == Recognition.id, condition)
-    )
-
-
 def feed(
     session: Session,
     viewer: Person,
@@ -444,32 +385,30 @@ def feed(
     limit: int = 20,
 ) -> FeedPage:
     """Newest first, keyset-paginated on (created_at, id): stable while others give."""
-    stmt = select(Recognition).where(Recognition.org_id == viewer.org_id)
+    led = led_departments(viewer)
+    # Every feed lists only what the viewer may read; each kind then narrows it down.
+    stmt = select(Recognition).where(readable_by(viewer, led))
     if kind == FeedKind.all:
         stmt = stmt.where(col(Recognition.listed).is_(True))
     elif kind == FeedKind.to_me:
         stmt = stmt.where(
             col(Recognition.hidden_by_curator).is_(False),
-            _has_recipient(col(RecognitionRecipient.person_id) == viewer.id),
+            has_recipient(col(RecognitionRecipient.person_id) == viewer.id),
         )
     elif kind == FeedKind.from_me:
         stmt = stmt.where(Recognition.giver_id == viewer.id)
     elif kind == FeedKind.department:
-        led = led_department_ids(session, viewer)
         public_here = and_(
             col(Recognition.listed).is_(True),
-            _has_recipient(col(Person.department_id) == viewer.department_id),
+            has_recipient(col(Person.department_id) == viewer.department_id),
         )
         conditions = [public_here] if viewer.department_id else []
-        if led:
-            conditions.append(
-                and_(
-                    col(Recognition.hidden_by_curator).is_(False),
-                    _has_recipient(col(Person.department_id).in_(led)),
-                )
+        conditions.append(
+            and_(
+                col(Recognition.hidden_by_curator).is_(False),
+                has_recipient(col(Person.department_id).in_(select(led.c.id))),
             )
-        if not conditions:
-            return FeedPage(items=[], next_cursor=None)
+        )
         stmt = stmt.where(or_(*conditions))
     if value_id is not None:
         stmt = stmt.where(
@@ -606,9 +545,3 @@ def active_values(session: Session, org_id: int | None) -> list[Value]:
             .order_by(col(Value.position))
         )
     )
-
-
-def photo_visible(session: Session, viewer: Person, image_id: int) -> bool:
-    """Whether a recognition that `viewer` may read shows this photo."""
-    recs = session.exec(select(Recognition).where(Recognition.photo_id == image_id))
-    return any(can_see(session, viewer, rec) for rec in recs)
