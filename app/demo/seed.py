@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, delete, select
 
-from app.contests import service as contests
+from app.contests import phases as contests
 from app.demo.contests import DemoContest, seed_contests
 from app.demo.photos import make_photo, season
 from app.kernel.clock import utcnow

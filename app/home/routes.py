@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from app.access import MemberDep
-from app.contests import service as contests
+from app.contests import results as contests
 from app.contests.presentation import PLACE_LABELS
 from app.db import SessionDep
 from app.embed import service as embed
