@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 from app.errors import NotFound
 from app.media.models import MediaImage
 from app.orgs.models import DepartmentLeader, Person, Role
-from app.recognition import service
+from app.recognition import feeds, hiding
 from app.recognition.models import Recognition
 from app.recognition.scope import photo_visible, readable_by, recognition_for
 from tests.helpers import give, make_department, make_org, make_person, make_value
@@ -80,9 +80,9 @@ def _world(db: Session, case: str) -> tuple[Recognition, dict[str, Person]]:
         photo=photo,
     )
     if "recipient" in case:
-        service.set_hidden_by_recipient(db, viewers["recipient"], rec, True)
+        hiding.set_hidden_by_recipient(db, viewers["recipient"], rec, True)
     if "curator" in case:
-        service.curator_hide(db, viewers["curator"], rec, "Personal details")
+        hiding.curator_hide(db, viewers["curator"], rec, "Personal details")
     db.flush()
     db.expire_all()
     return rec, viewers
@@ -102,6 +102,6 @@ def test_the_single_read_the_list_and_the_photo_agree(db, case, who):
     assert rec.photo_id is not None
     assert (single, listed, photo_visible(db, viewer, rec.photo_id)) == (expected,) * 3
     # Every feed is the readable ones narrowed down: none lists what the single read refuses.
-    for kind in service.FeedKind:
-        items = service.feed(db, viewer, kind=kind).items
+    for kind in feeds.FeedKind:
+        items = feeds.feed(db, viewer, kind=kind).items
         assert expected or rec.id not in [r.id for r in items], kind

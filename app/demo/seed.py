@@ -31,8 +31,8 @@ from app.kernel.clock import utcnow
 from app.media import service as media
 from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role, Value
 from app.orgs.service import add_department, add_value, create_org, upsert_person
+from app.recognition.giving import give_recognition
 from app.recognition.models import Notification, Reaction, ReactionKind, Recognition
-from app.recognition.service import give_recognition
 from app.weekly import service as features
 from app.weekly.models import ConsentAnswer, Feature
 

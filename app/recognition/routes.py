@@ -16,7 +16,7 @@ from app.kernel.clock import utcnow
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Person
-from app.recognition import scope, service
+from app.recognition import giving, hiding, progress, reactions, scope, service
 from app.recognition.models import Recognition
 from app.recognition.presentation import REACTION_LABELS
 from app.security import PROTECT
@@ -76,7 +76,7 @@ def _give_page(
             "results": [p for p in results if p not in chosen],
             "suggested": [] if q.strip() else service.search_colleagues(session, m.person, ""),
             "q": q,
-            "values": service.active_values(session, m.org.id),
+            "values": giving.active_values(session, m.org.id),
             "value_ids": set(value_ids),
             "text": text,
             "visibility": visibility,
@@ -84,9 +84,9 @@ def _give_page(
             "photo_alt": photo_alt,
             "key": key or secrets.token_urlsafe(16),
             "errors": errors or {},
-            "progress": service.progress(session, m.person),
-            "text_max": service.TEXT_MAX,
-            "text_min": service.TEXT_MIN,
+            "progress": progress.progress(session, m.person),
+            "text_max": giving.TEXT_MAX,
+            "text_min": giving.TEXT_MIN,
             "max_upload_mb": get_settings().max_upload_mb,
         },
         status_code=status_code,
@@ -167,7 +167,7 @@ def give(
             visibility=visibility,
             feature_consent=bool(feature_consent),
             q=q,
-            key=idempotency_key if service.KEY_RE.match(idempotency_key) else None,
+            key=idempotency_key if giving.KEY_RE.match(idempotency_key) else None,
         )
     # A sync route runs in the threadpool, so processing the photo here keeps the event loop
     # free. Its files are deleted again if anything below rolls the transaction back.
@@ -179,7 +179,7 @@ def give(
         except Invalid as exc:
             photo_errors = exc.errors
     try:
-        rec, _created = service.give_recognition(
+        rec, _created = giving.give_recognition(
             session,
             giver=m.person,
             recipient_ids=recipient_ids,
@@ -211,7 +211,7 @@ def give(
             visibility=visibility,
             feature_consent=bool(feature_consent),
             photo_alt=photo_alt,
-            key=idempotency_key if service.KEY_RE.match(idempotency_key) else None,
+            key=idempotency_key if giving.KEY_RE.match(idempotency_key) else None,
             errors=field_errors(request, errors),
             status_code=422,
         )
@@ -231,9 +231,9 @@ def given(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> R
         "recognition/given.html",
         {
             "rec": rec,
-            "progress": service.progress(session, m.person),
-            "can_undo": age < service.UNDO_SECONDS,
-            "reactions": service.reactions_for(session, m.person, [rec_id]),
+            "progress": progress.progress(session, m.person),
+            "can_undo": age < giving.UNDO_SECONDS,
+            "reactions": reactions.reactions_for(session, m.person, [rec_id]),
             "reaction_labels": REACTION_LABELS,
         },
     )
@@ -258,11 +258,11 @@ def _detail(
         "recognition/detail.html",
         {
             "rec": rec,
-            "reactions": service.reactions_for(session, m.person, [rec.id or 0]),
+            "reactions": reactions.reactions_for(session, m.person, [rec.id or 0]),
             "reaction_labels": REACTION_LABELS,
             "as_recipient": next((r for r in rec.recipients if r.person_id == m.person.id), None),
             "can_delete": rec.giver_id == m.person.id
-            and utcnow() - rec.created_at <= service.DELETE_WINDOW,
+            and utcnow() - rec.created_at <= giving.DELETE_WINDOW,
             "errors": errors or {},
             "error": error,
             "reason": reason,
@@ -281,7 +281,7 @@ def delete(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> 
     rec = scope.recognition_for(session, m.person, rec_id)
     _ = i18n.gettext_for(request)
     try:
-        service.delete_recognition(session, m.person, rec)
+        giving.delete_recognition(session, m.person, rec)
     except Invalid as exc:
         return _detail(
             request,
@@ -305,7 +305,7 @@ def react(
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     rec = scope.recognition_for(session, m.person, rec_id)
-    service.toggle_reaction(session, m.person, rec, kind)
+    reactions.toggle_reaction(session, m.person, rec, kind)
     session.commit()
     if is_htmx(request):
         return render(
@@ -313,7 +313,7 @@ def react(
             "recognition/_reactions.html",
             {
                 "rec": rec,
-                "counts": service.reactions_for(session, m.person, [rec_id])[rec_id],
+                "counts": reactions.reactions_for(session, m.person, [rec_id])[rec_id],
                 "reaction_labels": REACTION_LABELS,
                 "next": next,
             },
@@ -331,7 +331,7 @@ def hide(
 ) -> Response:
     """A recipient takes a recognition off the public feeds (or puts it back)."""
     rec = scope.recognition_for(session, m.person, rec_id)
-    service.set_hidden_by_recipient(session, m.person, rec, hidden == "1")
+    hiding.set_hidden_by_recipient(session, m.person, rec, hidden == "1")
     session.commit()
     _ = i18n.gettext_for(request)
     message = (
@@ -349,7 +349,7 @@ def feature_opt_out(
     opt_out: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     rec = scope.recognition_for(session, m.person, rec_id)
-    service.set_feature_opt_out(session, m.person, rec, opt_out == "1")
+    hiding.set_feature_opt_out(session, m.person, rec, opt_out == "1")
     session.commit()
     _ = i18n.gettext_for(request)
     message = (
@@ -374,9 +374,9 @@ def moderate(
     _ = i18n.gettext_for(request)
     try:
         if hidden == "1":
-            service.curator_hide(session, m.person, rec, reason)
+            hiding.curator_hide(session, m.person, rec, reason)
         else:
-            service.curator_unhide(session, m.person, rec)
+            hiding.curator_unhide(session, m.person, rec)
     except Invalid as exc:
         session.rollback()
         return _detail(
