@@ -182,7 +182,7 @@ def prepare_database(url: str) -> str:
     from app.demo.seed import seed_demo
     from app.kernel.clock import utcnow
     from app.orgs.models import Organisation, Person, Value
-    from app.recognition.service import give_recognition
+    from app.recognition.giving import give_recognition
     from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 
     migrate.upgrade(url)

@@ -257,7 +257,7 @@ def database_report(url: str, creds: dict[str, Any], repeat: int) -> list[str]:
     """EXPLAIN of the home feed query, and its time at the newest page and deep in history."""
     from app.db import make_engine
     from app.orgs.models import Person
-    from app.recognition import service
+    from app.recognition import feeds as service
     from app.recognition.models import Recognition
 
     engine = make_engine(url)

@@ -90,7 +90,7 @@ def give(
     """A recognition made through the service, as the give form would."""
     import secrets
 
-    from app.recognition.service import give_recognition
+    from app.recognition.giving import give_recognition
 
     rec, _created = give_recognition(
         db,

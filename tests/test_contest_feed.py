@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from app.contests import jobs, service
+from app.contests import jobs, results, voting
 from app.contests.models import Contest, ContestEntry, ContestVote, WinnerRule
 from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person
@@ -50,7 +50,7 @@ def announced(
 ) -> Contest:
     """A competition that closed a day before `at` and had its results announced at `at`."""
     contest = make_contest(db, org, "closed", now=at, **({"title": title} if title else {}), **kw)
-    assert service.announce_results(db, contest, at)
+    assert results.announce_results(db, contest, at)
     db.flush()
     return contest
 
@@ -103,7 +103,7 @@ def test_results_card_appears_once_the_job_announces_them(client, db, world, fac
     org, values, ann, bob, cid, *_ = world
     contest = make_contest(db, org, "voting", title="Vinterlys")
     winner = make_entry(db, contest, ann, caption="Morgensol over Glomma")
-    service.toggle_vote(db, cid, winner)
+    voting.toggle_vote(db, cid, winner)
     rec = give(db, bob, [cid], values[:1], now=utcnow() - timedelta(hours=1))
     contest.vote_closes_at = utcnow() - timedelta(minutes=1)
     db.add(contest)
@@ -249,7 +249,7 @@ def test_jury_podium_says_so_and_shows_no_votes(client, db, world):
     assert card.index("Juryens favoritt") < card.index("Andreplass")
     assert "Uplassert" not in card and " vote" not in card
     assert "Chosen by the jury." in card
-    podium = service.announced_between(db, org)[0].podium
+    podium = results.announced_between(db, org)[0].podium
     assert [(p.place, p.entry.id) for p in podium] == [(1, first.id), (2, second.id)]
 
 
@@ -303,9 +303,9 @@ def test_other_organisations_results_never_appear(client, db, world):
     assert all("Nabokommunens" not in p for p in pages)
     # A value id of the other organisation is ignored, not used to find their competitions.
     assert "Nabokommunens" not in client.get(f"/{org.slug}/?value={other_value.id}").text
-    in_theirs = [r.contest.id for r in service.announced_between(db, other)]
+    in_theirs = [r.contest.id for r in results.announced_between(db, other)]
     assert in_theirs == [theirs[0].id, theirs[1].id, valued.id, theirs[2].id]
-    assert [r.contest.id for r in service.announced_between(db, org)] == [ours.id]
+    assert [r.contest.id for r in results.announced_between(db, org)] == [ours.id]
 
 
 def test_hostile_title_and_caption_stay_text(client, db, world):
@@ -349,22 +349,22 @@ def test_batched_podiums_match_the_contest_page(db, world):
     def key(podium):
         return [(p.place, p.entry.id, p.votes) for p in podium]
 
-    shown = service.announced_between(db, org)
+    shown = results.announced_between(db, org)
     assert [r.contest.id for r in shown] == [empty.id, jury.id, many.id, tie.id]
     for result in shown:
-        assert key(result.podium) == key(service.winners(db, result.contest)), result.contest
+        assert key(result.podium) == key(results.winners(db, result.contest)), result.contest
         assert result.show_author and result.announced_at == result.contest.results_announced_at
     assert [p.place for p in shown[3].podium] == [1, 1, 3, 3]
     assert e.id not in {p.entry.id for p in shown[3].podium}
     # The bounds: `since` is included, `before` is not.
     at = many.results_announced_at
-    assert [r.contest.id for r in service.announced_between(db, org, at, at)] == []
-    assert [r.contest.id for r in service.announced_between(db, org, since=at)] == [
+    assert [r.contest.id for r in results.announced_between(db, org, at, at)] == []
+    assert [r.contest.id for r in results.announced_between(db, org, since=at)] == [
         empty.id,
         jury.id,
         many.id,
     ]
-    assert [r.contest.id for r in service.announced_between(db, org, before=at)] == [tie.id]
+    assert [r.contest.id for r in results.announced_between(db, org, before=at)] == [tie.id]
 
 
 def test_unannounced_or_open_competitions_stay_out(client, db, world):
@@ -373,7 +373,7 @@ def test_unannounced_or_open_competitions_stay_out(client, db, world):
     give(db, ann, [bob], values[:1], now=t)
     contest = announced(db, org, t + timedelta(minutes=1))
     # Not announced, or not closed at `now`: never in the feed.
-    assert service.announced_between(db, org, now=contest.vote_closes_at - timedelta(1)) == []
+    assert results.announced_between(db, org, now=contest.vote_closes_at - timedelta(1)) == []
     make_contest(db, org, "closed", now=t)  # closed, the job has not run yet
     login(client, db, cid)
     page = client.get(f"/{org.slug}/", headers=EN).text

@@ -13,9 +13,10 @@ from PIL import Image
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from app.contests import jobs, service
+from app.contests import jobs, phases, scope, service, submissions, voting
+from app.contests import results as contest_results
 from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus, WinnerRule
-from app.contests.service import Phase
+from app.contests.phases import Phase
 from app.errors import Invalid, NotFound
 from app.kernel.audit import AuditEvent
 from app.kernel.clock import utcnow
@@ -173,7 +174,7 @@ def test_phase_follows_the_windows(offset, expected):
         vote_opens_at=T0 + 2 * DAY,
         vote_closes_at=T0 + 3 * DAY,
     )
-    assert service.phase(contest, T0 + offset) == expected
+    assert phases.phase(contest, T0 + offset) == expected
 
 
 def _form(**overrides: str) -> dict[str, str]:
@@ -287,7 +288,7 @@ def test_employees_cannot_change_a_competition(client, db, world):
     assert post_form(client, f"{base}/edit", _form(title="Mine")).status_code == 403
     assert post_form(client, f"{base}/phase", {"action": "close_submissions"}).status_code == 403
     db.refresh(contest)
-    assert contest.title != "Mine" and service.phase(contest) == Phase.submitting
+    assert contest.title != "Mine" and phases.phase(contest) == Phase.submitting
     assert audit_actions(db, org) == []
 
 
@@ -306,7 +307,7 @@ def test_curator_moves_the_phases_with_the_now_buttons(client, db, world):
     ]:
         assert post_form(client, f"{base}/phase", {"action": action}).status_code == 303
         db.refresh(contest)
-        assert service.phase(contest) == expected, action
+        assert phases.phase(contest) == expected, action
     # A button of a phase that is over changes nothing.
     response = post_form(client, f"{base}/phase", {"action": "close_submissions"})
     assert response.status_code == 303
@@ -329,7 +330,7 @@ def test_editing_windows_moves_the_phase_and_is_audited(client, db, world):
     )
     assert post_form(client, f"/{org.slug}/contests/{contest.id}/edit", form).status_code == 303
     db.refresh(contest)
-    assert service.phase(contest) == Phase.voting
+    assert phases.phase(contest) == Phase.voting
     assert contest.results_announced_at is None  # announced anew when it closes again
     event = db.exec(select(AuditEvent).where(AuditEvent.action == "contest.update")).one()
     assert "vote_closes_at" in event.detail["changed"]
@@ -377,7 +378,7 @@ def test_employee_sends_a_photo_from_the_phone_form(client, db, world, media_dir
     login(client, db, bob)
     other = client.get(f"/{org.slug}/contests/{contest.id}")
     assert "Kaffepause i solveggen" not in other.text
-    assert service.entry_image_visible(db, bob, entry.image_id) is False
+    assert scope.entry_image_visible(db, bob, entry.image_id) is False
 
 
 @pytest.mark.parametrize(
@@ -422,7 +423,7 @@ def test_entries_per_person_limit_and_a_rejected_photo_can_be_replaced(
     assert 'name="caption"' not in client.get(f"/{org.slug}/contests/{contest.id}").text
 
     first = db.exec(select(ContestEntry).order_by(ContestEntry.id)).first()
-    service.moderate_entry(db, curator, first, approve=False, reason="Uskarpt bilde")
+    submissions.moderate_entry(db, curator, first, approve=False, reason="Uskarpt bilde")
     db.flush()
     assert _send(client, org, contest, jpeg()).status_code == 303
     assert db.exec(select(func.count()).select_from(ContestEntry)).one() == 3
@@ -493,7 +494,7 @@ def test_approved_photos_are_shown_when_voting_opens(client, db, world):
     assert "Morgenmøte på Flisa" in page
     assert 'alt="Morgenmøte på Flisa"' in page and 'loading="lazy"' in page
     assert f"/{org.slug}/media/{entry.image_id}/320.jpg 320w" in page  # srcset
-    assert service.entry_image_visible(db, bob, entry.image_id) is True
+    assert scope.entry_image_visible(db, bob, entry.image_id) is True
 
 
 def test_entry_image_visible_for_the_media_hook(db, world):
@@ -506,14 +507,14 @@ def test_entry_image_visible_for_the_media_hook(db, world):
     stranger = make_person(db, other_org, role="admin")
     lone = make_image(db, org, ann)
 
-    assert service.entry_image_visible(db, bob, approved.image_id) is True
-    assert service.entry_image_visible(db, stranger, approved.image_id) is False
-    assert service.entry_image_visible(db, None, approved.image_id) is False
+    assert scope.entry_image_visible(db, bob, approved.image_id) is True
+    assert scope.entry_image_visible(db, stranger, approved.image_id) is False
+    assert scope.entry_image_visible(db, None, approved.image_id) is False
     for entry in (pending, rejected):
-        assert service.entry_image_visible(db, ann, entry.image_id) is True
-        assert service.entry_image_visible(db, curator, entry.image_id) is True
-        assert service.entry_image_visible(db, bob, entry.image_id) is False
-    assert service.entry_image_visible(db, bob, lone.id) is None
+        assert scope.entry_image_visible(db, ann, entry.image_id) is True
+        assert scope.entry_image_visible(db, curator, entry.image_id) is True
+        assert scope.entry_image_visible(db, bob, entry.image_id) is False
+    assert scope.entry_image_visible(db, bob, lone.id) is None
 
 
 # --- votes --------------------------------------------------------------------------------
@@ -523,14 +524,14 @@ def test_one_vote_moves_and_a_second_press_takes_it_back(db, world):
     org, _, ann, bob, cid = world
     contest = make_contest(db, org, "voting")
     a, b = make_entry(db, contest, ann), make_entry(db, contest, bob)
-    assert service.toggle_vote(db, cid, a) is True
-    assert service.toggle_vote(db, cid, b) is True
+    assert voting.toggle_vote(db, cid, a) is True
+    assert voting.toggle_vote(db, cid, b) is True
     rows = votes(db, voter_id=cid.id)
     assert [(v.entry_id, v.slot) for v in rows] == [(b.id, 1)]
-    assert service.toggle_vote(db, cid, b) is False
+    assert voting.toggle_vote(db, cid, b) is False
     assert votes(db, voter_id=cid.id) == []
-    service.vote(db, cid, a)
-    service.vote(db, cid, a)  # the API's vote is idempotent
+    voting.vote(db, cid, a)
+    voting.vote(db, cid, a)  # the API's vote is idempotent
     assert [(v.entry_id, v.slot) for v in votes(db, voter_id=cid.id)] == [(a.id, 1)]
 
 
@@ -542,13 +543,13 @@ def test_n_votes_take_the_lowest_free_slot(db, world):
         make_entry(db, contest, bob),
         make_entry(db, contest, ann),
     )
-    service.toggle_vote(db, cid, a)
-    service.toggle_vote(db, cid, b)
+    voting.toggle_vote(db, cid, a)
+    voting.toggle_vote(db, cid, b)
     with pytest.raises(Invalid) as exc:
-        service.toggle_vote(db, cid, c)
+        voting.toggle_vote(db, cid, c)
     assert exc.value.errors["vote"].code == "limit"
-    assert service.toggle_vote(db, cid, a) is False  # a second press takes it back
-    service.toggle_vote(db, cid, c)
+    assert voting.toggle_vote(db, cid, a) is False  # a second press takes it back
+    voting.toggle_vote(db, cid, c)
     assert {(v.entry_id, v.slot) for v in votes(db, voter_id=cid.id)} == {(c.id, 1), (b.id, 2)}
 
 
@@ -557,7 +558,7 @@ def test_no_vote_for_your_own_photo(client, db, world):
     contest = make_contest(db, org, "voting")
     own = make_entry(db, contest, ann, caption="Mitt eget bilde")
     with pytest.raises(Invalid) as exc:
-        service.toggle_vote(db, ann, own)
+        voting.toggle_vote(db, ann, own)
     assert exc.value.errors["vote"].code == "self"
     login(client, db, ann)
     page = client.get(f"/{org.slug}/contests/{contest.id}").text
@@ -578,7 +579,7 @@ def test_votes_only_while_voting_is_open(db, world, phase):
     contest = make_contest(db, org, phase)
     entry = make_entry(db, contest, ann)
     with pytest.raises(Invalid):
-        service.toggle_vote(db, bob, entry)
+        voting.toggle_vote(db, bob, entry)
     assert votes(db) == []
 
 
@@ -597,9 +598,9 @@ def test_rejecting_during_voting_gives_the_votes_back(db, world):
     org, curator, ann, bob, cid = world
     contest = make_contest(db, org, "voting")
     entry = make_entry(db, contest, ann)
-    service.toggle_vote(db, bob, entry)
-    service.toggle_vote(db, cid, entry)
-    service.moderate_entry(db, curator, entry, approve=False, reason="Brudd på reglene")
+    voting.toggle_vote(db, bob, entry)
+    voting.toggle_vote(db, cid, entry)
+    submissions.moderate_entry(db, curator, entry, approve=False, reason="Brudd på reglene")
     assert votes(db) == []
 
 
@@ -660,8 +661,8 @@ def test_counts_are_hidden_until_voting_closes(client, db, world):
     contest = make_contest(db, org, "voting", winner_rule=WinnerRule.votes)
     a, b = make_entry(db, contest, ann), make_entry(db, contest, bob)
     for voter in (cid, curator):
-        service.toggle_vote(db, voter, a)
-    service.toggle_vote(db, ann, b)
+        voting.toggle_vote(db, voter, a)
+    voting.toggle_vote(db, ann, b)
     db.flush()
     base = f"/{org.slug}/contests/{contest.id}"
     api = f"/api/v1/orgs/{org.slug}/contests/{contest.id}"
@@ -685,7 +686,7 @@ def test_counts_are_hidden_until_voting_closes(client, db, world):
     )
     assert all(row[8] == "" for row in rows[1:])
     with pytest.raises(Invalid):
-        service.vote_totals(db, contest)
+        contest_results.vote_totals(db, contest)
 
     contest.vote_closes_at = utcnow() - timedelta(minutes=1)
     db.add(contest)
@@ -710,10 +711,10 @@ def test_winners_by_votes_share_a_place_on_a_tie(db, world):
     plan = [(a, voters[:3]), (b, voters[3:6]), (c, voters[:1]), (d, voters[1:2]), (e, [])]
     for entry, people in plan:
         for voter in people:
-            service.toggle_vote(db, voter, entry)
-    assert service.winners(db, contest) == []  # not before voting closes
+            voting.toggle_vote(db, voter, entry)
+    assert contest_results.winners(db, contest) == []  # not before voting closes
     later = contest.vote_closes_at + timedelta(seconds=1)
-    podium = [(p.place, p.entry.id, p.votes) for p in service.winners(db, contest, later)]
+    podium = [(p.place, p.entry.id, p.votes) for p in contest_results.winners(db, contest, later)]
     # 3, 3, 1, 1, 0 votes: two share 1st, the next place is 3rd (shared), none without votes.
     assert podium[:2] in ([(1, a.id, 3), (1, b.id, 3)], [(1, b.id, 3), (1, a.id, 3)])
     assert sorted(podium[2:]) == sorted([(3, c.id, 1), (3, d.id, 1)])
@@ -725,7 +726,7 @@ def test_jury_picks_the_winners(client, db, world):
     a = make_entry(db, contest, ann, caption="Juryens favoritt")
     b = make_entry(db, contest, bob, caption="Andreplass")
     c = make_entry(db, contest, cid, caption="Ingen plass")
-    service.toggle_vote(db, cid, b)
+    voting.toggle_vote(db, cid, b)
     login(client, db, curator)
     url = f"/{org.slug}/contests/{contest.id}/jury"
     bad = post_form(client, url, {f"place-{a.id}": "4"})
@@ -736,7 +737,7 @@ def test_jury_picks_the_winners(client, db, world):
     assert response.status_code == 303
     assert "contest.jury" in audit_actions(db, org)
     later = contest.vote_closes_at + timedelta(seconds=1)
-    podium = service.winners(db, contest, later)
+    podium = contest_results.winners(db, contest, later)
     assert [(p.place, p.entry.id, p.votes) for p in podium] == [(1, a.id, None), (2, b.id, None)]
 
     contest.vote_closes_at = utcnow() - timedelta(minutes=1)
@@ -793,10 +794,10 @@ def test_the_voting_order_is_shuffled_per_person_but_stable(db, world):
     contest = make_contest(db, org, "voting")
     for _ in range(12):
         make_entry(db, contest, ann)
-    first = [e.id for e in service.gallery(db, bob, contest).items]
-    assert first == [e.id for e in service.gallery(db, bob, contest).items]
-    assert first != [e.id for e in service.gallery(db, cid, contest).items]
-    assert sorted(first) == sorted(e.id for e in service.gallery(db, cid, contest).items)
+    first = [e.id for e in submissions.gallery(db, bob, contest).items]
+    assert first == [e.id for e in submissions.gallery(db, bob, contest).items]
+    assert first != [e.id for e in submissions.gallery(db, cid, contest).items]
+    assert sorted(first) == sorted(e.id for e in submissions.gallery(db, cid, contest).items)
 
 
 # --- CSV ----------------------------------------------------------------------------------
@@ -809,9 +810,9 @@ def test_csv_export_for_excel_without_formulas(client, db, world):
     plus = make_entry(db, contest, bob, caption="+47 99 99 99 99")
     make_entry(db, contest, cid, caption="@SUM(1+1)", status="pending")
     make_entry(db, contest, cid, caption='-1; "sitat"\nny linje', status="rejected")
-    service.toggle_vote(db, cid, evil)
-    service.toggle_vote(db, curator, evil)
-    service.toggle_vote(db, ann, plus)
+    voting.toggle_vote(db, cid, evil)
+    voting.toggle_vote(db, curator, evil)
+    voting.toggle_vote(db, ann, plus)
     contest.vote_closes_at = utcnow() - timedelta(minutes=1)
     db.add(contest)
     db.flush()
@@ -822,7 +823,7 @@ def test_csv_export_for_excel_without_formulas(client, db, world):
     assert response.headers["content-disposition"].startswith("attachment; filename=")
     assert response.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
-    assert rows[0] == service.CSV_HEADER
+    assert rows[0] == contest_results.CSV_HEADER
     by_id = {row[0]: row for row in rows[1:]}
     assert by_id[str(evil.id)][4] == '\'=HYPERLINK("http://evil";"klikk")'
     assert by_id[str(evil.id)][8] == "2"
@@ -834,10 +835,10 @@ def test_csv_export_for_excel_without_formulas(client, db, world):
 
 
 def test_csv_cell_prefixes_formula_starts():
-    assert service.csv_cell("=1+1") == "'=1+1"
-    assert service.csv_cell("\t=cmd") == "'\t=cmd"
-    assert service.csv_cell("Hei=1") == "Hei=1"
-    assert service.csv_cell(5) == "5"
+    assert contest_results.csv_cell("=1+1") == "'=1+1"
+    assert contest_results.csv_cell("\t=cmd") == "'\t=cmd"
+    assert contest_results.csv_cell("Hei=1") == "Hei=1"
+    assert contest_results.csv_cell(5) == "5"
 
 
 # --- the job: results and retention ---------------------------------------------------------
@@ -855,7 +856,7 @@ def test_job_announces_results_once(db, world, factory):
     org, _, ann, bob, _cid = world
     contest = make_contest(db, org, "voting")
     entry = make_entry(db, contest, ann)
-    service.toggle_vote(db, bob, entry)
+    voting.toggle_vote(db, bob, entry)
     db.flush()
     before = contest.vote_closes_at - timedelta(seconds=1)
     jobs.contest_tick(factory, before)
@@ -886,7 +887,7 @@ def test_job_deletes_photos_past_retention_and_keeps_the_entries(
     entry = db.exec(select(ContestEntry)).one()
     keys = [v["key"] for v in entry.image.variants]
     assert all((media_dir / k).is_file() for k in keys)
-    service.moderate_entry(db, curator, entry, approve=True)
+    submissions.moderate_entry(db, curator, entry, approve=True)
     contest.vote_closes_at = utcnow() - timedelta(days=10)
     contest.vote_opens_at = contest.vote_closes_at - DAY
     contest.submit_closes_at = contest.vote_opens_at
@@ -944,7 +945,7 @@ def test_index_lists_current_upcoming_and_recent_results(client, db, world):
     soon = make_contest(db, org, "upcoming", title="Kommer snart")
     done = make_contest(db, org, "voting", title="Ferdig konkurranse")
     winner = make_entry(db, done, ann, caption="Vinnerbildet")
-    service.toggle_vote(db, bob, winner)
+    voting.toggle_vote(db, bob, winner)
     done.vote_closes_at = utcnow() - timedelta(minutes=5)
     db.add(done)
     db.flush()
@@ -965,7 +966,7 @@ def test_an_entry_of_another_competition_is_not_found(client, db, world):
     url = f"/{org.slug}/contests/{one.id}/entries/{entry.id}/vote"
     assert post_form(client, url).status_code == 404
     with pytest.raises(NotFound):
-        service.entry_for(db, bob, one, entry.id or 0)
+        scope.entry_for(db, bob, one, entry.id or 0)
 
 
 def test_hostile_captions_stay_text(client, db, world):
@@ -1115,8 +1116,8 @@ def test_htmx_vote_over_the_limit_shows_the_error_on_the_button(client, db, worl
     org, _, ann, bob, cid = world
     contest = make_contest(db, org, "voting", votes_per_person=2)
     a, b, c = (make_entry(db, contest, p) for p in (ann, bob, ann))
-    service.toggle_vote(db, cid, a)
-    service.toggle_vote(db, cid, b)
+    voting.toggle_vote(db, cid, a)
+    voting.toggle_vote(db, cid, b)
     db.flush()
     login(client, db, cid)
     response = client.post(
@@ -1159,12 +1160,12 @@ def test_fewer_votes_per_person_takes_back_the_votes_above_the_limit(db, world):
     contest = make_contest(db, org, "voting", votes_per_person=3)
     a, b, c = (make_entry(db, contest, p) for p in (ann, bob, ann))
     for entry in (a, b, c):
-        service.toggle_vote(db, cid, entry)
+        voting.toggle_vote(db, cid, entry)
     data = service.ContestInput.of(contest)
     data.votes_per_person = 1
     service.update_contest(db, curator, contest, data)
     assert [(v.entry_id, v.slot) for v in votes(db, voter_id=cid.id)] == [(a.id, 1)]
     event = db.exec(select(AuditEvent).where(AuditEvent.action == "contest.update")).one()
     assert event.detail["votes_removed"] == 2
-    service.toggle_vote(db, cid, b)  # one vote now: it moves
+    voting.toggle_vote(db, cid, b)  # one vote now: it moves
     assert [(v.entry_id, v.slot) for v in votes(db, voter_id=cid.id)] == [(b.id, 1)]

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, func, select
 
-from app.contests import service
+from app.contests import submissions
+from app.contests import voting as contest_voting
 from app.contests.models import Contest, ContestEntry, ContestVote
 from app.db import make_engine, new_session
 from app.errors import Invalid
@@ -101,7 +102,7 @@ def test_a_double_click_on_vote_makes_one_row(real_engine):
 
     def click(session: Session) -> None:
         voter, entry = _load(session, ids, 0)
-        service.vote(session, voter, entry)
+        contest_voting.vote(session, voter, entry)
 
     results = race(real_engine, click)
     assert not [r for r in results if isinstance(r, Exception)], results
@@ -113,7 +114,7 @@ def test_racing_toggles_never_make_two_rows(real_engine):
 
     def click(session: Session) -> bool:
         voter, entry = _load(session, ids, 0)
-        return service.toggle_vote(session, voter, entry)
+        return contest_voting.toggle_vote(session, voter, entry)
 
     results = race(real_engine, click)
     assert not [r for r in results if isinstance(r, Exception)], results
@@ -136,7 +137,7 @@ def one_each(ids: dict[str, Any], do: Callable[..., Any]) -> Callable[[Session],
 
 def test_one_vote_per_person_when_voting_for_several_photos_at_once(real_engine):
     ids = seed(real_engine, votes_per_person=1, entries=THREADS)
-    results = race(real_engine, one_each(ids, service.vote))
+    results = race(real_engine, one_each(ids, contest_voting.vote))
     assert not [r for r in results if isinstance(r, Exception)], results
     rows = vote_rows(real_engine, ids["contest_id"])
     assert len(rows) == 1 and rows[0][2] == 1
@@ -144,7 +145,7 @@ def test_one_vote_per_person_when_voting_for_several_photos_at_once(real_engine)
 
 def test_n_votes_fill_distinct_slots_and_no_more(real_engine):
     ids = seed(real_engine, votes_per_person=3, entries=6)
-    results = race(real_engine, one_each(ids, service.vote), n=6)
+    results = race(real_engine, one_each(ids, contest_voting.vote), n=6)
     rows = vote_rows(real_engine, ids["contest_id"])
     assert len(rows) == 3
     assert sorted(slot for _, _, slot in rows) == [1, 2, 3]
@@ -168,7 +169,7 @@ def test_entries_per_person_hold_when_one_person_sends_from_several_tabs(real_en
 
         author = session.get(Person, ids["voter_id"])
         contest = session.get(Contest, ids["contest_id"])
-        return service.submit_entry(
+        return submissions.submit_entry(
             session,
             author,
             contest,
@@ -208,11 +209,11 @@ def test_the_lock_is_for_no_key_update_on_postgresql(pg_engine):
     ids = seed(real_engine)
     with new_session(engine=real_engine) as submitting:
         contest = submitting.get(Contest, ids["contest_id"])
-        service._lock_contest(submitting, contest)
+        submissions._lock_contest(submitting, contest)
         with new_session(engine=real_engine) as voting:
             voting.execute(text("SET LOCAL lock_timeout = '2s'"))
             voter, entry = _load(voting, ids, 0)
-            service.vote(voting, voter, entry)
+            contest_voting.vote(voting, voter, entry)
             voting.commit()
         submitting.rollback()
     assert len(vote_rows(real_engine, ids["contest_id"])) == 1

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from sqlmodel import Session, col, func, select
 
-from app.contests import service as contests
+from app.contests import phases, results
 from app.contests.jobs import contest_tick
 from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus
 from app.demo import photos as demo_photos
@@ -273,9 +273,9 @@ def inbox(smtp_server, settings_env):
     return smtp_server
 
 
-def _by_phase(db: Session, org: Organisation, now: datetime) -> dict[contests.Phase, Contest]:
+def _by_phase(db: Session, org: Organisation, now: datetime) -> dict[phases.Phase, Contest]:
     rows = db.exec(select(Contest).where(Contest.org_id == org.id)).all()
-    found = {contests.phase(c, now): c for c in rows}
+    found = {phases.phase(c, now): c for c in rows}
     assert len(found) == len(rows) == 3
     return found
 
@@ -291,7 +291,7 @@ def _entries(db: Session, contest: Contest, status: EntryStatus) -> list[Contest
 
 
 def _announced_this_week(db: Session, org: Organisation, now: datetime) -> Contest:
-    closed = _by_phase(db, org, now)[contests.Phase.closed]
+    closed = _by_phase(db, org, now)[phases.Phase.closed]
     start, _end = features.week_bounds(org, *features.week_of(org, now))
     announced = closed.results_announced_at
     assert announced is not None and start <= announced <= now, (announced, start, now)
@@ -346,16 +346,14 @@ def test_photo_competitions_in_each_phase_with_a_clear_podium(db):
         assert closed.title == finished and closed.theme
         assert 6 <= len(_entries(db, closed, EntryStatus.approved)) <= 8
         assert not _entries(db, closed, EntryStatus.pending)
-        podium = contests.winners(db, closed, FRIDAY)
+        podium = results.winners(db, closed, FRIDAY)
         assert [p.place for p in podium] == [1, 2, 3]
         votes = [p.votes or 0 for p in podium]
         assert votes == sorted(votes, reverse=True) and len(set(votes)) == 3
-        assert sum(contests.vote_totals(db, closed, FRIDAY).values()) >= 25
-        assert [a.contest.id for a in contests.announced_between(db, org, now=FRIDAY)] == [
-            closed.id
-        ]
+        assert sum(results.vote_totals(db, closed, FRIDAY).values()) >= 25
+        assert [a.contest.id for a in results.announced_between(db, org, now=FRIDAY)] == [closed.id]
         # Voting now (the season's theme: November is autumn), one photo still to moderate.
-        open_vote = by_phase[contests.Phase.voting]
+        open_vote = by_phase[phases.Phase.voting]
         assert open_vote.title == voting and open_vote.results_announced_at is None
         assert len(_entries(db, open_vote, EntryStatus.approved)) == 6
         assert len(_entries(db, open_vote, EntryStatus.pending)) == 1
@@ -364,7 +362,7 @@ def test_photo_competitions_in_each_phase_with_a_clear_podium(db):
         )
         assert len(voted) > 10 and not logins & voted  # the demo logins can still vote
         # Taking photos; the demo logins have sent none yet.
-        taking = by_phase[contests.Phase.submitting]
+        taking = by_phase[phases.Phase.submitting]
         assert taking.title == submitting
         assert _entries(db, taking, EntryStatus.approved)
         assert len(_entries(db, taking, EntryStatus.pending)) == 1
@@ -377,7 +375,7 @@ def test_photo_competitions_in_each_phase_with_a_clear_podium(db):
     assert len(entries) >= 30
     for entry in entries:
         assert entry.people_consent and 10 <= len(entry.caption) <= 120
-        assert contests.has_photo(entry) and entry.image.alt == entry.caption
+        assert results.has_photo(entry) and entry.image.alt == entry.caption
         assert {v["format"] for v in entry.image.variants} == {"jpg", "webp"}
     featured_photos = db.exec(
         select(Feature.image_id).where(col(Feature.image_id).is_not(None))

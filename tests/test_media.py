@@ -554,7 +554,7 @@ def test_who_may_see_a_photo(client, db, world, local_store, who, private, expec
 
 
 def test_contest_hook_decides_for_contest_photos(client, db, world, local_store, monkeypatch):
-    from app.contests import service as contests
+    from app.contests import scope as contests
 
     org, _value, giver, _recipient, other = world
     image = media.save_upload(db, org, giver, phone_jpeg(), storage=local_store)

@@ -13,14 +13,14 @@ from sqlmodel import Session, select
 
 from app import i18n
 from app.orgs.models import EmailFrequency
-from app.recognition import jobs, service
+from app.recognition import giving, hiding, jobs
 from app.recognition.models import Notification
 from tests.helpers import make_org, make_person, make_value
 from tests.pg import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # 10:00 in Oslo (winter time)
-AFTER_UNDO = NOW + timedelta(seconds=service.UNDO_SECONDS)
+AFTER_UNDO = NOW + timedelta(seconds=giving.UNDO_SECONDS)
 SCRIPT = "<script>alert(1)</script> was great"
 IMG = '"><img src=x onerror=alert(1)> helped'
 
@@ -69,7 +69,7 @@ def scene(db):
 
 
 def give(db, giver, recipients, values, text="Tok ansvar for vaktlista i helga.", now=NOW):
-    rec, created = service.give_recognition(
+    rec, created = giving.give_recognition(
         db,
         giver=giver,
         recipient_ids=[p.id for p in recipients],
@@ -239,7 +239,7 @@ def test_gives_up_after_max_attempts(db, factory, settings_env, scene):
 def test_undone_recognition_is_never_sent(db, factory, inbox, scene):
     _org, value, giver, recipient = scene
     rec = give(db, giver, [recipient], [value])
-    service.delete_recognition(db, giver, rec, now=NOW + timedelta(seconds=20))
+    giving.delete_recognition(db, giver, rec, now=NOW + timedelta(seconds=20))
     db.flush()
 
     assert jobs.send_due_notifications(factory, now=AFTER_UNDO + timedelta(hours=1)) == 0
@@ -299,7 +299,7 @@ def test_digest_failure_retries_all_together(db, factory, inbox, settings_env, s
     org, value, giver, _recipient = scene
     reader = make_person(db, org, email_frequency=EmailFrequency.daily)
     recs = [give(db, giver, [reader], [value], text=f"Flott innsats nummer {n}") for n in range(2)]
-    digest_at = service.next_digest_time(org, NOW)
+    digest_at = giving.next_digest_time(org, NOW)
     settings_env(smtp_url=f"smtp://127.0.0.1:{_free_port()}")
 
     assert jobs.send_daily_digests(factory, now=digest_at) == 0
@@ -331,7 +331,7 @@ def test_hidden_by_curator_is_skipped(db, factory, inbox, scene):
     org, value, giver, recipient = scene
     curator = make_person(db, org, role="curator")
     rec = give(db, giver, [recipient], [value])
-    service.curator_hide(db, curator, rec, "Personal details")
+    hiding.curator_hide(db, curator, rec, "Personal details")
     db.flush()
 
     assert jobs.send_due_notifications(factory, now=AFTER_UNDO) == 0
@@ -352,7 +352,7 @@ def test_switch_to_daily_moves_a_pending_email_to_the_digest(db, factory, inbox,
     row = notification(db, rec, recipient)
     assert row is not None
     assert row.digest
-    assert row.due_at == service.next_digest_time(org, AFTER_UNDO)
+    assert row.due_at == giving.next_digest_time(org, AFTER_UNDO)
     assert jobs.send_daily_digests(factory, now=row.due_at) == 1
     assert len(inbox.messages) == 1
 

@@ -10,7 +10,8 @@ from sqlmodel import select
 from app.kernel.audit import AuditEvent
 from app.kernel.forms import clean_paragraphs
 from app.orgs.models import DepartmentLeader, EmailFrequency
-from app.recognition import service
+from app.recognition import feeds, giving, service
+from app.recognition import progress as daily_progress
 from app.recognition.models import Notification, Reaction, Recognition, Visibility
 from tests.helpers import (
     give,
@@ -242,7 +243,7 @@ def test_feed_pages_without_duplicates_or_gaps_while_others_give(db, org_world):
     ]
     seen, cursor = [], None
     for page_no in range(10):
-        page = service.feed(db, me, cursor=cursor, limit=20)
+        page = feeds.feed(db, me, cursor=cursor, limit=20)
         seen.extend(r.id for r in page.items)
         # Someone gives between page loads: new ones are newer and never shift the pages.
         give(db, teacher, [colleague], values[:1], now=base + timedelta(days=1, minutes=page_no))
@@ -380,7 +381,7 @@ def test_notifications_follow_each_persons_choice(db, org_world):
     give(db, me, [colleague, teacher, third], values[:1], now=now)
     rows = {n.person_id: n for n in db.exec(select(Notification))}
     assert set(rows) == {colleague.id, teacher.id}
-    assert rows[colleague.id].due_at == now + timedelta(seconds=service.UNDO_SECONDS)
+    assert rows[colleague.id].due_at == now + timedelta(seconds=giving.UNDO_SECONDS)
     assert rows[teacher.id].digest and rows[teacher.id].due_at == datetime(
         2026, 11, 23, 14, tzinfo=UTC
     )
@@ -392,10 +393,12 @@ def test_progress_counts_the_organisations_day_and_streak(db, org_world):
     give(db, me, [colleague], values[:1], now=oslo_midnight - timedelta(days=1, minutes=5))
     give(db, me, [colleague], values[:1], now=oslo_midnight - timedelta(minutes=1))  # the 22nd
     give(db, me, [colleague], values[:1], now=oslo_midnight + timedelta(minutes=1))  # the 23rd
-    progress = service.progress(db, me, now=oslo_midnight + timedelta(hours=10))
+    progress = daily_progress.progress(db, me, now=oslo_midnight + timedelta(hours=10))
     assert (progress.given_today, progress.goal, progress.streak) == (1, 3, 3)
     assert (
-        service.progress(db, me, now=oslo_midnight - timedelta(minutes=0, seconds=30)).given_today
+        daily_progress.progress(
+            db, me, now=oslo_midnight - timedelta(minutes=0, seconds=30)
+        ).given_today
         == 1
     )
 

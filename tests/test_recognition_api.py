@@ -15,7 +15,7 @@ from app.auth.service import create_api_token
 from app.kernel.clock import utcnow
 from app.kernel.forms import clean_paragraphs
 from app.orgs.models import DepartmentLeader, Organisation, Person, Role
-from app.recognition import service
+from app.recognition import giving
 from app.recognition.models import (
     Notification,
     Reaction,
@@ -66,7 +66,7 @@ def give(
     visibility: str = "org",
     now: datetime | None = None,
 ) -> Recognition:
-    rec, created = service.give_recognition(
+    rec, created = giving.give_recognition(
         db,
         giver=giver,
         recipient_ids=[p.id for p in recipients],
@@ -198,7 +198,7 @@ def test_without_a_key_every_request_is_a_new_recognition(client, db):
     assert (first.status_code, second.status_code) == (201, 201)
     assert first.json()["id"] != second.json()["id"]
     keys = db.exec(select(Recognition.idempotency_key)).all()
-    assert len(set(keys)) == 2 and all(service.KEY_RE.match(k) for k in keys)
+    assert len(set(keys)) == 2 and all(giving.KEY_RE.match(k) for k in keys)
 
 
 def _outsiders(db: Session, w: SimpleNamespace) -> SimpleNamespace:

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from app.kernel.audit import AuditEvent
 from app.kernel.clock import utcnow
-from app.recognition.service import toggle_reaction
+from app.recognition.reactions import toggle_reaction
 from app.weekly import service
 from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 from app.weekly.routes import reason_texts

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from app.errors import Invalid, NotFound, PermissionDenied
 from app.orgs.models import Organisation, Person, Value
-from app.recognition import service as recognition
+from app.recognition import hiding as recognition
 from app.recognition.models import Reaction, ReactionKind, Recognition
 from app.weekly import service
 from app.weekly.models import (

@@ -11,9 +11,10 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Response, Uploa
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from app.access import Member, MemberDep
-from app.contests import service
+from app.contests import phases, scope, service, submissions, voting
+from app.contests import results as contest_results
 from app.contests.models import Contest, ContestEntry, EntryStatus, WinnerRule
-from app.contests.service import Phase
+from app.contests.phases import Phase
 from app.db import SessionDep
 from app.errors import PermissionDenied
 from app.kernel.apischema import ERRORS, ErrorOut
@@ -149,7 +150,7 @@ def _contest(
     session: SessionDep, m: MemberDep, contest_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 ) -> Contest:
     # A dependency, so that the 404 comes before anything in the body is looked at.
-    return service.contest_for(session, m.person, contest_id)
+    return scope.contest_for(session, m.person, contest_id)
 
 
 ContestDep = Annotated[Contest, Depends(_contest)]
@@ -161,7 +162,7 @@ def _entry(
     contest: ContestDep,
     entry_id: Annotated[int, Path(ge=1, le=MAX_ID)],
 ) -> ContestEntry:
-    return service.entry_for(session, m.person, contest, entry_id)
+    return scope.entry_for(session, m.person, contest, entry_id)
 
 
 EntryDep = Annotated[ContestEntry, Depends(_entry)]
@@ -178,7 +179,7 @@ def _contest_out(contest: Contest, now: dt.datetime) -> ContestOut:
         title=contest.title,
         theme=contest.theme,
         value_id=contest.value_id,
-        phase=service.phase(contest, now),
+        phase=phases.phase(contest, now),
         submit_opens_at=contest.submit_opens_at,
         submit_closes_at=contest.submit_closes_at,
         vote_opens_at=contest.vote_opens_at,
@@ -192,7 +193,7 @@ def _contest_out(contest: Contest, now: dt.datetime) -> ContestOut:
 
 
 def _srcset(entry: ContestEntry) -> str | None:
-    return media.srcset(entry.image) if service.has_photo(entry) else None
+    return media.srcset(entry.image) if contest_results.has_photo(entry) else None
 
 
 def _entry_out(
@@ -203,14 +204,14 @@ def _entry_out(
     totals: dict[int, int] | None,
 ) -> EntryOut:
     own = entry.author_id == m.person.id
-    show_author = own or service.show_author(entry.contest, now)
+    show_author = own or submissions.show_author(entry.contest, now)
     return EntryOut(
         id=entry.id or 0,
         caption=entry.caption,
         status=entry.status,
         reject_reason=entry.reject_reason if own or m.person.is_curator else None,
         author=PersonOut(id=entry.author.id or 0, name=entry.author.name) if show_author else None,
-        image_id=entry.image_id if service.has_photo(entry) else None,
+        image_id=entry.image_id if contest_results.has_photo(entry) else None,
         srcset=_srcset(entry),
         voted=(entry.id or 0) in my_votes,
         votes=None if totals is None else totals.get(entry.id or 0, 0),
@@ -219,9 +220,9 @@ def _entry_out(
 
 
 def _totals(session: SessionDep, contest: Contest, now: dt.datetime) -> dict[int, int] | None:
-    if service.phase(contest, now) != Phase.closed:
+    if phases.phase(contest, now) != Phase.closed:
         return None
-    return service.vote_totals(session, contest, now)
+    return contest_results.vote_totals(session, contest, now)
 
 
 # --- competitions ---------------------------------------------------------------------------
@@ -274,19 +275,19 @@ def list_entries(
 ) -> EntriesOut:
     """Approved entries once voting opens (24 a page), or your own entries with `mine=true`."""
     now = utcnow()
-    my_votes = service.my_votes(session, m.person, contest)
+    my_votes = voting.my_votes(session, m.person, contest)
     totals = _totals(session, contest, now)
     if mine:
-        items = service.my_entries(session, m.person, contest)
+        items = submissions.my_entries(session, m.person, contest)
         return EntriesOut(
             items=[_entry_out(e, m, now, my_votes, totals) for e in items],
             page=1,
             pages=1,
             total=len(items),
         )
-    if service.phase(contest, now) not in (Phase.voting, Phase.closed):
+    if phases.phase(contest, now) not in (Phase.voting, Phase.closed):
         return EntriesOut(items=[], page=1, pages=1, total=0)
-    gallery = service.gallery(session, m.person, contest, page, now)
+    gallery = submissions.gallery(session, m.person, contest, page, now)
     return EntriesOut(
         items=[_entry_out(e, m, now, my_votes, totals) for e in gallery.items],
         page=gallery.number,
@@ -310,7 +311,7 @@ def submit_entry(
     ] = False,
 ) -> EntryOut:
     """Send a photo (multipart/form-data). It waits for a curator's approval."""
-    entry = service.submit_entry(
+    entry = submissions.submit_entry(
         session, m.person, contest, upload=file, caption=caption, people_consent=people_consent
     )
     session.commit()
@@ -328,13 +329,13 @@ def moderate_entry(
 ) -> EntryOut:
     """Approve an entry, or reject it with a reason (curators)."""
     _curator(m)
-    service.moderate_entry(session, m.person, entry, approve=body.approve, reason=body.reason)
+    submissions.moderate_entry(session, m.person, entry, approve=body.approve, reason=body.reason)
     session.commit()
     return _entry_out(entry, m, utcnow(), {}, None)
 
 
 def _vote_out(session: SessionDep, m: MemberDep, contest: Contest, entry: ContestEntry) -> VoteOut:
-    mine = service.my_votes(session, m.person, contest)
+    mine = voting.my_votes(session, m.person, contest)
     return VoteOut(
         voted=(entry.id or 0) in mine,
         votes_used=len(mine),
@@ -346,7 +347,7 @@ def _vote_out(session: SessionDep, m: MemberDep, contest: Contest, entry: Contes
 def vote(session: SessionDep, m: MemberDep, contest: ContestDep, entry: EntryDep) -> VoteOut:
     """Vote for an approved entry (not your own) while voting is open. Voting again for the
     same entry changes nothing; with one vote per person, a vote for another entry moves it."""
-    service.vote(session, m.person, entry)
+    voting.vote(session, m.person, entry)
     session.commit()
     return _vote_out(session, m, contest, entry)
 
@@ -356,7 +357,7 @@ def vote(session: SessionDep, m: MemberDep, contest: ContestDep, entry: EntryDep
 )
 def unvote(session: SessionDep, m: MemberDep, contest: ContestDep, entry: EntryDep) -> VoteOut:
     """Take your vote for this entry back while voting is open."""
-    service.unvote(session, m.person, entry)
+    voting.unvote(session, m.person, entry)
     session.commit()
     return _vote_out(session, m, contest, entry)
 
@@ -368,7 +369,7 @@ def unvote(session: SessionDep, m: MemberDep, contest: ContestDep, entry: EntryD
 def set_jury(session: SessionDep, m: MemberDep, contest: ContestDep, body: JuryIn) -> Response:
     """The jury's places for a jury competition (curators), once submissions have closed."""
     _curator(m)
-    service.set_jury_places(session, m.person, contest, dict(body.places))
+    contest_results.set_jury_places(session, m.person, contest, dict(body.places))
     session.commit()
     return Response(status_code=204)
 
@@ -377,13 +378,13 @@ def set_jury(session: SessionDep, m: MemberDep, contest: ContestDep, body: JuryI
 def results(session: SessionDep, m: MemberDep, contest: ContestDep) -> ResultsOut:
     """Winners and every approved entry's votes; 422 `not_closed` while voting is not over."""
     now = utcnow()
-    totals = service.vote_totals(session, contest, now)  # raises before voting has closed
-    my_votes = service.my_votes(session, m.person, contest)
-    podium = service.winners(session, contest, now)
-    approved = service.gallery(session, m.person, contest, 1, now)
+    totals = contest_results.vote_totals(session, contest, now)  # raises before voting has closed
+    my_votes = voting.my_votes(session, m.person, contest)
+    podium = contest_results.winners(session, contest, now)
+    approved = submissions.gallery(session, m.person, contest, 1, now)
     entries = list(approved.items)
     for number in range(2, approved.pages + 1):
-        entries.extend(service.gallery(session, m.person, contest, number, now).items)
+        entries.extend(submissions.gallery(session, m.person, contest, number, now).items)
     return ResultsOut(
         contest=_contest_out(contest, now),
         winners=[

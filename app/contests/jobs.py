@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from app.contests import service
+from app.contests import results, retention
 from app.contests.models import Contest
 from app.kernel.clock import utcnow
 
@@ -37,11 +37,11 @@ def contest_tick(session_factory: SessionFactory, now: datetime | None = None) -
         session.commit()  # end the read: each competition gets its own transaction
         for contest_id in due:
             contest = session.get(Contest, contest_id)
-            if contest is not None and service.announce_results(session, contest, now):
+            if contest is not None and results.announce_results(session, contest, now):
                 announced += 1
             session.commit()
-        for contest in service.contests_past_retention(session, now):
-            photos += service.purge_contest_photos(session, contest, now)
+        for contest in retention.contests_past_retention(session, now):
+            photos += retention.purge_contest_photos(session, contest, now)
             session.commit()
         session.commit()
     finally:

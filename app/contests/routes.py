@@ -9,10 +9,10 @@ from sqlmodel import Session, col, select
 
 from app import i18n
 from app.access import CuratorDep, Member, MemberDep
-from app.contests import service
+from app.contests import phases, results, scope, service, submissions, voting
 from app.contests.models import Contest, ContestEntry, EntryStatus, WinnerRule
+from app.contests.phases import Phase
 from app.contests.presentation import PLACE_LABELS
-from app.contests.service import Phase
 from app.db import SessionDep
 from app.errors import N_, Invalid
 from app.kernel.clock import utcnow
@@ -42,7 +42,7 @@ STATUS_LABELS = {
 
 
 def _contest(session: SessionDep, m: MemberDep, contest_id: Id) -> Contest:
-    return service.contest_for(session, m.person, contest_id)
+    return scope.contest_for(session, m.person, contest_id)
 
 
 ContestDep = Annotated[Contest, Depends(_contest)]
@@ -58,7 +58,7 @@ def _base(m: Member, contest: Contest | None = None) -> str:
 
 def photo(entry: ContestEntry) -> media.Picture | None:
     """What a <picture> needs for this entry's photo; None once retention deleted it."""
-    return media.picture(entry.image, entry.caption) if service.has_photo(entry) else None
+    return media.picture(entry.image, entry.caption) if results.has_photo(entry) else None
 
 
 def _common() -> dict[str, Any]:
@@ -86,7 +86,7 @@ def index(request: Request, session: SessionDep, m: MemberDep) -> Response:
         {
             **_common(),
             "overview": overview,
-            "phases": {c.id: service.phase(c, now) for c in contests},
+            "phases": {c.id: phases.phase(c, now) for c in contests},
         },
     )
 
@@ -97,15 +97,15 @@ def index(request: Request, session: SessionDep, m: MemberDep) -> Response:
 def _gallery_context(
     session: Session, m: Member, contest: Contest, number: int, now: Any
 ) -> dict[str, Any]:
-    current = service.phase(contest, now)
+    current = phases.phase(contest, now)
     shown = current in (Phase.voting, Phase.closed)
-    page = service.gallery(session, m.person, contest, number, now) if shown else None
+    page = submissions.gallery(session, m.person, contest, number, now) if shown else None
     return {
         "gallery": page,
-        "my_votes": service.my_votes(session, m.person, contest),
+        "my_votes": voting.my_votes(session, m.person, contest),
         "voting": current == Phase.voting,
-        "show_author": service.show_author(contest, now),
-        "totals": service.vote_totals(session, contest, now) if current == Phase.closed else None,
+        "show_author": submissions.show_author(contest, now),
+        "totals": results.vote_totals(session, contest, now) if current == Phase.closed else None,
     }
 
 
@@ -120,19 +120,19 @@ def _contest_page(
     status_code: int = 200,
 ) -> Response:
     now = utcnow()
-    current = service.phase(contest, now)
+    current = phases.phase(contest, now)
     ctx: dict[str, Any] = {
         **_common(),
         "now": now,
         "contest": contest,
         "phase": current,
-        "entries": service.my_entries(session, m.person, contest),
-        "entries_left": service.entries_left(session, m.person, contest),
+        "entries": submissions.my_entries(session, m.person, contest),
+        "entries_left": submissions.entries_left(session, m.person, contest),
         "errors": errors or {},
         "caption": caption,
-        "caption_max": service.CAPTION_MAX,
-        "podium": service.winners(session, contest, now),
-        "pending": service.pending_count(session, contest) if m.person.is_curator else 0,
+        "caption_max": submissions.CAPTION_MAX,
+        "podium": results.winners(session, contest, now),
+        "pending": submissions.pending_count(session, contest) if m.person.is_curator else 0,
     }
     ctx.update(_gallery_context(session, m, contest, 1, now))
     return render(request, "contests/contest.html", ctx, status_code=status_code)
@@ -231,7 +231,7 @@ def gallery_page(
         **_common(),
         "now": now,
         "contest": contest,
-        "phase": service.phase(contest, now),
+        "phase": phases.phase(contest, now),
         **_gallery_context(session, m, contest, page_number(page), now),
     }
     return render(request, "contests/gallery.html", ctx, block="items")
@@ -340,7 +340,7 @@ def submit(
     people_consent: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     try:
-        service.submit_entry(
+        submissions.submit_entry(
             session,
             m.person,
             contest,
@@ -372,7 +372,7 @@ def submit(
 
 
 def _entry(session: Session, m: Member, contest: Contest, entry_id: int) -> ContestEntry:
-    return service.entry_for(session, m.person, contest, entry_id)
+    return scope.entry_for(session, m.person, contest, entry_id)
 
 
 @router.post("/{contest_id}/entries/{entry_id}/vote", dependencies=PROTECT)
@@ -387,10 +387,10 @@ def vote(
     """The vote button toggles. htmx gets the button back, plus the buttons whose state the
     vote changed elsewhere on the page (a moved vote) and the count of votes left."""
     entry = _entry(session, m, contest, entry_id)
-    before = service.my_votes(session, m.person, contest)
+    before = voting.my_votes(session, m.person, contest)
     error = None
     try:
-        service.toggle_vote(session, m.person, entry)
+        voting.toggle_vote(session, m.person, entry)
     except Invalid as exc:
         session.rollback()
         error = field_errors(request, exc.errors).get("vote")
@@ -402,7 +402,7 @@ def vote(
         if error:
             flash(response, error, "error")
         return response
-    after = service.my_votes(session, m.person, contest)
+    after = voting.my_votes(session, m.person, contest)
     changed = [eid for eid in set(before) ^ set(after) if eid != entry.id]
     others = (
         list(session.exec(select(ContestEntry).where(col(ContestEntry.id).in_(changed))))
@@ -439,7 +439,7 @@ def _queue_page(
     status_code: int = 200,
 ) -> Response:
     now = utcnow()
-    entries = service.moderation_queue(session, contest)
+    entries = submissions.moderation_queue(session, contest)
     return render(
         request,
         "contests/moderate.html",
@@ -447,7 +447,7 @@ def _queue_page(
             **_common(),
             "now": now,
             "contest": contest,
-            "phase": service.phase(contest, now),
+            "phase": phases.phase(contest, now),
             "entries": entries,
             "pending": [e for e in entries if e.status == EntryStatus.pending],
             "done": [e for e in entries if e.status != EntryStatus.pending],
@@ -480,7 +480,7 @@ def moderate(
     if decision not in ("approve", "reject"):
         return redirect(request, f"{_base(m, contest)}/moderate")
     try:
-        service.moderate_entry(
+        submissions.moderate_entry(
             session, m.person, entry, approve=decision == "approve", reason=reason
         )
     except Invalid as exc:
@@ -530,7 +530,7 @@ def _save_jury(
 ) -> Response:
     _ = i18n.gettext_for(request)
     try:
-        service.set_jury_places(session, m.person, contest, places)
+        results.set_jury_places(session, m.person, contest, places)
     except Invalid as exc:
         session.rollback()
         return _queue_page(
@@ -545,12 +545,12 @@ def _save_jury(
 @router.get("/{contest_id}/export.csv")
 def export(request: Request, session: SessionDep, m: CuratorDep, contest: ContestDep) -> Response:
     """Entries and, once voting has closed, their votes: a spreadsheet for the curators."""
-    text = service.export_csv(session, m.person, contest)
+    text = results.export_csv(session, m.person, contest)
     return Response(
         content=text.encode("utf-8"),
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="{service.csv_filename(contest)}"',
+            "Content-Disposition": f'attachment; filename="{results.csv_filename(contest)}"',
             "Cache-Control": "no-store",
         },
     )

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from app.contests import phases, results, submissions, voting
 from app.contests import service as contests
 from app.contests.models import Contest, ContestEntry
 from app.demo.photos import SEASON_SCENES, make_photo, season
@@ -67,10 +68,10 @@ OPEN_APPROVED = {"asnes": 2, "avesta": 1}  # plus one waiting for moderation
 class DemoContest:
     org: Organisation
     contest: Contest
-    phase: contests.Phase
+    phase: phases.Phase
     approved: int
     pending: int
-    podium: list[contests.Placing] = field(default_factory=list)
+    podium: list[results.Placing] = field(default_factory=list)
 
 
 def _local(tz: ZoneInfo, day: date, hour: int, minute: int = 0) -> datetime:
@@ -101,7 +102,7 @@ def _submit(
             scene = "indoor"
         photo = make_photo(rng.getrandbits(32), scene, when)
         entries.append(
-            contests.submit_entry(
+            submissions.submit_entry(
                 session,
                 author,
                 contest,
@@ -124,7 +125,7 @@ def _approve(
     """The curator approves each photo a few hours after it came in (and before `by`)."""
     for entry in entries:
         at = min(entry.created_at + timedelta(minutes=rng.randint(20, 600)), by)
-        contests.moderate_entry(session, curator, entry, approve=True, now=at)
+        submissions.moderate_entry(session, curator, entry, approve=True, now=at)
 
 
 def _contest(
@@ -204,17 +205,17 @@ def seed_contests(
         for entry, count in sorted(zip(entries, targets, strict=True), key=lambda et: -et[1]):
             chosen = [p for p in voters if p.id != entry.author_id][:count]
             for voter, at in zip(chosen, _between(rng, vote_opens, closes, count), strict=True):
-                contests.vote(session, voter, entry, now=at)
+                voting.vote(session, voter, entry, now=at)
                 voters.remove(voter)
-        contests.announce_results(session, contest, announced)
+        results.announce_results(session, contest, announced)
         made.append(
             DemoContest(
                 org,
                 contest,
-                contests.phase(contest, now),
+                phases.phase(contest, now),
                 len(entries),
                 0,
-                contests.winners(session, contest, now),
+                results.winners(session, contest, now),
             )
         )
 
@@ -245,8 +246,8 @@ def seed_contests(
             picks = [e for e in approved if e.author_id != voter.id]
             for entry in rng.sample(picks, rng.choice((1, 1, 2))):
                 at = vote_opens + (now - vote_opens) * rng.random()
-                contests.vote(session, voter, entry, now=at)
-        made.append(DemoContest(org, contest, contests.phase(contest, now), VOTING_APPROVED, 1))
+                voting.vote(session, voter, entry, now=at)
+        made.append(DemoContest(org, contest, phases.phase(contest, now), VOTING_APPROVED, 1))
 
         # 3. Taking photos until next week; a few are in, one waits for the curator.
         text = texts["open"]
@@ -260,6 +261,6 @@ def seed_contests(
         moments = _between(rng, opens + timedelta(hours=1), now - timedelta(minutes=30), count)
         entries = _submit(session, contest, rng, authors, text.captions[:count], moments, when)
         _approve(session, curator, entries[:-1], now - timedelta(minutes=1), rng)
-        made.append(DemoContest(org, contest, contests.phase(contest, now), count - 1, 1))
+        made.append(DemoContest(org, contest, phases.phase(contest, now), count - 1, 1))
         session.flush()
     return made

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, delete, select
 
-from app.contests import service as contests
+from app.contests import phases as contests
 from app.demo.contests import DemoContest, seed_contests
 from app.demo.photos import make_photo, season
 from app.kernel.clock import utcnow
@@ -39,8 +39,8 @@ from app.orgs.models import Department, DepartmentLeader, Organisation, Person, 
 from app.orgs.people import upsert_person
 from app.orgs.settings import create_org
 from app.orgs.values import add_value
+from app.recognition.giving import give_recognition
 from app.recognition.models import Notification, Reaction, ReactionKind, Recognition
-from app.recognition.service import give_recognition
 from app.weekly import service as features
 from app.weekly.models import ConsentAnswer, Feature
 

@@ -10,16 +10,16 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from app.access import MemberDep
-from app.contests import service as contests
+from app.contests import results as contests
 from app.contests.presentation import PLACE_LABELS
 from app.db import SessionDep
 from app.embed import service as embed
 from app.errors import Invalid
 from app.orgs.models import EmailFrequency, Organisation, Person
-from app.recognition import service
+from app.recognition import feeds, giving, progress
+from app.recognition.feeds import FeedKind, feed
 from app.recognition.models import Recognition
 from app.recognition.presentation import REACTION_LABELS
-from app.recognition.service import FeedKind, feed
 from app.web import is_htmx, render
 from app.weekly.service import pending_consents
 
@@ -48,16 +48,16 @@ def _feed_context(
         kind = FeedKind(feed)
     except ValueError:
         kind = FeedKind.all
-    values = service.active_values(session, m.org.id)
+    values = giving.active_values(session, m.org.id)
     if value is not None and value not in {v.id for v in values}:
         value = None
-    page = service.feed(session, m.person, kind=kind, value_id=value, cursor=cursor)
+    page = feeds.feed(session, m.person, kind=kind, value_id=value, cursor=cursor)
     results: list[contests.AnnouncedResults] = []
     if kind == FeedKind.all:
         # This page shows the announcements from its last item up to where the page before
         # ended (page 1: up to now; the last page: everything older): each exactly once.
         since = page.items[-1].created_at if page.next_cursor and page.items else None
-        before = service.decode_cursor(cursor)[0] if cursor else None
+        before = feeds.decode_cursor(cursor)[0] if cursor else None
         results = contests.announced_between(session, m.org, since, before, value_id=value)
     return {
         "feed_kind": kind.value,
@@ -93,7 +93,7 @@ def home(
     value: int | None = None,
 ) -> Response:
     ctx = _feed_context(request, session, m, feed, value, None)
-    ctx["progress"] = service.progress(session, m.person)
+    ctx["progress"] = progress.progress(session, m.person)
     if not is_htmx(request):  # a filter swaps only the feed: no card or banner needed
         ctx.update(home_context(session, m.org, m.person))
     return render(request, "recognition/home.html", ctx, block="feed")

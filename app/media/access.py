@@ -8,11 +8,11 @@ entry they may see, or a weekly feature (curators while they work on it, everyon
 
 from sqlmodel import Session
 
-from app.contests import service as contests
+from app.contests import scope as contests
 from app.errors import NotFound
 from app.media.models import MediaImage
 from app.orgs.models import Person
-from app.recognition import service as recognition
+from app.recognition import scope as recognition
 from app.weekly import service as weekly
 
 

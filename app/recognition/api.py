@@ -29,7 +29,8 @@ from app.media.models import MediaImage
 from app.media.schemas import MediaOut, media_out
 from app.media.service import owned_image
 from app.orgs.models import Department, Person, Value
-from app.recognition import service
+from app.recognition import feeds, giving, hiding, progress, scope
+from app.recognition import reactions as reaction_service
 from app.recognition.models import ReactionKind, Recognition, Visibility
 from app.security import PROTECT
 
@@ -196,7 +197,7 @@ def visible_recognition(
     session: SessionDep, m: MemberDep, rec_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 ) -> Recognition:
     # A dependency, so that the 404 comes before anything in the body is looked at.
-    return service.recognition_for(session, m.person, rec_id)
+    return scope.recognition_for(session, m.person, rec_id)
 
 
 RecognitionDep = Annotated[Recognition, Depends(visible_recognition)]
@@ -270,7 +271,7 @@ def _preload_people(session: Session, recs: list[Recognition]) -> None:
 
 
 def _out(
-    rec: Recognition, viewer: Person, reactions: list[service.ReactionCount]
+    rec: Recognition, viewer: Person, reactions: list[reaction_service.ReactionCount]
 ) -> RecognitionOut:
     values = sorted((link.value for link in rec.value_links), key=lambda v: v.position)
     return RecognitionOut(
@@ -296,7 +297,7 @@ def _out(
 
 
 def _one(session: Session, m: Member, rec: Recognition) -> RecognitionOut:
-    reactions = service.reactions_for(session, m.person, [rec.id or 0])
+    reactions = reaction_service.reactions_for(session, m.person, [rec.id or 0])
     return _out(rec, m.person, reactions[rec.id or 0])
 
 
@@ -331,7 +332,7 @@ def give_recognition(
             raise Invalid(
                 {"photo_id": Problem("unknown", N_("Choose a photo you uploaded yourself."))}
             )
-    rec, created = service.give_recognition(
+    rec, created = giving.give_recognition(
         session,
         giver=m.person,
         recipient_ids=_people_ids(session, m, body.recipients),
@@ -353,7 +354,7 @@ def give_recognition(
 def list_recognitions(
     session: SessionDep,
     m: MemberDep,
-    feed: Annotated[service.FeedKind, Query(description="Which feed")] = service.FeedKind.all,
+    feed: Annotated[feeds.FeedKind, Query(description="Which feed")] = feeds.FeedKind.all,
     value: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this value")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
@@ -361,7 +362,7 @@ def list_recognitions(
     """A feed, newest first; follow `next_cursor` for older ones."""
     if value is not None:
         in_org(session, m.org, Value, value)
-    page = service.feed(session, m.person, kind=feed, value_id=value, cursor=cursor, limit=limit)
+    page = feeds.feed(session, m.person, kind=feed, value_id=value, cursor=cursor, limit=limit)
     _preload_people(session, page.items)
     return FeedOut(
         items=[_out(r, m.person, page.reactions[r.id or 0]) for r in page.items],
@@ -383,7 +384,7 @@ def get_recognition(session: SessionDep, m: MemberDep, rec: RecognitionDep) -> R
 )
 def delete_recognition(session: SessionDep, m: MemberDep, rec: RecognitionDep) -> None:
     """Take back a recognition you gave, within 24 hours (422 `too_late` after)."""
-    service.delete_recognition(session, m.person, rec)
+    giving.delete_recognition(session, m.person, rec)
     session.commit()
 
 
@@ -396,9 +397,9 @@ def toggle_reaction(
     session: SessionDep, m: MemberDep, rec: RecognitionDep, kind: ReactionKind
 ) -> ReactionToggleOut:
     """Add your reaction of this kind, or take it back if it is there."""
-    on = service.toggle_reaction(session, m.person, rec, kind.value)
+    on = reaction_service.toggle_reaction(session, m.person, rec, kind.value)
     session.commit()
-    counts = service.reactions_for(session, m.person, [rec.id or 0])[rec.id or 0]
+    counts = reaction_service.reactions_for(session, m.person, [rec.id or 0])[rec.id or 0]
     count = next(c.count for c in counts if c.kind == kind)
     return ReactionToggleOut(kind=kind, on=on, count=count)
 
@@ -413,7 +414,7 @@ def hide_recognition(
     session: SessionDep, m: MemberDep, rec: RecognitionDep, body: HideIn
 ) -> HideOut:
     """As a recipient, take it off (or put it back on) the public feeds."""
-    service.set_hidden_by_recipient(session, m.person, rec, body.hidden)
+    hiding.set_hidden_by_recipient(session, m.person, rec, body.hidden)
     session.commit()
     return HideOut(hidden=body.hidden)
 
@@ -428,7 +429,7 @@ def feature_opt_out(
     session: SessionDep, m: MemberDep, rec: RecognitionDep, body: OptOutIn
 ) -> OptOutOut:
     """As a recipient, refuse (or allow again) that it is featured."""
-    service.set_feature_opt_out(session, m.person, rec, body.opt_out)
+    hiding.set_feature_opt_out(session, m.person, rec, body.opt_out)
     session.commit()
     return OptOutOut(opt_out=body.opt_out)
 
@@ -444,9 +445,9 @@ def moderate_recognition(
 ) -> ModerateOut:
     """As a curator, hide it from all but its giver and the curators (reason logged), or unhide."""
     if body.hidden:
-        service.curator_hide(session, m.person, rec, body.reason)
+        hiding.curator_hide(session, m.person, rec, body.reason)
     else:
-        service.curator_unhide(session, m.person, rec)
+        hiding.curator_unhide(session, m.person, rec)
     session.commit()
     return ModerateOut(hidden=rec.hidden_by_curator, reason=rec.hidden_reason)
 
@@ -455,6 +456,6 @@ def moderate_recognition(
 def my_today(session: SessionDep, m: MemberDep) -> TodayOut:
     """How many you gave today against the daily goal, and your streak."""
     now = utcnow()
-    p = service.progress(session, m.person, now=now)
+    p = progress.progress(session, m.person, now=now)
     today = now.astimezone(ZoneInfo(m.org.timezone)).date()
     return TodayOut(given_today=p.given_today, goal=p.goal, streak=p.streak, date=today)

@@ -34,8 +34,8 @@ from app import i18n, mail
 from app.config import ROOT, get_settings
 from app.kernel.clock import utcnow
 from app.orgs.models import EmailFrequency, Person
+from app.recognition.giving import next_digest_time
 from app.recognition.models import Notification, Recognition
-from app.recognition.service import next_digest_time
 
 log = logging.getLogger("tod.jobs.notifications")
 

@@ -16,7 +16,7 @@ from app.kernel.clock import utcnow
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Person
-from app.recognition import service
+from app.recognition import giving, hiding, progress, reactions, scope, service
 from app.recognition.models import Recognition
 from app.recognition.presentation import REACTION_LABELS
 from app.security import PROTECT
@@ -76,7 +76,7 @@ def _give_page(
             "results": [p for p in results if p not in chosen],
             "suggested": [] if q.strip() else service.search_colleagues(session, m.person, ""),
             "q": q,
-            "values": service.active_values(session, m.org.id),
+            "values": giving.active_values(session, m.org.id),
             "value_ids": set(value_ids),
             "text": text,
             "visibility": visibility,
@@ -84,9 +84,9 @@ def _give_page(
             "photo_alt": photo_alt,
             "key": key or secrets.token_urlsafe(16),
             "errors": errors or {},
-            "progress": service.progress(session, m.person),
-            "text_max": service.TEXT_MAX,
-            "text_min": service.TEXT_MIN,
+            "progress": progress.progress(session, m.person),
+            "text_max": giving.TEXT_MAX,
+            "text_min": giving.TEXT_MIN,
             "max_upload_mb": get_settings().max_upload_mb,
         },
         status_code=status_code,
@@ -167,7 +167,7 @@ def give(
             visibility=visibility,
             feature_consent=bool(feature_consent),
             q=q,
-            key=idempotency_key if service.KEY_RE.match(idempotency_key) else None,
+            key=idempotency_key if giving.KEY_RE.match(idempotency_key) else None,
         )
     # A sync route runs in the threadpool, so processing the photo here keeps the event loop
     # free. Its files are deleted again if anything below rolls the transaction back.
@@ -179,7 +179,7 @@ def give(
         except Invalid as exc:
             photo_errors = exc.errors
     try:
-        rec, _created = service.give_recognition(
+        rec, _created = giving.give_recognition(
             session,
             giver=m.person,
             recipient_ids=recipient_ids,
@@ -211,7 +211,7 @@ def give(
             visibility=visibility,
             feature_consent=bool(feature_consent),
             photo_alt=photo_alt,
-            key=idempotency_key if service.KEY_RE.match(idempotency_key) else None,
+            key=idempotency_key if giving.KEY_RE.match(idempotency_key) else None,
             errors=field_errors(request, errors),
             status_code=422,
         )
@@ -222,7 +222,7 @@ def give(
 @router.get("/given/{rec_id}")
 def given(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> Response:
     """The confirmation after giving: who, which value, today's progress, and undo."""
-    rec = service.recognition_for(session, m.person, rec_id)
+    rec = scope.recognition_for(session, m.person, rec_id)
     if rec.giver_id != m.person.id:
         return redirect(request, f"/{m.org.slug}/r/{rec.id}")
     age = (utcnow() - rec.created_at).total_seconds()
@@ -231,9 +231,9 @@ def given(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> R
         "recognition/given.html",
         {
             "rec": rec,
-            "progress": service.progress(session, m.person),
-            "can_undo": age < service.UNDO_SECONDS,
-            "reactions": service.reactions_for(session, m.person, [rec_id]),
+            "progress": progress.progress(session, m.person),
+            "can_undo": age < giving.UNDO_SECONDS,
+            "reactions": reactions.reactions_for(session, m.person, [rec_id]),
             "reaction_labels": REACTION_LABELS,
         },
     )
@@ -258,11 +258,11 @@ def _detail(
         "recognition/detail.html",
         {
             "rec": rec,
-            "reactions": service.reactions_for(session, m.person, [rec.id or 0]),
+            "reactions": reactions.reactions_for(session, m.person, [rec.id or 0]),
             "reaction_labels": REACTION_LABELS,
             "as_recipient": next((r for r in rec.recipients if r.person_id == m.person.id), None),
             "can_delete": rec.giver_id == m.person.id
-            and utcnow() - rec.created_at <= service.DELETE_WINDOW,
+            and utcnow() - rec.created_at <= giving.DELETE_WINDOW,
             "errors": errors or {},
             "error": error,
             "reason": reason,
@@ -273,15 +273,15 @@ def _detail(
 
 @router.get("/r/{rec_id}")
 def detail(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> Response:
-    return _detail(request, session, m, service.recognition_for(session, m.person, rec_id))
+    return _detail(request, session, m, scope.recognition_for(session, m.person, rec_id))
 
 
 @router.post("/r/{rec_id}/delete", dependencies=PROTECT)
 def delete(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> Response:
-    rec = service.recognition_for(session, m.person, rec_id)
+    rec = scope.recognition_for(session, m.person, rec_id)
     _ = i18n.gettext_for(request)
     try:
-        service.delete_recognition(session, m.person, rec)
+        giving.delete_recognition(session, m.person, rec)
     except Invalid as exc:
         return _detail(
             request,
@@ -304,8 +304,8 @@ def react(
     kind: Annotated[str, Form(max_length=10)] = "",
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    rec = service.recognition_for(session, m.person, rec_id)
-    service.toggle_reaction(session, m.person, rec, kind)
+    rec = scope.recognition_for(session, m.person, rec_id)
+    reactions.toggle_reaction(session, m.person, rec, kind)
     session.commit()
     if is_htmx(request):
         return render(
@@ -313,7 +313,7 @@ def react(
             "recognition/_reactions.html",
             {
                 "rec": rec,
-                "counts": service.reactions_for(session, m.person, [rec_id])[rec_id],
+                "counts": reactions.reactions_for(session, m.person, [rec_id])[rec_id],
                 "reaction_labels": REACTION_LABELS,
                 "next": next,
             },
@@ -330,8 +330,8 @@ def hide(
     hidden: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     """A recipient takes a recognition off the public feeds (or puts it back)."""
-    rec = service.recognition_for(session, m.person, rec_id)
-    service.set_hidden_by_recipient(session, m.person, rec, hidden == "1")
+    rec = scope.recognition_for(session, m.person, rec_id)
+    hiding.set_hidden_by_recipient(session, m.person, rec, hidden == "1")
     session.commit()
     _ = i18n.gettext_for(request)
     message = (
@@ -348,8 +348,8 @@ def feature_opt_out(
     rec_id: int,
     opt_out: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
-    rec = service.recognition_for(session, m.person, rec_id)
-    service.set_feature_opt_out(session, m.person, rec, opt_out == "1")
+    rec = scope.recognition_for(session, m.person, rec_id)
+    hiding.set_feature_opt_out(session, m.person, rec, opt_out == "1")
     session.commit()
     _ = i18n.gettext_for(request)
     message = (
@@ -370,13 +370,13 @@ def moderate(
     reason: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Curators hide a recognition with a logged reason, or show it again."""
-    rec = service.recognition_for(session, m.person, rec_id)
+    rec = scope.recognition_for(session, m.person, rec_id)
     _ = i18n.gettext_for(request)
     try:
         if hidden == "1":
-            service.curator_hide(session, m.person, rec, reason)
+            hiding.curator_hide(session, m.person, rec, reason)
         else:
-            service.curator_unhide(session, m.person, rec)
+            hiding.curator_unhide(session, m.person, rec)
     except Invalid as exc:
         session.rollback()
         return _detail(

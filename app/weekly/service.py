@@ -47,7 +47,7 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.contests import service as contests
+from app.contests import results as contests
 from app.contests.models import Contest, ContestEntry, EntryStatus
 from app.errors import N_, Invalid, NotFound, PermissionDenied, Problem
 from app.kernel.audit import audit

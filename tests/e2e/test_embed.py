@@ -22,7 +22,7 @@ from app.kernel.clock import utcnow
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person, Value
-from app.recognition.service import give_recognition
+from app.recognition.giving import give_recognition
 from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 from tests.e2e.conftest import (
     DESKTOP,
