@@ -13,11 +13,11 @@ import pytest
 from babel import dates
 from fastapi.testclient import TestClient
 
-from app.embed.service import next_publish_at
 from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person
 from app.recognition.models import Recognition, Visibility
 from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+from app.weekly.schedule import next_publish_at
 from tests.helpers import give, login, make_org, make_person, make_value
 
 INTRANET = "https://intranett.asnes.example"
@@ -637,8 +637,8 @@ def test_admin_embed_page_is_for_admins_only(client, db, world):
 
 def test_preview_fragment_renders_with_widget_context(client, db, world):
     """The curator preview renders templates/embed/_feature.html with widget_context."""
-    from app.embed import widget_context
     from app.web import env
+    from app.weekly.presentation import widget_context
 
     feature = publish_for_anne(db, world, status=FeatureStatus.draft)
 
@@ -734,7 +734,7 @@ def test_public_embed_routes_expose_only_published_consented_content(client, db,
 def test_production_keeps_each_answer_a_few_seconds_then_reads_again(
     client, db, world, settings_env
 ):
-    from app.embed.routes import MEMO, MEMO_SECONDS
+    from app.embed.memo import MEMO, MEMO_SECONDS
 
     settings_env(env="production")
     MEMO.clear()
@@ -767,7 +767,7 @@ def test_production_keeps_each_answer_a_few_seconds_then_reads_again(
 def test_the_fast_path_answers_fresh_memo_hits_and_passes_everything_else_on(settings_env):
     import anyio
 
-    from app.embed.routes import MEMO, Rendered, WidgetFastPath
+    from app.embed.memo import MEMO, Rendered, WidgetFastPath
 
     passed_on: list[str] = []
 
