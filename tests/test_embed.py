@@ -241,6 +241,47 @@ def test_empty_state_says_when_the_first_feature_appears(client, db, world):
     assert "The next Ukens ESS appears on" in later
 
 
+def test_empty_state_says_the_organisations_publish_time(client, db, world):
+    """Not a fixed 07:00: the empty state, the JSON and the curators' pages share one schedule."""
+    org = world["org"]
+    org.publish_weekday, org.publish_time = 2, "09:30"  # Wednesday 09:30
+    db.flush()
+    page = fresh(client, "/embed/asnes/feature?lang=en").text
+    assert "appears on Wednesday, " in page and " at 09:30." in page
+    assert "07:00" not in page
+    moment = datetime.fromisoformat(
+        fresh(client, "/embed/asnes/feature.json").json()["next_publish_at"]
+    )
+    assert (moment.weekday(), moment.strftime("%H:%M")) == (2, "09:30")  # in Oslo's offset
+    assert moment == next_publish_at(org)
+
+
+@pytest.mark.parametrize(
+    "now,expected",
+    [
+        # Sunday 29 March 2026, 02:30 does not exist in Oslo: the widget says 03:00 (CEST).
+        (datetime(2026, 3, 27, 12, 0, tzinfo=UTC), datetime(2026, 3, 29, 1, 0, tzinfo=UTC)),
+        # Sunday 25 October 2026, 02:30 happens twice: the first one, still summer time.
+        (datetime(2026, 10, 23, 12, 0, tzinfo=UTC), datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+        # The Sunday after each change: 02:30 in the new offset.
+        (datetime(2026, 3, 29, 12, 0, tzinfo=UTC), datetime(2026, 4, 5, 0, 30, tzinfo=UTC)),
+        (datetime(2026, 10, 25, 12, 0, tzinfo=UTC), datetime(2026, 11, 1, 1, 30, tzinfo=UTC)),
+    ],
+)
+def test_next_publish_moment_in_the_week_the_clock_changes(now, expected):
+    org = Organisation(slug="x", name="X", publish_weekday=6, publish_time="02:30")
+    assert next_publish_at(org, now) == expected
+
+
+def test_empty_state_in_the_week_the_clock_changes(client, db, world, time_machine):
+    org = world["org"]
+    org.publish_weekday, org.publish_time = 6, "02:30"  # Sunday 02:30
+    db.flush()
+    time_machine.move_to(datetime(2026, 3, 27, 12, 0, tzinfo=UTC), tick=False)
+    page = fresh(client, "/embed/asnes/feature?lang=en").text
+    assert "appears on Sunday, 29 March at 03:00." in page
+
+
 @pytest.mark.parametrize(
     "now,expected",
     [

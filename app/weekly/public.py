@@ -91,10 +91,10 @@ def public_condition(now: datetime | None = None) -> ColumnElement[bool]:
     )
 
 
-def is_public(session: Session, feature: Feature) -> bool:
-    """Whether `feature` is public now (one query; a feature not stored yet is not)."""
+def is_public(session: Session, feature: Feature, now: datetime | None = None) -> bool:
+    """Whether `feature` is public at `now` (one query; a feature not stored yet is not)."""
     found = session.exec(
-        select(Feature.id).where(Feature.id == feature.id, public_condition())
+        select(Feature.id).where(Feature.id == feature.id, public_condition(now))
     ).first()
     return found is not None
 
