@@ -470,9 +470,9 @@ def test_failing_receiver_is_retried_with_growing_pauses_then_delivered(
 
 def test_backoff_doubles_from_30_seconds_with_jitter_and_is_capped():
     for attempts, low in [(1, 30), (2, 60), (3, 120), (4, 240)]:
-        seconds = webhook_delivery.backoff(attempts).total_seconds()
+        seconds = webhook_delivery.RETRY.backoff(attempts).total_seconds()
         assert low <= seconds <= low * 1.25
-    assert webhook_delivery.backoff(12) == webhook_delivery.BACKOFF_CAP
+    assert webhook_delivery.RETRY.backoff(12) == webhook_delivery.BACKOFF_CAP
 
 
 def test_a_hanging_receiver_times_out_and_holds_up_nobody(db, factory, receiver, scene):

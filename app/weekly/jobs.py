@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-import smtplib
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -39,6 +38,7 @@ from sqlmodel import Session, col, func, select
 from app import i18n, mail
 from app.config import get_settings
 from app.errors import N_
+from app.kernel import outbox
 from app.kernel.audit import AuditEvent, audit
 from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person, Role
@@ -235,12 +235,6 @@ def _send_all(messages: list[EmailMessage]) -> int:
     return sent
 
 
-def _unreachable(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and not isinstance(
-        exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
-    )
-
-
 # --- the weekly job -----------------------------------------------------------------------
 
 
@@ -341,66 +335,67 @@ def send_consent_requests(
 ) -> int:
     """E-mail the queued consent questions (of one feature, or all); returns e-mails sent."""
     now = now or utcnow()
-    sent = 0
     session = session_factory()
-    try:
-        for _ in range(batch):
-            session.expire_all()
-            stmt = (
-                select(FeatureConsent)
-                .join(Feature, col(Feature.id) == FeatureConsent.feature_id)
-                .where(
-                    FeatureConsent.answer == ConsentAnswer.pending,
-                    col(FeatureConsent.token_hash).startswith(consent.QUEUED),
-                    col(FeatureConsent.asked_at) <= now,
-                    col(Feature.status).in_([FeatureStatus.draft, FeatureStatus.approved]),
-                    col(Feature.created_at) >= now - consent.ASK_HORIZON,
-                )
+
+    def turn(unreachable: set[Hashable]) -> outbox.Turn | None:
+        if unreachable:
+            return None  # the mail server did not answer: the others wait for the next run
+        session.expire_all()
+        stmt = (
+            select(FeatureConsent)
+            .join(Feature, col(Feature.id) == FeatureConsent.feature_id)
+            .where(
+                FeatureConsent.answer == ConsentAnswer.pending,
+                col(FeatureConsent.token_hash).startswith(consent.QUEUED),
+                col(FeatureConsent.asked_at) <= now,
+                col(Feature.status).in_([FeatureStatus.draft, FeatureStatus.approved]),
+                col(Feature.created_at) >= now - consent.ASK_HORIZON,
             )
-            if feature_id is not None:
-                stmt = stmt.where(Feature.id == feature_id)
-            row = session.exec(
-                stmt.order_by(col(FeatureConsent.asked_at), col(FeatureConsent.id))
-                .limit(1)
-                .with_for_update(skip_locked=True, of=FeatureConsent)
-            ).first()
-            if row is None:
-                break
-            raw = secrets.token_urlsafe(32)
-            digest = consent.token_digest(raw)
-            try:
-                msg = build_consent_message(row, raw)
-            except Exception:  # a broken template must not stop the other questions
-                log.exception("could not render the consent e-mail %s", row.id)
-                row.asked_at = now + RETRY
-                session.add(row)
-                session.commit()
-                continue
-            row.token_hash = digest
-            row.asked_at = now
+        )
+        if feature_id is not None:
+            stmt = stmt.where(Feature.id == feature_id)
+        row = session.exec(
+            stmt.order_by(col(FeatureConsent.asked_at), col(FeatureConsent.id))
+            .limit(1)
+            .with_for_update(skip_locked=True, of=FeatureConsent)
+        ).first()
+        if row is None:
+            return None
+        raw = secrets.token_urlsafe(32)
+        digest = consent.token_digest(raw)
+        try:
+            msg = build_consent_message(row, raw)
+        except Exception:  # a broken template must not stop the other questions
+            log.exception("could not render the consent e-mail %s", row.id)
+            row.asked_at = now + RETRY
             session.add(row)
             session.commit()
-            try:
-                mail.send(msg)
-            except Exception as exc:  # retried later with a new link; the job goes on
-                session.execute(
-                    update(FeatureConsent)
-                    .where(
-                        col(FeatureConsent.id) == row.id,
-                        col(FeatureConsent.token_hash) == digest,
-                        col(FeatureConsent.answer) == ConsentAnswer.pending,
-                    )
-                    .values(token_hash=consent.placeholder(consent.QUEUED), asked_at=now + RETRY)
+            return outbox.HANDLED
+        row.token_hash = digest
+        row.asked_at = now
+        session.add(row)
+        session.commit()
+        try:
+            mail.send(msg)
+        except Exception as exc:  # retried later with a new link; the job goes on
+            session.execute(
+                update(FeatureConsent)
+                .where(
+                    col(FeatureConsent.id) == row.id,
+                    col(FeatureConsent.token_hash) == digest,
+                    col(FeatureConsent.answer) == ConsentAnswer.pending,
                 )
-                session.commit()
-                log.warning("consent e-mail %s failed: %s", row.id, describe_error(exc))
-                if _unreachable(exc):
-                    break
-                continue
-            sent += 1
+                .values(token_hash=consent.placeholder(consent.QUEUED), asked_at=now + RETRY)
+            )
+            session.commit()
+            log.warning("consent e-mail %s failed: %s", row.id, describe_error(exc))
+            return outbox.mail_turn(exc)
+        return outbox.mail_turn(None)
+
+    try:
+        return outbox.drain(batch, turn)
     finally:
         session.close()
-    return sent
 
 
 # --- by hand: `python -m app weekly pick|publish` -----------------------------------------

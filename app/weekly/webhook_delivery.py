@@ -20,9 +20,8 @@ import hashlib
 import hmac
 import json
 import logging
-import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from sqlmodel import Session, col, select
 
 from app import i18n
 from app.config import get_settings
+from app.kernel import outbox
 from app.kernel.clock import utcnow
 from app.kernel.locale import babel_name
 from app.media import service as media
@@ -73,6 +73,7 @@ BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 # Far longer than one POST may take, so a lease never runs out while its request is on the way.
 LEASE = timedelta(minutes=5)
+RETRY = outbox.Retry(MAX_ATTEMPTS, BACKOFF_FIRST, BACKOFF_CAP, LEASE)
 
 # Shown to admins on the webhook's page (technical, so not translated).
 SKIP_WITHDRAWN = "Not sent: the feature was withdrawn before it was delivered."
@@ -319,12 +320,6 @@ def enqueue(session: Session, feature: Feature, event: str, *, now: datetime | N
     return len(session.execute(stmt).all())
 
 
-def backoff(attempts: int) -> timedelta:
-    """Wait before try number `attempts + 1`: doubling from 30 s, jittered, capped at an hour."""
-    base = BACKOFF_FIRST * 2 ** max(0, min(attempts - 1, 20))
-    return min(base * (1 + random.random() / 4), BACKOFF_CAP)
-
-
 @dataclass(frozen=True)
 class Outcome:
     status: int | None
@@ -426,7 +421,7 @@ def send(claimed: Claimed, total: float = TOTAL_TIMEOUT) -> Outcome:
     return Outcome(outcome.status, _one_line(outcome.error, claimed.url), outcome.unreachable)
 
 
-def _due(now: datetime, skip_webhooks: set[int]) -> list[ColumnElement[bool]]:
+def _due(now: datetime, skip_webhooks: set[Hashable]) -> list[ColumnElement[bool]]:
     published = aliased(WebhookDelivery)
     # A withdrawal waits until the receiver has had the publication (or it was given up).
     publication_pending = (
@@ -468,7 +463,7 @@ def _skip_reason(session: Session, row: WebhookDelivery) -> str | None:
     return None
 
 
-def _claim(session: Session, now: datetime, skip_webhooks: set[int]) -> Claimed | None:
+def _claim(session: Session, now: datetime, skip_webhooks: set[Hashable]) -> Claimed | None:
     """Lease the next due delivery in one short transaction; None when nothing is due."""
     while True:
         session.expire_all()  # see what other processes changed since the last delivery
@@ -492,7 +487,7 @@ def _claim(session: Session, now: datetime, skip_webhooks: set[int]) -> Claimed 
             log.info("webhook delivery %s skipped: %s", row.id, reason)
             continue
         row.attempts += 1
-        row.next_attempt_at = now + LEASE
+        row.next_attempt_at = RETRY.leased_until(now)
         session.add(row)
         hook = row.webhook
         claimed = Claimed(
@@ -523,7 +518,7 @@ def _record(session: Session, claimed: Claimed, outcome: Outcome, now: datetime)
             )
         )
     else:
-        gave_up = claimed.attempts >= MAX_ATTEMPTS
+        gave_up = RETRY.gave_up(claimed.attempts)
         session.execute(
             update(WebhookDelivery)
             .where(
@@ -532,19 +527,12 @@ def _record(session: Session, claimed: Claimed, outcome: Outcome, now: datetime)
             )
             .values(
                 status=DeliveryStatus.failed if gave_up else DeliveryStatus.pending,
-                next_attempt_at=now + backoff(claimed.attempts),
+                next_attempt_at=now + RETRY.backoff(claimed.attempts),
                 last_status=outcome.status,
                 last_error=outcome.error,
             )
         )
-        log.log(
-            logging.ERROR if gave_up else logging.WARNING,
-            "webhook delivery %s: attempt %d of %d failed: %s",
-            claimed.id,
-            claimed.attempts,
-            MAX_ATTEMPTS,
-            outcome.error,
-        )
+        RETRY.log_failure(log, f"webhook delivery {claimed.id}", claimed.attempts, outcome.error)
     session.commit()
 
 
@@ -558,22 +546,21 @@ def deliver_due(
     """Send due deliveries, each outside any transaction; returns how many were delivered."""
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     total = timeout or TOTAL_TIMEOUT
-    delivered = 0
+    session = session_factory()
+
     # A receiver that did not answer is left alone until the next run: one hanging Teams
     # workflow must not hold up the other webhooks behind it.
-    unreachable: set[int] = set()
-    session = session_factory()
+    def turn(unreachable: set[Hashable]) -> outbox.Turn | None:
+        claimed = _claim(session, clock(), unreachable)
+        if claimed is None:
+            return None
+        outcome = send(claimed, total)
+        _record(session, claimed, outcome, clock())
+        return outbox.Turn(
+            delivered=outcome.ok, unreachable=claimed.webhook_id if outcome.unreachable else None
+        )
+
     try:
-        for _ in range(batch):
-            claimed = _claim(session, clock(), unreachable)
-            if claimed is None:
-                break
-            outcome = send(claimed, total)
-            _record(session, claimed, outcome, clock())
-            if outcome.ok:
-                delivered += 1
-            elif outcome.unreachable:
-                unreachable.add(claimed.webhook_id)
+        return outbox.drain(batch, turn)
     finally:
         session.close()
-    return delivered
