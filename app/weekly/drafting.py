@@ -6,9 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from babel.lists import format_list
-from sqlalchemy import (
-    or_,
-)
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -21,10 +19,7 @@ from app.kernel.forms import clean_paragraphs
 from app.kernel.locale import babel_name
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person
-from app.recognition.models import (
-    Recognition,
-    Visibility,
-)
+from app.recognition.models import Recognition, Visibility
 from app.weekly.consent import PUBLISHED, consent_rows, consent_state
 from app.weekly.models import Feature, FeatureStatus, Subject
 from app.weekly.public import people_of

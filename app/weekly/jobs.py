@@ -44,13 +44,7 @@ from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person, Role
 from app.recognition.jobs import describe_error, email_env, recipient_locale
 from app.weekly import consent, drafting, public, publish, schedule
-from app.weekly.models import (
-    ConsentAnswer,
-    Feature,
-    FeatureConsent,
-    FeatureStatus,
-    WebhookDelivery,
-)
+from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus, WebhookDelivery
 
 log = logging.getLogger("tod.jobs.feature")
 

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import (
-    update,
-)
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from app.errors import N_, Invalid, Problem

@@ -4,17 +4,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    DateTime,
-    String,
-    case,
-    cast,
-    exists,
-    func,
-    or_,
-    type_coerce,
-)
+from sqlalchemy import ColumnElement, DateTime, String, case, cast, exists, func, or_, type_coerce
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 

@@ -6,19 +6,12 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import (
-    ColumnElement,
-    func,
-)
+from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
 from app.contests.models import Contest, ContestEntry
 from app.orgs.models import Department, Organisation, Person, Value
-from app.recognition.models import (
-    Recognition,
-    RecognitionRecipient,
-    RecognitionValue,
-)
+from app.recognition.models import Recognition, RecognitionRecipient, RecognitionValue
 from app.weekly.models import Feature, Subject
 from app.weekly.schedule import monday_of, week_bounds
 

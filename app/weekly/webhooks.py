@@ -17,12 +17,7 @@ from app.kernel.clock import utcnow
 from app.kernel.forms import REQUIRED, TOO_LONG, clean_text
 from app.orgs.models import Organisation, Person
 from app.weekly import public
-from app.weekly.models import (
-    DeliveryStatus,
-    Webhook,
-    WebhookDelivery,
-    WebhookKind,
-)
+from app.weekly.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookKind
 from app.weekly.webhook_delivery import TEST, insert_statement, new_row, redact_url, week_label
 
 RECENT_DELIVERIES = 20

@@ -2,9 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import (
-    update,
-)
+from sqlalchemy import update
 from sqlmodel import Session, col
 
 from app.kernel.audit import audit
@@ -16,6 +14,10 @@ from app.weekly.models import Feature, FeatureStatus
 def take_down(
     session: Session, feature: Feature, actor: Person | None, now: datetime, *, reason: str
 ) -> bool:
+    """Withdraw a published feature; True only for the call that did it (a conditional UPDATE).
+
+    The "withdrawn" webhook deliveries and the audit event go into the same transaction.
+    """
     done = session.execute(
         update(Feature)
         .where(col(Feature.id) == feature.id, col(Feature.status) == FeatureStatus.published)
