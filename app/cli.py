@@ -152,12 +152,12 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_weekly(args: argparse.Namespace) -> int:
     import app.models  # noqa: F401 - every table, so the mappers can resolve each foreign key
     from app.db import new_session
-    from app.weekly import jobs, service
+    from app.weekly import jobs, schedule
 
     week = None
     if args.week:
         try:
-            week = service.parse_week(args.week)
+            week = schedule.parse_week(args.week)
         except ValueError as exc:
             print(exc, file=sys.stderr)
             return 2

@@ -21,7 +21,7 @@ from app.config import get_settings
 from app.contests.api import router as contests_api_router
 from app.contests.routes import router as contests_router
 from app.embed.admin_routes import router as embed_admin_router
-from app.embed.routes import WidgetFastPath
+from app.embed.memo import WidgetFastPath
 from app.embed.routes import router as embed_router
 from app.errors import (
     CsrfFailed,
@@ -44,6 +44,7 @@ from app.recognition.api import router as recognition_api_router
 from app.recognition.routes import router as recognition_router
 from app.site import router as site_router
 from app.web import STATIC_DIR, render
+from app.weekly.curate_routes import router as curate_router
 from app.weekly.routes import public_router as feature_public_router
 from app.weekly.routes import router as feature_router
 from app.weekly.webhook_routes import router as webhook_router
@@ -106,6 +107,7 @@ def create_app() -> FastAPI:
     app.include_router(admin_router)
     app.include_router(admin_people_router)  # /{org}/admin/people...: no path of admin_router
     app.include_router(webhook_router)
+    app.include_router(curate_router)
     app.include_router(feature_router)
     app.include_router(contests_router)
     app.include_router(org_router)

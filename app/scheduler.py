@@ -24,7 +24,7 @@ from app.contests import jobs as contest_jobs
 from app.db import new_session
 from app.recognition import jobs as recognition_jobs
 from app.weekly import jobs as feature_jobs
-from app.weekly import webhooks
+from app.weekly import webhook_delivery
 
 log = logging.getLogger("tod.scheduler")
 
@@ -46,7 +46,7 @@ def job_specs() -> list[tuple[JobFunc, BaseTrigger, str]]:
         # The digest time is per person (15:00 in their organisation's zone, in due_at), so a
         # frequent check is all the scheduling it needs.
         (recognition_jobs.send_daily_digests, IntervalTrigger(minutes=5), "digests"),
-        (webhooks.deliver_due, IntervalTrigger(seconds=30), "webhooks"),
+        (webhook_delivery.deliver_due, IntervalTrigger(seconds=30), "webhooks"),
         # Results are announced once voting closes; old contest photos are deleted (retention).
         (contest_jobs.contest_tick, IntervalTrigger(minutes=1), "contests"),
         # Each organisation has its own weekday, time and zone for Ukens ESS; the job works

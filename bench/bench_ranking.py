@@ -10,7 +10,7 @@ published feature in every other week (some of them a competition's winning phot
 consent answers) and a photo competition whose results came out in each measured week. Later
 runs reuse it (`--force` makes a new one).
 
-It times `app.weekly.service.candidates` for the newest complete week and for the busiest
+It times `app.weekly.ranking.candidates` for the newest complete week and for the busiest
 week, cold (a new engine and session: empty SQLite page cache, nothing compiled) and warm (a
 new session per run on the same engine), counts its SQL statements, and measures an anchor in
 the same run: `SELECT count(*)` of the organisation's recognitions in the week's bounds on the
@@ -48,12 +48,14 @@ from sqlalchemy import Engine, event, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session, col, select  # noqa: E402
 
+from app.contests import service as contests  # noqa: E402
 from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from app.media.models import MediaImage  # noqa: E402
 from app.orgs.models import Organisation, Person, Value  # noqa: E402
 from app.recognition.models import Recognition, RecognitionRecipient, Visibility  # noqa: E402
-from app.weekly import service  # noqa: E402
+from app.weekly import consent as consents  # noqa: E402
+from app.weekly import ranking, schedule, scoring  # noqa: E402
 from app.weekly.models import (  # noqa: E402
     ConsentAnswer,
     Feature,
@@ -114,7 +116,7 @@ def measured_weeks(
     )
     # Complete: the week ended before the last day with recognitions ended.
     last_day_end = datetime.combine(newest_at.date() + timedelta(1), datetime.min.time(), UTC)
-    complete = [w for w in sorted(weeks) if service.week_bounds(org, *w)[1] <= last_day_end]
+    complete = [w for w in sorted(weeks) if schedule.week_bounds(org, *w)[1] <= last_day_end]
     newest_week = complete[-1]
     busiest = max(complete, key=lambda w: (weeks[w], w))
     typical = sorted(complete, key=lambda w: (weeks[w], w))[len(complete) // 2]
@@ -199,7 +201,7 @@ def add_contest(
             )
         )
     session.flush()
-    return service.contests.winners(session, contest, announced)[0].entry
+    return contests.winners(session, contest, announced)[0].entry
 
 
 def prepare(
@@ -246,8 +248,8 @@ def prepare(
             if (year, week) in measured or (year, week) >= last:
                 continue
             n += 1
-            sched = service.schedule(org, year, week)
-            start, end = service.week_bounds(org, year, week)
+            sched = schedule.schedule(org, year, week)
+            start, end = schedule.week_bounds(org, year, week)
             feature = Feature(
                 org_id=org_id,
                 iso_year=year,
@@ -296,7 +298,7 @@ def prepare(
                 FeatureConsent(
                     person_id=pid,
                     answer=ConsentAnswer.yes,
-                    token_hash=service.placeholder(service.NO_LINK),
+                    token_hash=consents.placeholder(consents.NO_LINK),
                     asked_at=sched.pick_at,
                     answered_at=sched.pick_at + timedelta(hours=2),
                 )
@@ -304,7 +306,7 @@ def prepare(
             ]
             session.add(feature)
         for i, (year, week) in enumerate(measured):
-            start, _end = service.week_bounds(org, year, week)
+            start, _end = schedule.week_bounds(org, year, week)
             add_contest(
                 session, rng, org, people, values, start + timedelta(days=1, hours=11),
                 10_000 + i, entries=15, voters=300,
@@ -347,7 +349,7 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return (time.perf_counter() - t0) * 1000, out
 
 
-def digest_of(found: list[service.Candidate]) -> str:
+def digest_of(found: list[scoring.Candidate]) -> str:
     rows = [(c.key, c.score, c.reasons, c.consent_state) for c in found]
     blob = json.dumps(rows, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -377,12 +379,12 @@ def measure(
         return s, org
 
     s, org = session()
-    start, end = service.week_bounds(org, year, week)
+    start, end = schedule.week_bounds(org, year, week)
     now = end  # the whole week: every recognition of it, and the competition announced in it
     bounds = {"org": org_id, "start": start.replace(tzinfo=None), "end": end.replace(tzinfo=None)}
 
-    def rank(s: Session, org: Organisation, limit: int = 20) -> list[service.Candidate]:
-        return service.candidates(s, org, year=year, week=week, now=now, limit=limit)
+    def rank(s: Session, org: Organisation, limit: int = 20) -> list[scoring.Candidate]:
+        return ranking.candidates(s, org, year=year, week=week, now=now, limit=limit)
 
     counting[0] = True
     cold, _found = timed(lambda: rank(s, org))
@@ -464,7 +466,7 @@ def table(results: list[Result]) -> str:
     )
     lines = [head]
     for r in results:
-        label = f"{r.label} ({service.week_label(r.year, r.week)})"
+        label = f"{r.label} ({schedule.week_label(r.year, r.week)})"
         lines.append(
             f"| {label} | {r.rows:,} | {r.candidates:,} | {fmt(r.anchor_cold)} / "
             f"{fmt(statistics.median(r.anchor))} ms | {fmt(r.cold)} ms | "
@@ -542,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for r in results:
         print(
-            f"{service.week_label(r.year, r.week)}: digest {r.digest}, top {', '.join(r.top)}; "
+            f"{schedule.week_label(r.year, r.week)}: digest {r.digest}, top {', '.join(r.top)}; "
             f"warm runs ms: {' '.join(fmt(ms) for ms in r.warm)}"
         )
     return 0

@@ -24,7 +24,8 @@ from app.orgs.departments import department_tree
 from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role, Value
 from app.recognition.jobs import send_daily_digests, send_due_notifications
 from app.recognition.models import Notification, Visibility
-from app.weekly import service as features
+from app.weekly import consent as consents
+from app.weekly import public, schedule
 from app.weekly.jobs import weekly_tick
 from app.weekly.models import (
     ConsentAnswer,
@@ -33,7 +34,7 @@ from app.weekly.models import (
     FeatureStatus,
     WebhookDelivery,
 )
-from app.weekly.webhooks import deliver_due
+from app.weekly.webhook_delivery import deliver_due
 from tests.helpers import post_form
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -292,7 +293,7 @@ def _entries(db: Session, contest: Contest, status: EntryStatus) -> list[Contest
 
 def _announced_this_week(db: Session, org: Organisation, now: datetime) -> Contest:
     closed = _by_phase(db, org, now)[phases.Phase.closed]
-    start, _end = features.week_bounds(org, *features.week_of(org, now))
+    start, _end = schedule.week_bounds(org, *schedule.week_of(org, now))
     announced = closed.results_announced_at
     assert announced is not None and start <= announced <= now, (announced, start, now)
     assert closed.vote_closes_at <= announced
@@ -325,7 +326,7 @@ def _nothing_left_to_send(db: Session) -> None:
     assert _count(db, WebhookDelivery) == 0
     assert _count(db, FeatureConsent, FeatureConsent.answer == ConsentAnswer.pending) == 0
     assert (
-        _count(db, FeatureConsent, col(FeatureConsent.token_hash).startswith(features.QUEUED)) == 0
+        _count(db, FeatureConsent, col(FeatureConsent.token_hash).startswith(consents.QUEUED)) == 0
     )
 
 
@@ -393,12 +394,12 @@ def test_last_weeks_feature_is_public_and_the_scheduler_e_mails_nobody(db, facto
     db.flush()
     for slug in ("asnes", "avesta"):
         org = _org(db, slug)
-        current = features.current_feature(db, org)
+        current = public.current_feature(db, org)
         assert current is not None, slug
-        year, week = features.week_of(org, FRIDAY - timedelta(days=7))
+        year, week = schedule.week_of(org, FRIDAY - timedelta(days=7))
         assert (current.iso_year, current.iso_week) == (year, week)
-        assert current.status == FeatureStatus.published and features.is_public(db, current)
-        assert current.published_at == features.schedule(org, year, week).publish_at
+        assert current.status == FeatureStatus.published and public.is_public(db, current)
+        assert current.published_at == schedule.schedule(org, year, week).publish_at
         rec = current.recognition
         assert rec is not None and rec.visibility == Visibility.org and rec.feature_consent
         approver = db.get(Person, current.approved_by_id)
@@ -409,9 +410,9 @@ def test_last_weeks_feature_is_public_and_the_scheduler_e_mails_nobody(db, facto
         assert current.image is not None and current.image.owner_id == approver.id
         assert current.image.alt and {v["width"] for v in current.image.variants} >= {320}
         # This week's pick moment (Thursday 09:00) has passed: drafted, agreed, for a curator.
-        this = features.week_feature(db, org, *features.week_of(org, FRIDAY))
+        this = schedule.week_feature(db, org, *schedule.week_of(org, FRIDAY))
         assert this is not None and this.status == FeatureStatus.draft
-        assert features.consent_state(this) == "ok"
+        assert consents.consent_state(this) == "ok"
     assert "Ukens ESS for week 2026-W46 is published in Åsnes kommune" in summary
     assert "Veckans TDN for week 2026-W46 is published in Avesta kommun" in summary
     _nothing_left_to_send(db)
@@ -430,21 +431,21 @@ def test_early_on_monday_the_week_before_is_published_and_last_weeks_waits_for_i
     for slug in ("asnes", "avesta"):
         org = _org(db, slug)
         _announced_this_week(db, org, EARLY_MONDAY)  # 05:01 local, not last week
-        current = features.current_feature(db, org)
+        current = public.current_feature(db, org)
         assert current is not None and (current.iso_year, current.iso_week) == (2026, 46)
-        last = features.week_feature(db, org, 2026, 47)
+        last = schedule.week_feature(db, org, 2026, 47)
         assert last is not None and last.status == FeatureStatus.approved
-        assert features.consent_state(last) == "ok"
-        assert features.week_feature(db, org, 2026, 48) is None  # picked on Thursday
+        assert consents.consent_state(last) == "ok"
+        assert schedule.week_feature(db, org, 2026, 48) is None  # picked on Thursday
     _nothing_left_to_send(db)
     # At 07:00 the scheduler publishes last week's, e-mailing nobody.
-    publish = features.schedule(_org(db, "asnes"), 2026, 47).publish_at
+    publish = schedule.schedule(_org(db, "asnes"), 2026, 47).publish_at
     assert _run_the_scheduler(factory, EARLY_MONDAY) == []
     lines = _run_the_scheduler(factory, publish + timedelta(minutes=1))
     assert sum("published feature" in line for line in lines) == 2, lines
     db.expire_all()
     for slug in ("asnes", "avesta"):
-        current = features.current_feature(db, _org(db, slug))
+        current = public.current_feature(db, _org(db, slug))
         assert current is not None and (current.iso_year, current.iso_week) == (2026, 47)
     _nothing_left_to_send(db)
     assert inbox.messages == []

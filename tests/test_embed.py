@@ -13,11 +13,11 @@ import pytest
 from babel import dates
 from fastapi.testclient import TestClient
 
-from app.embed.service import next_publish_at
 from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person
 from app.recognition.models import Recognition, Visibility
 from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+from app.weekly.schedule import next_publish_at
 from tests.helpers import give, login, make_org, make_person, make_value
 
 INTRANET = "https://intranett.asnes.example"
@@ -239,6 +239,47 @@ def test_empty_state_says_when_the_first_feature_appears(client, db, world):
     later = fresh(client, "/embed/asnes/feature?lang=en").text
     assert "Nattevakta" not in later
     assert "The next Ukens ESS appears on" in later
+
+
+def test_empty_state_says_the_organisations_publish_time(client, db, world):
+    """Not a fixed 07:00: the empty state, the JSON and the curators' pages share one schedule."""
+    org = world["org"]
+    org.publish_weekday, org.publish_time = 2, "09:30"  # Wednesday 09:30
+    db.flush()
+    page = fresh(client, "/embed/asnes/feature?lang=en").text
+    assert "appears on Wednesday, " in page and " at 09:30." in page
+    assert "07:00" not in page
+    moment = datetime.fromisoformat(
+        fresh(client, "/embed/asnes/feature.json").json()["next_publish_at"]
+    )
+    assert (moment.weekday(), moment.strftime("%H:%M")) == (2, "09:30")  # in Oslo's offset
+    assert moment == next_publish_at(org)
+
+
+@pytest.mark.parametrize(
+    "now,expected",
+    [
+        # Sunday 29 March 2026, 02:30 does not exist in Oslo: the widget says 03:00 (CEST).
+        (datetime(2026, 3, 27, 12, 0, tzinfo=UTC), datetime(2026, 3, 29, 1, 0, tzinfo=UTC)),
+        # Sunday 25 October 2026, 02:30 happens twice: the first one, still summer time.
+        (datetime(2026, 10, 23, 12, 0, tzinfo=UTC), datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+        # The Sunday after each change: 02:30 in the new offset.
+        (datetime(2026, 3, 29, 12, 0, tzinfo=UTC), datetime(2026, 4, 5, 0, 30, tzinfo=UTC)),
+        (datetime(2026, 10, 25, 12, 0, tzinfo=UTC), datetime(2026, 11, 1, 1, 30, tzinfo=UTC)),
+    ],
+)
+def test_next_publish_moment_in_the_week_the_clock_changes(now, expected):
+    org = Organisation(slug="x", name="X", publish_weekday=6, publish_time="02:30")
+    assert next_publish_at(org, now) == expected
+
+
+def test_empty_state_in_the_week_the_clock_changes(client, db, world, time_machine):
+    org = world["org"]
+    org.publish_weekday, org.publish_time = 6, "02:30"  # Sunday 02:30
+    db.flush()
+    time_machine.move_to(datetime(2026, 3, 27, 12, 0, tzinfo=UTC), tick=False)
+    page = fresh(client, "/embed/asnes/feature?lang=en").text
+    assert "appears on Sunday, 29 March at 03:00." in page
 
 
 @pytest.mark.parametrize(
@@ -637,8 +678,8 @@ def test_admin_embed_page_is_for_admins_only(client, db, world):
 
 def test_preview_fragment_renders_with_widget_context(client, db, world):
     """The curator preview renders templates/embed/_feature.html with widget_context."""
-    from app.embed import widget_context
     from app.web import env
+    from app.weekly.presentation import widget_context
 
     feature = publish_for_anne(db, world, status=FeatureStatus.draft)
 
@@ -734,7 +775,7 @@ def test_public_embed_routes_expose_only_published_consented_content(client, db,
 def test_production_keeps_each_answer_a_few_seconds_then_reads_again(
     client, db, world, settings_env
 ):
-    from app.embed.routes import MEMO, MEMO_SECONDS
+    from app.embed.memo import MEMO, MEMO_SECONDS
 
     settings_env(env="production")
     MEMO.clear()
@@ -767,7 +808,7 @@ def test_production_keeps_each_answer_a_few_seconds_then_reads_again(
 def test_the_fast_path_answers_fresh_memo_hits_and_passes_everything_else_on(settings_env):
     import anyio
 
-    from app.embed.routes import MEMO, Rendered, WidgetFastPath
+    from app.embed.memo import MEMO, Rendered, WidgetFastPath
 
     passed_on: list[str] = []
 

@@ -10,12 +10,12 @@ import pytest
 from PIL import Image
 
 from app.contests.models import ContestEntry, EntryStatus
-from app.embed import service as embed
 from app.kernel.clock import utcnow
 from app.media import service as media
 from app.media.models import MediaImage
 from app.media.storage import get_storage
 from app.recognition.models import Visibility
+from app.weekly import public
 from app.weekly.models import ConsentAnswer, Feature, FeatureStatus
 from tests.helpers import give, login, make_org, make_person, make_value
 from tests.test_contests import make_contest
@@ -396,16 +396,16 @@ def test_a_rejected_entry_is_not_public(client, db, world):
 
 def test_is_public_rules_for_entries_and_empty_features(db, world):
     feature = entry_feature(db, world)
-    assert embed.is_public(feature)
+    assert public.is_public(db, feature)
     assert feature.entry is not None
     feature.entry.status = EntryStatus.pending
-    assert not embed.is_public(feature)
+    assert not public.is_public(db, feature)
     feature.entry.status = EntryStatus.approved
     feature.entry.people_consent = False
-    assert not embed.is_public(feature)
+    assert not public.is_public(db, feature)
     feature.entry.people_consent = True
     feature.entry.contest = make_contest(db, world["other"], "closed")
-    assert not embed.is_public(feature)
+    assert not public.is_public(db, feature)
     # Neither a recognition nor an entry: nothing anyone agreed to, so nothing public.
     lone = Feature(
         org=world["org"],
@@ -415,5 +415,5 @@ def test_is_public_rules_for_entries_and_empty_features(db, world):
         published_at=utcnow(),
         headline="Ingen",
     )
-    assert not embed.is_public(lone)
-    assert embed.public_people(feature) == [world["anne"]]
+    assert not public.is_public(db, lone)
+    assert public.public_people(feature) == [world["anne"]]

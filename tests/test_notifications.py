@@ -202,10 +202,10 @@ def test_failure_is_retried_later_and_then_sent(
 
 
 def test_backoff_doubles_with_jitter_and_is_capped():
-    first = jobs.backoff(1)
+    first = jobs.RETRY.backoff(1)
     assert timedelta(minutes=1) <= first <= timedelta(minutes=1.25)
-    assert timedelta(minutes=4) <= jobs.backoff(3) <= timedelta(minutes=5)
-    assert jobs.backoff(30) == jobs.BACKOFF_CAP
+    assert timedelta(minutes=4) <= jobs.RETRY.backoff(3) <= timedelta(minutes=5)
+    assert jobs.RETRY.backoff(30) == jobs.BACKOFF_CAP
 
 
 def test_unreachable_server_stops_the_batch(db, factory, settings_env, scene):

@@ -22,7 +22,7 @@ from app.db import new_session
 from app.kernel.audit import AuditEvent
 from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person, Value
-from app.weekly import webhooks
+from app.weekly import webhook_delivery, webhooks
 from app.weekly.models import (
     ConsentAnswer,
     DeliveryStatus,
@@ -252,10 +252,10 @@ def test_generic_receiver_gets_the_feature_and_can_verify_the_signature(
     feature = publish(db, s.org, s.giver, [s.kari, s.ola], s.values, agreed=[s.kari])
     webhook = hook(db, s.org, f"{receiver.url}/ok")
 
-    assert webhooks.enqueue(db, feature, "published", now=NOW) == 1
+    assert webhook_delivery.enqueue(db, feature, "published", now=NOW) == 1
     assert receiver.requests == []  # publishing only writes the outbox
-    assert webhooks.deliver_due(factory, now=NOW) == 1
-    assert webhooks.deliver_due(factory, now=NOW + timedelta(hours=3)) == 0
+    assert webhook_delivery.deliver_due(factory, now=NOW) == 1
+    assert webhook_delivery.deliver_due(factory, now=NOW + timedelta(hours=3)) == 0
 
     [got] = receiver.requests
     [row] = deliveries(db)
@@ -286,19 +286,21 @@ def test_generic_receiver_gets_the_feature_and_can_verify_the_signature(
     assert not verify(webhook.secret, got.headers, got.body.replace(b"Kari", b"Knut"))
     assert not verify("another-secret", got.headers, got.body)
     assert not verify(webhook.secret, got.headers, got.body, now=sent_at + 301)  # replayed
-    assert webhooks.sign(webhook.secret, sent_at, got.body) == got.headers["x-tod-signature"]
+    assert (
+        webhook_delivery.sign(webhook.secret, sent_at, got.body) == got.headers["x-tod-signature"]
+    )
 
 
 def test_payload_is_what_was_published_not_a_later_edit(db, factory, receiver, scene):
     s = scene
     feature = publish(db, s.org, s.giver, [s.kari], s.values)
     hook(db, s.org, f"{receiver.url}/ok")
-    webhooks.enqueue(db, feature, "published", now=NOW)
+    webhook_delivery.enqueue(db, feature, "published", now=NOW)
     feature.headline = "Endret etterpå"
     db.add(feature)
     db.flush()
 
-    webhooks.deliver_due(factory, now=NOW)
+    webhook_delivery.deliver_due(factory, now=NOW)
     assert receiver.on("/ok")[0].json["headline"] == "Kari tok vaktlista i helga"
 
 
@@ -311,15 +313,15 @@ def test_enqueue_twice_is_one_delivery_per_active_webhook_of_the_org(db, scene, 
     other = make_org(db)
     hook(db, other, f"{receiver.url}/ok")
 
-    assert webhooks.enqueue(db, feature, "published", now=NOW) == 2
-    assert webhooks.enqueue(db, feature, "published", now=NOW) == 0
+    assert webhook_delivery.enqueue(db, feature, "published", now=NOW) == 2
+    assert webhook_delivery.enqueue(db, feature, "published", now=NOW) == 0
     rows = deliveries(db)
     assert [(r.webhook_id, r.event) for r in rows] == [
         (first.id, "published"),
         (second.id, "published"),
     ]
     with pytest.raises(ValueError):
-        webhooks.enqueue(db, feature, "deleted")
+        webhook_delivery.enqueue(db, feature, "deleted")
 
 
 # --- Microsoft Teams ----------------------------------------------------------------------
@@ -329,9 +331,9 @@ def test_teams_gets_an_adaptive_card(db, factory, receiver, scene):
     s = scene
     feature = publish(db, s.org, s.giver, [s.kari, s.ola], s.values)
     hook(db, s.org, f"{receiver.url}/accepted?api-version=1&sig=abc", WebhookKind.teams)
-    webhooks.enqueue(db, feature, "published", now=NOW)
+    webhook_delivery.enqueue(db, feature, "published", now=NOW)
 
-    assert webhooks.deliver_due(factory, now=NOW) == 1  # Teams answers 202 Accepted
+    assert webhook_delivery.deliver_due(factory, now=NOW) == 1  # Teams answers 202 Accepted
     [got] = receiver.requests
     assert got.path == "/accepted?api-version=1&sig=abc"
     assert "x-tod-signature" not in got.headers  # the workflow's address carries its own
@@ -407,7 +409,9 @@ def test_hostile_text_is_inert_in_the_teams_card(db, scene, text):
     value = make_value(db, s.org, name="<b>Mot</b> [v](https://evil.example)")
     feature = publish(db, s.org, s.giver, [evil], [value], headline=text, body=text)
 
-    card = webhooks.teams_payload(feature, "https://tod.example")["attachments"][0]["content"]
+    card = webhook_delivery.teams_payload(feature, "https://tod.example")["attachments"][0][
+        "content"
+    ]
     headline, body, facts, people = card["body"]
     for block in (headline, body):
         _assert_inert(block["text"])
@@ -419,7 +423,7 @@ def test_hostile_text_is_inert_in_the_teams_card(db, scene, text):
     assert _shown(people["text"]).endswith(evil.name)
     assert [a["url"] for a in card["actions"]] == ["https://tod.example/embed/asnes/feature"]
     # The JSON receivers get plain text, verbatim: it is theirs to escape.
-    assert webhooks.generic_payload(feature, "https://x", "published")["headline"] == text
+    assert webhook_delivery.generic_payload(feature, "https://x", "published")["headline"] == text
 
 
 # --- failures -----------------------------------------------------------------------------
@@ -431,17 +435,20 @@ def test_failing_receiver_is_retried_with_growing_pauses_then_delivered(
     s = scene
     feature = publish(db, s.org, s.giver, [s.kari], s.values)
     hook(db, s.org, f"{receiver.url}/flaky")
-    webhooks.enqueue(db, feature, "published", now=NOW)
+    webhook_delivery.enqueue(db, feature, "published", now=NOW)
 
     when, pauses, ids = NOW, [], set()
     for attempt in (1, 2, 3):
-        assert webhooks.deliver_due(factory, now=when) == 0
+        assert webhook_delivery.deliver_due(factory, now=when) == 0
         [row] = deliveries(db)
         assert (row.status, row.attempts, row.last_status) == ("pending", attempt, 503)
         assert row.last_error.startswith("HTTP 503: boom")
         pauses.append((row.next_attempt_at - when).total_seconds())
         # Not due before then: no request in between.
-        assert webhooks.deliver_due(factory, now=row.next_attempt_at - timedelta(seconds=1)) == 0
+        assert (
+            webhook_delivery.deliver_due(factory, now=row.next_attempt_at - timedelta(seconds=1))
+            == 0
+        )
         assert len(receiver.on("/flaky")) == attempt
         ids.add(receiver.on("/flaky")[-1].headers["x-tod-delivery"])
         when = row.next_attempt_at
@@ -451,7 +458,7 @@ def test_failing_receiver_is_retried_with_growing_pauses_then_delivered(
     assert len(ids) == 1  # every retry carries the same delivery id
 
     receiver.up = True
-    assert webhooks.deliver_due(factory, now=when) == 1
+    assert webhook_delivery.deliver_due(factory, now=when) == 1
     [row] = deliveries(db)
     assert (row.status, row.attempts, row.last_status, row.last_error) == (
         "delivered",
@@ -463,9 +470,9 @@ def test_failing_receiver_is_retried_with_growing_pauses_then_delivered(
 
 def test_backoff_doubles_from_30_seconds_with_jitter_and_is_capped():
     for attempts, low in [(1, 30), (2, 60), (3, 120), (4, 240)]:
-        seconds = webhooks.backoff(attempts).total_seconds()
+        seconds = webhook_delivery.RETRY.backoff(attempts).total_seconds()
         assert low <= seconds <= low * 1.25
-    assert webhooks.backoff(12) == webhooks.BACKOFF_CAP
+    assert webhook_delivery.RETRY.backoff(12) == webhook_delivery.BACKOFF_CAP
 
 
 def test_a_hanging_receiver_times_out_and_holds_up_nobody(db, factory, receiver, scene):
@@ -473,12 +480,12 @@ def test_a_hanging_receiver_times_out_and_holds_up_nobody(db, factory, receiver,
     hanging = hook(db, s.org, f"{receiver.url}/hang")
     healthy = hook(db, s.org, f"{receiver.url}/ok")
     for week in (47, 48):
-        webhooks.enqueue(
+        webhook_delivery.enqueue(
             db, publish(db, s.org, s.giver, [s.kari], s.values, week=week), "published", now=NOW
         )
 
     started = time.monotonic()
-    assert webhooks.deliver_due(factory, now=NOW, timeout=SHORT) == 2
+    assert webhook_delivery.deliver_due(factory, now=NOW, timeout=SHORT) == 2
     elapsed = time.monotonic() - started
 
     assert elapsed < SHORT * 4  # one timeout, not one per delivery
@@ -487,7 +494,7 @@ def test_a_hanging_receiver_times_out_and_holds_up_nobody(db, factory, receiver,
     tried, waiting = deliveries(db, hanging)
     assert (tried.status, tried.attempts, tried.last_status) == ("pending", 1, None)
     assert tried.last_error == f"No answer within {SHORT:g} s"
-    assert tried.next_attempt_at >= NOW + webhooks.BACKOFF_FIRST
+    assert tried.next_attempt_at >= NOW + webhook_delivery.BACKOFF_FIRST
     assert (waiting.status, waiting.attempts, waiting.next_attempt_at) == ("pending", 0, NOW)
 
 
@@ -495,10 +502,12 @@ def test_the_timeout_covers_the_whole_request(db, factory, receiver, scene):
     """A receiver that sends a header every 50 ms never trips a read timeout; the total does."""
     s = scene
     hook(db, s.org, f"{receiver.url}/drip")
-    webhooks.enqueue(db, publish(db, s.org, s.giver, [s.kari], s.values), "published", now=NOW)
+    webhook_delivery.enqueue(
+        db, publish(db, s.org, s.giver, [s.kari], s.values), "published", now=NOW
+    )
 
     started = time.monotonic()
-    assert webhooks.deliver_due(factory, now=NOW, timeout=SHORT) == 0
+    assert webhook_delivery.deliver_due(factory, now=NOW, timeout=SHORT) == 0
     assert time.monotonic() - started < SHORT * 4
     [row] = deliveries(db)
     assert row.last_error == f"No answer within {SHORT:g} s"
@@ -507,9 +516,11 @@ def test_the_timeout_covers_the_whole_request(db, factory, receiver, scene):
 def test_redirects_are_not_followed_and_secrets_stay_out_of_errors(db, factory, receiver, scene):
     s = scene
     hook(db, s.org, f"{receiver.url}/redirect?sig=hook-secret", WebhookKind.teams)
-    webhooks.enqueue(db, publish(db, s.org, s.giver, [s.kari], s.values), "published", now=NOW)
+    webhook_delivery.enqueue(
+        db, publish(db, s.org, s.giver, [s.kari], s.values), "published", now=NOW
+    )
 
-    assert webhooks.deliver_due(factory, now=NOW) == 0
+    assert webhook_delivery.deliver_due(factory, now=NOW) == 0
     assert receiver.on("/ok") == []
     [row] = deliveries(db)
     assert row.last_status == 302
@@ -522,8 +533,10 @@ def test_unreachable_receiver_is_recorded_and_retried(db, factory, scene):
     from tests.pg import _free_port
 
     hook(db, s.org, f"http://127.0.0.1:{_free_port()}/nobody-listens")
-    webhooks.enqueue(db, publish(db, s.org, s.giver, [s.kari], s.values), "published", now=NOW)
-    assert webhooks.deliver_due(factory, now=NOW) == 0
+    webhook_delivery.enqueue(
+        db, publish(db, s.org, s.giver, [s.kari], s.values), "published", now=NOW
+    )
+    assert webhook_delivery.deliver_due(factory, now=NOW) == 0
     [row] = deliveries(db)
     assert (row.status, row.attempts, row.last_status) == ("pending", 1, None)
     assert row.last_error.startswith("Could not connect")
@@ -535,16 +548,18 @@ def test_gives_up_after_8_attempts_and_admins_see_it_and_can_retry(
     s = scene
     admin = make_person(db, s.org, role="admin")
     webhook = hook(db, s.org, f"{receiver.url}/fail", name="Intranett")
-    webhooks.enqueue(db, publish(db, s.org, s.giver, [s.kari], s.values), "published", now=NOW)
+    webhook_delivery.enqueue(
+        db, publish(db, s.org, s.giver, [s.kari], s.values), "published", now=NOW
+    )
 
     when = NOW
     for attempt in range(1, 9):
-        assert webhooks.deliver_due(factory, now=when) == 0
+        assert webhook_delivery.deliver_due(factory, now=when) == 0
         [row] = deliveries(db)
         assert row.attempts == attempt
         when = row.next_attempt_at
     assert row.status == DeliveryStatus.failed
-    assert webhooks.deliver_due(factory, now=when + timedelta(days=1)) == 0
+    assert webhook_delivery.deliver_due(factory, now=when + timedelta(days=1)) == 0
     assert len(receiver.on("/fail")) == 8
 
     login(client, db, admin)
@@ -581,12 +596,12 @@ def test_withdrawal_follows_the_publication_without_text_or_names(db, factory, r
     feature = publish(db, s.org, s.giver, [s.kari], s.values)
     hook(db, s.org, f"{receiver.url}/ok")
     teams = hook(db, s.org, f"{receiver.url}/accepted", WebhookKind.teams)
-    webhooks.enqueue(db, feature, "published", now=NOW)
-    webhooks.deliver_due(factory, now=NOW)
+    webhook_delivery.enqueue(db, feature, "published", now=NOW)
+    webhook_delivery.deliver_due(factory, now=NOW)
     _withdraw(db, feature)
-    assert webhooks.enqueue(db, feature, "withdrawn", now=NOW) == 2
+    assert webhook_delivery.enqueue(db, feature, "withdrawn", now=NOW) == 2
 
-    assert webhooks.deliver_due(factory, now=NOW) == 2
+    assert webhook_delivery.deliver_due(factory, now=NOW) == 2
     withdrawn = receiver.on("/ok")[-1]
     assert withdrawn.headers["x-tod-event"] == "feature.withdrawn"
     assert withdrawn.json["id"] == feature.id
@@ -601,18 +616,18 @@ def test_withdrawn_before_delivery_sends_nothing(db, factory, receiver, scene):
     s = scene
     feature = publish(db, s.org, s.giver, [s.kari], s.values)
     hook(db, s.org, f"{receiver.url}/flaky")
-    webhooks.enqueue(db, feature, "published", now=NOW)
-    webhooks.deliver_due(factory, now=NOW)  # 503: waits for a retry
+    webhook_delivery.enqueue(db, feature, "published", now=NOW)
+    webhook_delivery.deliver_due(factory, now=NOW)  # 503: waits for a retry
     _withdraw(db, feature)
-    webhooks.enqueue(db, feature, "withdrawn", now=NOW)
+    webhook_delivery.enqueue(db, feature, "withdrawn", now=NOW)
     receiver.up = True
 
-    assert webhooks.deliver_due(factory, now=NOW + timedelta(hours=2)) == 0
+    assert webhook_delivery.deliver_due(factory, now=NOW + timedelta(hours=2)) == 0
     assert len(receiver.requests) == 1  # only the first, failed attempt
     published, withdrawn = deliveries(db)
     assert published.status == withdrawn.status == DeliveryStatus.failed
-    assert published.last_error == webhooks.SKIP_WITHDRAWN
-    assert withdrawn.last_error == webhooks.SKIP_NEVER_ANNOUNCED
+    assert published.last_error == webhook_delivery.SKIP_WITHDRAWN
+    assert withdrawn.last_error == webhook_delivery.SKIP_NEVER_ANNOUNCED
 
 
 # --- two schedulers at once ---------------------------------------------------------------
@@ -628,7 +643,7 @@ def test_parallel_runs_post_each_delivery_exactly_once(engine, receiver):
             hook(s, org, f"{receiver.url}/slow?n={n}")
         for week in (46, 47, 48):
             feature = publish(s, org, giver, [kari], [value], week=week)
-            webhooks.enqueue(s, feature, "published", now=NOW)
+            webhook_delivery.enqueue(s, feature, "published", now=NOW)
         s.commit()
         org_id = org.id
         expected = sorted(
@@ -648,7 +663,9 @@ def test_parallel_runs_post_each_delivery_exactly_once(engine, receiver):
         def run() -> None:
             try:
                 barrier.wait()
-                sent.append(webhooks.deliver_due(lambda: new_session(engine=engine), now=NOW))
+                sent.append(
+                    webhook_delivery.deliver_due(lambda: new_session(engine=engine), now=NOW)
+                )
             except BaseException as exc:  # collected and asserted below
                 errors.append(exc)
 
@@ -719,7 +736,7 @@ def test_another_orgs_webhooks_are_404_and_unchanged(client, db, receiver):
     value = make_value(db, theirs)
     people = make_person(db, theirs), make_person(db, theirs)
     feature = publish(db, theirs, people[0], [people[1]], [value])
-    webhooks.enqueue(db, feature, "published", now=NOW)
+    webhook_delivery.enqueue(db, feature, "published", now=NOW)
     [their_delivery] = deliveries(db, their_hook)
     their_delivery.status = DeliveryStatus.failed
     db.add(their_delivery)
@@ -836,7 +853,7 @@ def test_deactivate_gives_up_waiting_deliveries_and_activate_turns_it_back_on(
     _admin(client, db, s.org)
     webhook = hook(db, s.org, f"{receiver.url}/ok", name="Intranett")
     feature = publish(db, s.org, s.giver, [s.kari], s.values)
-    webhooks.enqueue(db, feature, "published", now=NOW)
+    webhook_delivery.enqueue(db, feature, "published", now=NOW)
 
     response = post_form(client, f"/asnes/admin/webhooks/{webhook.id}/active")
     assert response.status_code == 303
@@ -845,7 +862,9 @@ def test_deactivate_gives_up_waiting_deliveries_and_activate_turns_it_back_on(
     [row] = deliveries(db)
     assert (row.status, row.last_error) == ("failed", webhooks.SKIP_DEACTIVATED)
     assert (
-        webhooks.enqueue(db, publish(db, s.org, s.giver, [s.kari], s.values, week=47), "published")
+        webhook_delivery.enqueue(
+            db, publish(db, s.org, s.giver, [s.kari], s.values, week=47), "published"
+        )
         == 0
     )
 
@@ -859,7 +878,9 @@ def test_delete_removes_the_webhook_and_its_history(client, db, scene, receiver)
     s = scene
     _admin(client, db, s.org)
     webhook = hook(db, s.org, f"{receiver.url}/ok", name="Gammel")
-    webhooks.enqueue(db, publish(db, s.org, s.giver, [s.kari], s.values), "published", now=NOW)
+    webhook_delivery.enqueue(
+        db, publish(db, s.org, s.giver, [s.kari], s.values), "published", now=NOW
+    )
 
     response = post_form(client, f"/asnes/admin/webhooks/{webhook.id}/delete")
     assert response.status_code == 303
@@ -897,7 +918,7 @@ def test_send_a_test_sends_the_current_feature_marked_as_a_test(
     assert [(r.webhook_id, r.event) for r in rows] == [(generic.id, "test"), (teams.id, "test")]
 
     # The route enqueues on the real clock, so the deliveries are due by the real clock too.
-    assert webhooks.deliver_due(factory, now=utcnow() + timedelta(minutes=1)) == 2
+    assert webhook_delivery.deliver_due(factory, now=utcnow() + timedelta(minutes=1)) == 2
     got = receiver.on("/ok")[0]
     assert got.headers["x-tod-event"] == "feature.test"
     assert (got.json["event"], got.json["headline"]) == ("feature.test", "Denne uka")
@@ -910,7 +931,9 @@ def test_delivery_times_are_shown_in_the_orgs_time_zone(client, db, receiver, sc
     s = scene
     _admin(client, db, s.org)
     webhook = hook(db, s.org, f"{receiver.url}/ok", created_at=NOW)
-    webhooks.enqueue(db, publish(db, s.org, s.giver, [s.kari], s.values), "published", now=NOW)
+    webhook_delivery.enqueue(
+        db, publish(db, s.org, s.giver, [s.kari], s.values), "published", now=NOW
+    )
     page = client.get(f"/asnes/admin/webhooks/{webhook.id}").text
     assert "07:00" in page  # 06:00 UTC is 07:00 in Oslo
     assert "06:00" not in page
@@ -922,7 +945,7 @@ def test_scheduler_runs_the_delivery_job_every_30_seconds():
 
     found = {job_id: (func, trigger) for func, trigger, job_id in job_specs()}
     func, trigger = found["webhooks"]
-    assert func is webhooks.deliver_due
+    assert func is webhook_delivery.deliver_due
     assert trigger.interval_length == 30
 
 
@@ -933,21 +956,23 @@ def test_the_photo_goes_with_the_message_as_a_public_jpeg(db, scene):
     s = scene
     hero = make_person(db, s.org, name="Kari Nordmann")
     feature = publish(db, s.org, s.giver, [hero], s.values)
-    assert webhooks.generic_payload(feature, "https://x", "published")["image"] is None
+    assert webhook_delivery.generic_payload(feature, "https://x", "published")["image"] is None
     feature.image = make_image(db, s.org, s.giver)  # 320 and 800 px, WebP and JPEG
     feature.image.alt = "Kari med vaktlista"
     db.flush()
 
-    image = webhooks.generic_payload(feature, "https://x", "published")["image"]
+    image = webhook_delivery.generic_payload(feature, "https://x", "published")["image"]
     path = f"/embed/{s.org.slug}/photo/{feature.id}/{feature.image_id}/800.jpg"
     assert image == {"url": image["url"], "width": 800, "height": 600, "alt": "Kari med vaktlista"}
     assert image["url"].endswith(path)
     variant = embed.public_variant(db, s.org, feature.id, feature.image_id, 800, "jpg")
     assert variant is not None  # the URL names what the public route serves
-    card = webhooks.teams_payload(feature, "https://tod.example")["attachments"][0]["content"]
+    card = webhook_delivery.teams_payload(feature, "https://tod.example")["attachments"][0][
+        "content"
+    ]
     blocks = [b for b in card["body"] if b["type"] == "Image"]
     assert blocks == [
         {"type": "Image", "url": image["url"], "altText": "Kari med vaktlista", "size": "Stretch"}
     ]
-    withdrawn = webhooks.generic_payload(feature, "https://x", "withdrawn")
+    withdrawn = webhook_delivery.generic_payload(feature, "https://x", "withdrawn")
     assert withdrawn["image"] is None

@@ -19,7 +19,8 @@ from app.kernel.clock import utcnow
 from app.media.models import MediaImage
 from app.media.storage import get_storage
 from app.orgs.models import Person
-from app.weekly import service
+from app.weekly import consent as consents
+from app.weekly import drafting, public, publish, ranking, schedule, scoring
 from app.weekly.models import ConsentAnswer, Feature, FeatureStatus
 from tests.helpers import login, make_org, make_person, make_value, post_form
 from tests.test_contests import make_entry, make_image
@@ -69,7 +70,7 @@ def cs(db: Session) -> ContestScene:
     return ContestScene(db)
 
 
-def entries_of(candidates: list[service.Candidate]) -> list[ContestEntry]:
+def entries_of(candidates: list[scoring.Candidate]) -> list[ContestEntry]:
     return [c.entry for c in candidates if c.entry is not None]
 
 
@@ -86,7 +87,7 @@ def test_the_winner_of_a_competition_announced_this_week_is_a_candidate(cs):
     assert reason(candidate, "contest_winner") == {
         "code": "contest_winner",
         "contest": "Hverdagsglimt",
-        "points": service.WINNER_POINTS,
+        "points": scoring.WINNER_POINTS,
     }
     assert reason(candidate, "votes")["count"] == 3
     assert reason(candidate, "value_rest")["value"] == "Samarbeid"
@@ -94,7 +95,7 @@ def test_the_winner_of_a_competition_announced_this_week_is_a_candidate(cs):
     assert reason(candidate, "photographer_rest") == {
         "code": "photographer_rest",
         "weeks": None,
-        "points": service.RECIPIENT_REST_POINTS,
+        "points": scoring.RECIPIENT_REST_POINTS,
     }
     assert reason(candidate, "recipient_rest") is None
     assert candidate.consent_state == "ask"
@@ -158,57 +159,57 @@ def test_drafting_a_winner_asks_the_photographer_and_publishes_the_photo(cs, db)
     assert [(c.person, c.answer) for c in feature.consents] == [
         (winner.author, ConsentAnswer.pending)
     ]
-    assert service.named_people(feature) == []  # nobody has agreed yet
-    assert [v.name for v in service.feature_values(feature)] == ["Samarbeid"]
+    assert public.named_people(feature) == []  # nobody has agreed yet
+    assert [v.name for v in public.feature_values(feature)] == ["Samarbeid"]
 
-    service.answer_consent(db, person=winner.author, feature=feature, yes=True, now=PICK)
-    service.approve(db, feature, cs.curator, now=PICK)
-    assert service.publish_feature(db, feature, PUBLISH)
+    consents.answer_consent(db, person=winner.author, feature=feature, yes=True, now=PICK)
+    drafting.approve(db, feature, cs.curator, now=PICK)
+    assert publish.publish_feature(db, feature, PUBLISH)
     db.flush()
-    assert service.current_feature(db, cs.org) == feature
-    assert service.named_people(feature) == [winner.author]
+    assert public.current_feature(db, cs.org) == feature
+    assert public.named_people(feature) == [winner.author]
 
     # Taken down when the photographer says never, or the entry is rejected afterwards.
     winner.author.feature_opt_out = True
     db.add(winner.author)
     db.flush()
-    assert service.current_feature(db, cs.org) is None
+    assert public.current_feature(db, cs.org) is None
     winner.author.feature_opt_out = False
     winner.status = EntryStatus.rejected
     db.add_all([winner.author, winner])
     db.flush()
-    assert service.archive(db, cs.org) == []
+    assert public.archive(db, cs.org) == []
 
 
 def test_a_featured_winner_is_not_offered_again_and_counts_for_the_rotation(cs, db):
     winner = cs.winner(value=cs.ser)
     feature = cs.draft(winner)
-    service.answer_consent(db, person=winner.author, feature=feature, yes=True, now=PICK)
-    assert service.publish_feature(db, feature, PUBLISH)
+    consents.answer_consent(db, person=winner.author, feature=feature, yes=True, now=PICK)
+    assert publish.publish_feature(db, feature, PUBLISH)
     db.flush()
     # The next week: the same photo is no candidate; its value and photographer just had a turn.
-    later = service.candidates(
+    later = ranking.candidates(
         db, cs.org, year=YEAR, week=WEEK + 1, now=PUBLISH + timedelta(days=3)
     )
     assert entries_of(later) == []
     with pytest.raises(Invalid):
-        service.draft_feature(db, cs.org, winner, year=YEAR, week=WEEK + 1, now=PUBLISH)
+        drafting.draft_feature(db, cs.org, winner, year=YEAR, week=WEEK + 1, now=PUBLISH)
     year, week = YEAR, WEEK + 3
-    rec = cs.rec([winner.author], [cs.ser], at=service.week_bounds(cs.org, year, week)[0])
-    (candidate,) = service.candidates(db, cs.org, year=year, week=week, now=rec.created_at)
+    rec = cs.rec([winner.author], [cs.ser], at=schedule.week_bounds(cs.org, year, week)[0])
+    (candidate,) = ranking.candidates(db, cs.org, year=year, week=week, now=rec.created_at)
     assert reason(candidate, "value_rest")["weeks"] == 3  # Servicefokus, through the photo
-    values, _departments, people = service._last_featured(db, cs.org, year, week)
+    values, _departments, people = scoring._last_featured(db, cs.org, year, week)
     assert values[cs.ser.id] == people[winner.author.id] == YEAR * 100 + WEEK
 
 
 def test_a_no_from_the_photographer_takes_the_winner_out(cs, db):
     winner = cs.winner()
     feature = cs.draft(winner)
-    service.answer_consent(db, person=winner.author, feature=feature, yes=False, now=PICK)
+    consents.answer_consent(db, person=winner.author, feature=feature, yes=False, now=PICK)
     db.flush()
     assert entries_of(cs.candidates()) == []
     with pytest.raises(Invalid):
-        service.approve(db, feature, cs.curator, now=PICK)
+        drafting.approve(db, feature, cs.curator, now=PICK)
 
 
 def test_only_a_first_place_of_this_organisation_can_be_drafted(cs, db):
@@ -248,14 +249,14 @@ def test_a_recognition_with_a_photo_brings_it_along_and_the_curator_may_change_i
     db.flush()
     db.refresh(rec)
     feature = cs.draft(rec)
-    assert feature.image == rec.photo == service.subject_photo(feature)
+    assert feature.image == rec.photo == drafting.subject_photo(feature)
 
-    service.set_photo(db, feature, None, actor=cs.curator)
+    drafting.set_photo(db, feature, None, actor=cs.curator)
     assert feature.image is None
     own = make_image(db, cs.org, cs.curator)
-    service.set_photo(db, feature, own, actor=cs.curator)
+    drafting.set_photo(db, feature, own, actor=cs.curator)
     assert feature.image == own
-    service.set_photo(db, feature, rec.photo, actor=cs.curator)
+    drafting.set_photo(db, feature, rec.photo, actor=cs.curator)
     assert feature.image == rec.photo
     actions = db.exec(select(AuditEvent.action).where(AuditEvent.action == "feature.photo")).all()
     assert len(actions) == 3
@@ -265,22 +266,22 @@ def test_set_photo_refuses_other_peoples_photos_and_published_features(cs, db):
     feature = cs.draft(cs.rec([cs.person()]))
     somebody = make_image(db, cs.org, cs.person())
     with pytest.raises(NotFound):
-        service.set_photo(db, feature, somebody, actor=cs.curator)
+        drafting.set_photo(db, feature, somebody, actor=cs.curator)
     other_org = make_org(db)
     foreign = make_image(db, other_org, make_person(db, other_org, role="curator"))
     with pytest.raises(NotFound):
-        service.set_photo(db, feature, foreign, actor=cs.curator)
+        drafting.set_photo(db, feature, foreign, actor=cs.curator)
     with pytest.raises(PermissionDenied):
-        service.set_photo(db, feature, None, actor=cs.giver)
+        drafting.set_photo(db, feature, None, actor=cs.giver)
     emptied = make_image(db, cs.org, cs.curator)
     emptied.variants = []
     with pytest.raises(Invalid):
-        service.set_photo(db, feature, emptied, actor=cs.curator)
+        drafting.set_photo(db, feature, emptied, actor=cs.curator)
     for consent in feature.consents:
-        service.answer_consent(db, person=consent.person, feature=feature, yes=True, now=PICK)
-    assert service.publish_feature(db, feature, PUBLISH)
+        consents.answer_consent(db, person=consent.person, feature=feature, yes=True, now=PICK)
+    assert publish.publish_feature(db, feature, PUBLISH)
     with pytest.raises(Invalid):
-        service.set_photo(db, feature, None, actor=cs.curator)
+        drafting.set_photo(db, feature, None, actor=cs.curator)
 
 
 # --- through the pages --------------------------------------------------------------------
@@ -459,14 +460,14 @@ def test_a_photo_uploaded_for_a_feature_is_seen_by_curators_then_by_everyone(cs,
 
     feature = cs.draft(cs.rec([cs.person()]))
     photo = make_image(db, cs.org, cs.curator)
-    service.set_photo(db, feature, photo, actor=cs.curator)
+    drafting.set_photo(db, feature, photo, actor=cs.curator)
     other_curator = cs.person(role="curator")
     employee = cs.person()
     assert media.can_view(db, other_curator, photo)
     assert not media.can_view(db, employee, photo)
     for consent in feature.consents:
-        service.answer_consent(db, person=consent.person, feature=feature, yes=True, now=PICK)
-    assert service.publish_feature(db, feature, PUBLISH)
+        consents.answer_consent(db, person=consent.person, feature=feature, yes=True, now=PICK)
+    assert publish.publish_feature(db, feature, PUBLISH)
     db.flush()
     assert media.can_view(db, employee, photo)
     assert not media.can_view(db, make_person(db, make_org(db)), photo)

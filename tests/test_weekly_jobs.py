@@ -29,7 +29,8 @@ from app.kernel.audit import AuditEvent
 from app.kernel.clock import utcnow
 from app.migrate import upgrade
 from app.orgs.models import Organisation, Person, Role
-from app.weekly import jobs, service, webhooks
+from app.weekly import consent as consents
+from app.weekly import drafting, jobs, public, publish, schedule, webhook_delivery
 from app.weekly.models import (
     ConsentAnswer,
     DeliveryStatus,
@@ -141,24 +142,24 @@ class Scene:
 
     def feature(self, year: int = YEAR, week: int = WEEK) -> Feature | None:
         self.db.expire_all()
-        return service.week_feature(self.db, self.org, year, week)
+        return schedule.week_feature(self.db, self.org, year, week)
 
     def approve(self, year: int = YEAR, week: int = WEEK) -> Feature:
         feature = self.feature(year, week)
         assert feature is not None
         for consent in feature.consents:
             if consent.answer == ConsentAnswer.pending:
-                service.answer_consent(
+                consents.answer_consent(
                     self.db, person=consent.person, feature=feature, yes=True, now=PICK
                 )
-        service.approve(self.db, feature, self.curator, now=PICK)
+        drafting.approve(self.db, feature, self.curator, now=PICK)
         self.db.flush()
         return feature
 
     def ready(self) -> Feature:
         """Week 48 drafted from a person with a standing yes, and approved."""
         rec = self.rec([self.person(feature_always_agree=True)])
-        service.draft_feature(self.db, self.org, rec, year=YEAR, week=WEEK, now=PICK)
+        drafting.draft_feature(self.db, self.org, rec, year=YEAR, week=WEEK, now=PICK)
         self.db.flush()
         return self.approve()
 
@@ -224,8 +225,8 @@ def test_a_normal_week(db, factory, inbox, receiver, s):
     [asked] = [m for m in inbox.messages if m["To"] == "ola@example.no"]
 
     # Ola says yes by the e-mail's link, a curator approves.
-    service.answer_consent_by_token(db, link(asked), True, now=PICK + MINUTE)
-    service.approve(db, feature, s.curator, now=PICK + MINUTE)
+    consents.answer_consent_by_token(db, link(asked), True, now=PICK + MINUTE)
+    drafting.approve(db, feature, s.curator, now=PICK + MINUTE)
     db.flush()
 
     for now in [PICK + MINUTE, PICK + timedelta(days=2), PUBLISH - MINUTE]:
@@ -238,7 +239,7 @@ def test_a_normal_week(db, factory, inbox, receiver, s):
     feature = s.feature()
     assert (feature.status, feature.published_at) == (FeatureStatus.published, PUBLISH)
     assert [d.webhook_id for d in deliveries(db, feature)] == [hook.id]
-    assert service.current_feature(db, s.org).id == feature.id
+    assert public.current_feature(db, s.org).id == feature.id
     assert alerts(db, s.org) == []
     assert len(inbox.messages) == 3  # two "ready", one consent question; nothing more
 
@@ -287,7 +288,7 @@ def test_a_week_that_has_passed_is_never_published(db, factory, s, first_tick, p
 
     assert (s.feature().published_at is not None) == published
     assert (s.feature().status == FeatureStatus.approved) == (not published)
-    assert service.publish_week(db, s.org, year=YEAR, week=WEEK, now=first_tick).code == (
+    assert publish.publish_week(db, s.org, year=YEAR, week=WEEK, now=first_tick).code == (
         "already_published" if published else "too_late"
     )
 
@@ -331,7 +332,7 @@ def test_pending_consent_at_publish_time_waits_and_names_who(db, factory, inbox,
     assert s.feature().published_at is None
 
     feature = s.feature()
-    service.answer_consent(db, person=ola, feature=feature, yes=True, now=PUBLISH + MINUTE)
+    consents.answer_consent(db, person=ola, feature=feature, yes=True, now=PUBLISH + MINUTE)
     db.flush()
     assert tick(factory, PUBLISH + 2 * MINUTE) == [
         f"{s.org.slug} 2026-W48: published feature {feature.id}"
@@ -365,7 +366,7 @@ def test_publication_at_a_time_a_dst_change_skips_or_repeats(
     s.org.created_at = datetime(2026, 1, 1, tzinfo=UTC)
     db.add(s.org)
     s.rec([s.person(feature_always_agree=True)], at=given)
-    pick = service.schedule(s.org, year, week).pick_at
+    pick = schedule.schedule(s.org, year, week).pick_at
     tick(factory, pick)
     s.approve(year, week)
 
@@ -405,8 +406,8 @@ def test_a_crash_after_publishing_neither_repeats_nor_loses_the_webhook(
     assert [d.id for d in deliveries(db, feature)] == [pending.id]
     assert receiver.requests == []
 
-    assert webhooks.deliver_due(factory, now=PUBLISH + 2 * MINUTE) == 1
-    assert webhooks.deliver_due(factory, now=PUBLISH + 3 * MINUTE) == 0
+    assert webhook_delivery.deliver_due(factory, now=PUBLISH + 2 * MINUTE) == 1
+    assert webhook_delivery.deliver_due(factory, now=PUBLISH + 3 * MINUTE) == 0
     assert receiver.requests == [("/ok", str(pending.id))]
     [done] = deliveries(db, feature)
     assert done.status == DeliveryStatus.delivered
@@ -431,21 +432,21 @@ def test_consent_email_in_the_persons_language_with_links_that_work_once(db, fac
     assert f"https://tod.example/consent/{yes}?answer=yes" in html
     db.expire_all()
     [consent] = db.exec(select(FeatureConsent).where(FeatureConsent.person_id == sven.id)).all()
-    assert consent.token_hash == service.token_digest(yes)  # only the hash is stored
+    assert consent.token_hash == consents.token_digest(yes)  # only the hash is stored
     assert yes not in consent.token_hash
 
     assert tick(factory, PICK + MINUTE) == []  # asked once
     assert len([m for m in inbox.messages if m["To"] == "sven@example.se"]) == 1
 
-    service.answer_consent_by_token(db, yes, False, now=PICK + MINUTE)
+    consents.answer_consent_by_token(db, yes, False, now=PICK + MINUTE)
     with pytest.raises(Invalid):
-        service.answer_consent_by_token(db, yes, True)
+        consents.answer_consent_by_token(db, yes, True)
     assert consent.answer == ConsentAnswer.no
 
 
 def test_consent_email_escapes_the_story(db, factory, inbox, s):
     ola = s.person(email="ola@example.no")
-    feature = service.draft_feature(
+    feature = drafting.draft_feature(
         db, s.org, s.rec([ola]), year=YEAR, week=WEEK, actor=s.curator, now=PICK
     )
     feature.body = '<script>alert(1)</script> og "><img src=x onerror=alert(1)>'
@@ -473,14 +474,14 @@ def test_a_failed_consent_email_is_queued_again_without_a_working_link(
 
     db.expire_all()
     [consent] = db.exec(select(FeatureConsent).where(FeatureConsent.person_id == ola.id)).all()
-    assert consent.token_hash.startswith(service.QUEUED)
+    assert consent.token_hash.startswith(consents.QUEUED)
     assert consent.asked_at == PICK + jobs.RETRY
 
     settings_env(smtp_url=inbox.url)
     assert jobs.send_consent_requests(factory, now=PICK + jobs.RETRY - MINUTE) == 0
     assert jobs.send_consent_requests(factory, now=PICK + jobs.RETRY) == 1
     [msg] = inbox.messages
-    assert service.answer_consent_by_token(db, link(msg), True).answer == ConsentAnswer.yes
+    assert consents.answer_consent_by_token(db, link(msg), True).answer == ConsentAnswer.yes
 
 
 def test_ask_again_sends_a_new_link_and_the_old_one_stops_working(db, factory, inbox, s):
@@ -491,22 +492,22 @@ def test_ask_again_sends_a_new_link_and_the_old_one_stops_working(db, factory, i
     feature = s.feature()
     [consent] = feature.consents
 
-    service.ask_again(db, consent, actor=s.curator, now=PICK + MINUTE)
+    consents.ask_again(db, consent, actor=s.curator, now=PICK + MINUTE)
     db.flush()
-    assert service.send_consent_requests(factory, feature.id, now=PICK + MINUTE) == 1
+    assert jobs.send_consent_requests(factory, feature.id, now=PICK + MINUTE) == 1
 
     second = inbox.messages[-1]
     assert second["To"] == "ola@example.no"
     assert link(second) != link(first)
-    assert service.consent_for_token(db, link(first)) is None
-    assert service.consent_for_token(db, link(second)) is not None
+    assert consents.consent_for_token(db, link(first)) is None
+    assert consents.consent_for_token(db, link(second)) is not None
 
 
 def test_a_standing_yes_is_never_asked(db, factory, inbox, s):
     s.rec([s.person(feature_always_agree=True, email="ja@example.no")])
     tick(factory, PICK)
     assert [m for m in inbox.messages if m["To"] == "ja@example.no"] == []
-    assert service.consent_state(s.feature()) == "ok"
+    assert consents.consent_state(s.feature()) == "ok"
 
 
 # --- the scheduler ------------------------------------------------------------------------
@@ -597,7 +598,7 @@ def test_schedulers_racing_publish_exactly_once(
             curator = db.exec(
                 select(Person).where(Person.org_id == org_id, Person.role == Role.curator)
             ).one()
-            service.approve(db, feature, curator, now=PICK)
+            drafting.approve(db, feature, curator, now=PICK)
             db.commit()
 
         at = PUBLISH + timedelta(hours=1)
@@ -605,7 +606,7 @@ def test_schedulers_racing_publish_exactly_once(
             [lambda: jobs.weekly_tick(factory, now=at) for _ in range(3)]
             + [lambda: jobs.publish_now(factory, slug, (YEAR, WEEK), now=at)]
         )
-        _race([lambda: webhooks.deliver_due(factory, now=at) for _ in range(3)])
+        _race([lambda: webhook_delivery.deliver_due(factory, now=at) for _ in range(3)])
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
     with factory() as db:
@@ -665,9 +666,9 @@ def test_cli_pick_and_publish_are_idempotent(cli_db):
         db.commit()
         org = s.org
         curator_id = s.curator.id
-    year, week = service.week_of(org, utcnow())
-    label = f"asnes {service.week_label(year, week)}"
-    arg = ["--org", "asnes", "--week", service.week_label(year, week)]
+    year, week = schedule.week_of(org, utcnow())
+    label = f"asnes {schedule.week_label(year, week)}"
+    arg = ["--org", "asnes", "--week", schedule.week_label(year, week)]
 
     out = cli_db("pick", *arg).stdout
     assert out.startswith(f"{label}: drafted feature 1 from recognition 1")
@@ -681,7 +682,7 @@ def test_cli_pick_and_publish_are_idempotent(cli_db):
         feature = db.get(Feature, 1)
         curator = db.get(Person, curator_id)
         assert feature is not None and curator is not None
-        service.approve(db, feature, curator)
+        drafting.approve(db, feature, curator)
         db.add(Webhook(org_id=feature.org_id, kind=WebhookKind.generic, url="https://h.example"))
         db.commit()
 

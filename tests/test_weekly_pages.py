@@ -13,9 +13,10 @@ from sqlmodel import select
 from app.kernel.audit import AuditEvent
 from app.kernel.clock import utcnow
 from app.recognition.reactions import toggle_reaction
-from app.weekly import service
+from app.weekly import consent as consents
+from app.weekly import schedule
+from app.weekly.curate_routes import reason_texts
 from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
-from app.weekly.routes import reason_texts
 from tests.helpers import (
     give,
     login,
@@ -70,7 +71,7 @@ def make_feature(
     weeks_ago=0,
 ):
     """A feature row as the service would leave it; `answers` maps a person id to an answer."""
-    year, week = service.week_of(org, utcnow() - timedelta(weeks=weeks_ago))
+    year, week = schedule.week_of(org, utcnow() - timedelta(weeks=weeks_ago))
     now = utcnow()
     feature = Feature(
         org_id=org.id,
@@ -95,7 +96,7 @@ def make_feature(
                 feature_id=feature.id,
                 person_id=person_id,
                 answer=ConsentAnswer(answer),
-                token_hash=service.token_digest(raw) if raw else service.placeholder("none:"),
+                token_hash=consents.token_digest(raw) if raw else consents.placeholder("none:"),
                 answered_at=None if answer == "pending" else now,
             )
         )
@@ -431,7 +432,7 @@ def test_ask_again_sends_a_new_link(client, db, world):
     login(client, db, world.curator)
     response = post_form(client, f"/asnes/curate/{feature.id}/ask/{consent.id}")
     assert response.status_code == 303
-    assert _consent(db, feature, world.hero).token_hash != service.token_digest(raw)
+    assert _consent(db, feature, world.hero).token_hash != consents.token_digest(raw)
     client.cookies.clear()
     assert client.get(f"/consent/{raw}").status_code == 400  # the old link is used up
     # Someone who answered is not asked again.
@@ -657,7 +658,7 @@ def test_hostile_text_is_escaped_everywhere(client, db, world):
 
 def test_an_old_unpublished_draft_stops_asking(client, db, world):
     feature = make_feature(db, world.org, world.rec, answers={world.hero.id: "pending"})
-    feature.created_at = utcnow() - service.ASK_HORIZON - timedelta(hours=1)
+    feature.created_at = utcnow() - consents.ASK_HORIZON - timedelta(hours=1)
     db.add(feature)
     db.flush()
     login(client, db, world.hero)

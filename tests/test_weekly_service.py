@@ -11,7 +11,8 @@ from app.errors import Invalid, NotFound, PermissionDenied
 from app.orgs.models import Organisation, Person, Value
 from app.recognition import hiding as recognition
 from app.recognition.models import Reaction, ReactionKind, Recognition
-from app.weekly import service
+from app.weekly import consent as consents
+from app.weekly import drafting, public, publish, ranking, schedule, scoring
 from app.weekly.models import (
     ConsentAnswer,
     Feature,
@@ -86,13 +87,13 @@ class Scene:
             recognition_id=rec.id,
             headline="Earlier",
             body=rec.text,
-            published_at=service.schedule(self.org, year, week).publish_at,
+            published_at=schedule.schedule(self.org, year, week).publish_at,
         )
         feature.consents = [
             FeatureConsent(
                 person_id=r.person_id,
                 answer=ConsentAnswer.yes,
-                token_hash=service.placeholder(service.NO_LINK),
+                token_hash=consents.placeholder(consents.NO_LINK),
             )
             for r in rec.recipients
         ]
@@ -100,12 +101,12 @@ class Scene:
         self.db.flush()
         return feature
 
-    def candidates(self, now: datetime = PICK, **kw: object) -> list[service.Candidate]:
-        return service.candidates(self.db, self.org, year=YEAR, week=WEEK, now=now, **kw)  # type: ignore[arg-type]
+    def candidates(self, now: datetime = PICK, **kw: object) -> list[scoring.Candidate]:
+        return ranking.candidates(self.db, self.org, year=YEAR, week=WEEK, now=now, **kw)  # type: ignore[arg-type]
 
     def draft(self, rec: Recognition, **kw: object) -> Feature:
         kw.setdefault("now", PICK)
-        feature = service.draft_feature(self.db, self.org, rec, year=YEAR, week=WEEK, **kw)  # type: ignore[arg-type]
+        feature = drafting.draft_feature(self.db, self.org, rec, year=YEAR, week=WEEK, **kw)  # type: ignore[arg-type]
         self.db.flush()
         return feature
 
@@ -148,7 +149,7 @@ def deliveries(db: Session, feature: Feature, event: str = "published") -> list[
     )
 
 
-def reason(candidate: service.Candidate, code: str) -> dict | None:
+def reason(candidate: scoring.Candidate, code: str) -> dict | None:
     found = [r for r in candidate.reasons if r["code"] == code]
     assert len(found) <= 1
     return found[0] if found else None
@@ -167,12 +168,12 @@ def reason(candidate: service.Candidate, code: str) -> dict | None:
 )
 def test_week_of_is_the_iso_week_in_the_organisations_zone(now, expected):
     org = Organisation(slug="x", name="X", timezone="Europe/Oslo")
-    assert service.week_of(org, now) == expected
+    assert schedule.week_of(org, now) == expected
 
 
 def test_default_schedule_picks_thursday_and_publishes_the_next_monday():
     org = Organisation(slug="x", name="X", timezone="Europe/Oslo")
-    sched = service.schedule(org, YEAR, WEEK)
+    sched = schedule.schedule(org, YEAR, WEEK)
     assert sched.pick_at == datetime(2026, 11, 26, 8, 0, tzinfo=UTC)  # 09:00 CET
     assert sched.publish_at == datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # Monday 07:00 CET
     # Caught up until the end of the week that holds the publish moment (Sunday 24:00).
@@ -181,7 +182,7 @@ def test_default_schedule_picks_thursday_and_publishes_the_next_monday():
 
 def test_publish_later_in_the_same_week_stays_in_that_week():
     org = Organisation(slug="x", name="X", publish_weekday=4, publish_time="14:00")
-    sched = service.schedule(org, YEAR, WEEK)
+    sched = schedule.schedule(org, YEAR, WEEK)
     assert sched.publish_at == oslo(2026, 11, 27, 14, 0)
     assert sched.closes_at == oslo(2026, 11, 30, 0, 0)
 
@@ -200,15 +201,15 @@ def test_publish_later_in_the_same_week_stays_in_that_week():
     ],
 )
 def test_local_moment_across_dst_changes(day, at, expected):
-    assert service.local_moment(OSLO, day, at) == expected
+    assert schedule.local_moment(OSLO, day, at) == expected
 
 
 def test_parse_week():
-    assert service.parse_week("2026-W48") == (2026, 48)
-    assert service.parse_week("2026w05") == (2026, 5)
+    assert schedule.parse_week("2026-W48") == (2026, 48)
+    assert schedule.parse_week("2026w05") == (2026, 5)
     for bad in ["2026-48", "2025-W53", "W48", "2026-W0", ""]:
         with pytest.raises(ValueError):
-            service.parse_week(bad)
+            schedule.parse_week(bad)
 
 
 # --- ranking ------------------------------------------------------------------------------
@@ -240,7 +241,7 @@ def test_only_recognitions_that_may_be_featured_are_candidates(db, s):
     give(db, make_person(db, other), [make_person(db, other)], [make_value(db, other)])
     refused = s.rec([s.person()])
     feature = s.draft(refused)
-    service.answer_consent(db, person=refused.recipients[0].person, feature=feature, yes=False)
+    consents.answer_consent(db, person=refused.recipients[0].person, feature=feature, yes=False)
     db.flush()
 
     assert [c.recognition.id for c in s.candidates()] == [good.id]
@@ -257,7 +258,7 @@ def test_distinct_reactors_rank_first_and_are_the_reasons(db, s):
     assert (first.recognition.id, second.recognition.id) == (loved.id, quiet.id)
     assert reason(first, "reactions")["count"] == 4  # four reactions ...
     assert reason(first, "colleagues")["count"] == 3  # ... from three colleagues: 3 points
-    assert first.score - second.score == pytest.approx(3 * service.POINTS_PER_REACTOR)
+    assert first.score - second.score == pytest.approx(3 * scoring.POINTS_PER_REACTOR)
     assert reason(second, "reactions") is None
 
 
@@ -283,7 +284,7 @@ def test_value_rest_favours_values_not_featured_lately(db, s):
         "code": "value_rest",
         "value": "Engasjement",
         "weeks": None,
-        "points": service.VALUE_REST_POINTS,
+        "points": scoring.VALUE_REST_POINTS,
     }
     assert reason(ranked[rested.id], "value_rest") == {
         "code": "value_rest",
@@ -338,7 +339,7 @@ def test_recipient_rest_and_recent_and_substance(db, s):
     assert reason(ranked[today.id], "recent") == {
         "code": "recent",
         "days": 0,
-        "points": service.RECENT_POINTS,
+        "points": scoring.RECENT_POINTS,
     }
     assert reason(ranked[new_face.id], "recent")["days"] == 2  # Monday 10:00 to Thursday 09:00
     sunday = {c.recognition.id: c for c in s.candidates(now=oslo(2026, 11, 29, 12, 0))}
@@ -346,7 +347,7 @@ def test_recipient_rest_and_recent_and_substance(db, s):
     assert reason(ranked[long_story.id], "substance") == {
         "code": "substance",
         "chars": 359,
-        "points": service.SUBSTANCE_POINTS,  # capped at 300 characters
+        "points": scoring.SUBSTANCE_POINTS,  # capped at 300 characters
     }
     assert reason(ranked[new_face.id], "substance") is None
     assert ranked[new_face.id].score > ranked[again.id].score
@@ -366,7 +367,7 @@ def test_ranking_reads_only_the_weeks_rows_in_a_fixed_number_of_queries(db, db_c
         reader = Session(bind=db_connection, join_transaction_mode="create_savepoint")
         event.listen(db_connection, "before_cursor_execute", count)
         try:
-            found = service.candidates(reader, s.org, year=YEAR, week=WEEK, now=PICK)
+            found = ranking.candidates(reader, s.org, year=YEAR, week=WEEK, now=PICK)
             loaded = {o.id for o in reader.identity_map.values() if isinstance(o, Recognition)}
         finally:
             event.remove(db_connection, "before_cursor_execute", count)
@@ -408,9 +409,9 @@ def test_draft_asks_everyone_named_except_a_standing_yes(db, s):
     answers = {c.person_id: c for c in feature.consents}
     assert answers[always.id].answer == ConsentAnswer.yes
     assert answers[asked.id].answer == ConsentAnswer.pending
-    assert answers[asked.id].token_hash.startswith(service.QUEUED)  # e-mailed by the job
-    assert service.consent_state(feature) == "pending"
-    assert service.pending_people(feature) == [asked]
+    assert answers[asked.id].token_hash.startswith(consents.QUEUED)  # e-mailed by the job
+    assert consents.consent_state(feature) == "pending"
+    assert consents.pending_people(feature) == [asked]
 
 
 def test_draft_replaces_an_unpublished_draft_and_never_a_published_one(db, s):
@@ -418,7 +419,7 @@ def test_draft_replaces_an_unpublished_draft_and_never_a_published_one(db, s):
     second_person = s.person()
     second = s.rec([second_person])
     feature = s.draft(first)
-    service.approve(db, feature, s.curator, now=PICK)
+    drafting.approve(db, feature, s.curator, now=PICK)
 
     again = s.draft(second, actor=s.curator)
     assert again.id == feature.id
@@ -429,8 +430,8 @@ def test_draft_replaces_an_unpublished_draft_and_never_a_published_one(db, s):
     second_person.feature_always_agree = True
     s.draft(second)  # same recognition: the answers so far stay
     again.consents[0].answer = ConsentAnswer.yes
-    service.approve(db, again, s.curator, now=PICK)
-    assert service.publish_feature(db, again, PUBLISH)
+    drafting.approve(db, again, s.curator, now=PICK)
+    assert publish.publish_feature(db, again, PUBLISH)
     with pytest.raises(Invalid) as exc:
         s.draft(first, actor=s.curator)
     assert exc.value.errors["feature"].code == "published"
@@ -453,11 +454,11 @@ def test_a_no_blocks_approval(db, s):
     ola = s.person()
     feature = s.draft(s.rec([ola, s.person(feature_always_agree=True)]))
 
-    service.answer_consent(db, person=ola, feature=feature, yes=False, now=PICK)
+    consents.answer_consent(db, person=ola, feature=feature, yes=False, now=PICK)
 
-    assert service.consent_state(feature) == "no"
+    assert consents.consent_state(feature) == "no"
     with pytest.raises(Invalid) as exc:
-        service.approve(db, feature, s.curator, now=PICK)
+        drafting.approve(db, feature, s.curator, now=PICK)
     assert exc.value.errors["consent"].code == "no_consent"
     assert feature.status == FeatureStatus.draft
 
@@ -465,17 +466,17 @@ def test_a_no_blocks_approval(db, s):
 def test_pending_consent_allows_approval_but_blocks_publication(db, s):
     ola = s.person()
     feature = s.draft(s.rec([ola]))
-    service.approve(db, feature, s.curator, now=PICK)
+    drafting.approve(db, feature, s.curator, now=PICK)
     assert feature.status == FeatureStatus.approved
 
-    result = service.publish_week(db, s.org, year=YEAR, week=WEEK, now=PUBLISH)
+    result = publish.publish_week(db, s.org, year=YEAR, week=WEEK, now=PUBLISH)
     assert result.code == "consent_pending"
     with pytest.raises(Invalid):
-        service.publish_feature(db, feature, PUBLISH)
+        publish.publish_feature(db, feature, PUBLISH)
     assert feature.published_at is None
 
-    service.answer_consent(db, person=ola, feature=feature, yes=True, now=PUBLISH)
-    result = service.publish_week(db, s.org, year=YEAR, week=WEEK, now=PUBLISH)
+    consents.answer_consent(db, person=ola, feature=feature, yes=True, now=PUBLISH)
+    result = publish.publish_week(db, s.org, year=YEAR, week=WEEK, now=PUBLISH)
     assert result.code == "published"
 
 
@@ -484,36 +485,36 @@ def test_one_click_token_answers_once(db, s):
     feature = s.draft(s.rec([ola]))
     [consent] = feature.consents
     raw = "a" * 43
-    consent.token_hash = service.token_digest(raw)  # what the e-mail job does
+    consent.token_hash = consents.token_digest(raw)  # what the e-mail job does
     db.flush()
 
-    assert service.consent_for_token(db, raw) is consent
-    answered = service.answer_consent_by_token(db, raw, True, now=PICK)
+    assert consents.consent_for_token(db, raw) is consent
+    answered = consents.answer_consent_by_token(db, raw, True, now=PICK)
     assert answered.answer == ConsentAnswer.yes
     assert answered.answered_at == PICK
-    assert answered.token_hash.startswith(service.NO_LINK)  # the link's hash is gone
+    assert answered.token_hash.startswith(consents.NO_LINK)  # the link's hash is gone
     for token in [raw, "b" * 43, "short", "<script>" * 5, ""]:
         with pytest.raises(Invalid):
-            service.answer_consent_by_token(db, token, False)
+            consents.answer_consent_by_token(db, token, False)
     assert consent.answer == ConsentAnswer.yes
 
 
 def test_ask_again_queues_a_new_link(db, s):
     feature = s.draft(s.rec([s.person()]))
     [consent] = feature.consents
-    consent.token_hash = service.token_digest("c" * 43)
-    service.ask_again(db, consent, actor=s.curator, now=PUBLISH)
-    assert consent.token_hash.startswith(service.QUEUED)
+    consent.token_hash = consents.token_digest("c" * 43)
+    consents.ask_again(db, consent, actor=s.curator, now=PUBLISH)
+    assert consent.token_hash.startswith(consents.QUEUED)
     assert consent.asked_at == PUBLISH
-    assert service.consent_for_token(db, "c" * 43) is None
+    assert consents.consent_for_token(db, "c" * 43) is None
     consent.answer = ConsentAnswer.yes
     with pytest.raises(Invalid):
-        service.ask_again(db, consent, actor=s.curator)
+        consents.ask_again(db, consent, actor=s.curator)
 
 
 def test_update_draft_cleans_and_checks_the_text(db, s):
     feature = s.draft(s.rec([s.person()]))
-    service.update_draft(
+    drafting.update_draft(
         db,
         feature,
         headline="  Ukens\u202e   helt\n",
@@ -523,11 +524,11 @@ def test_update_draft_cleans_and_checks_the_text(db, s):
     assert feature.headline == "Ukens helt"
     assert feature.body == "Ei god historie\n\nom samarbeid."
     with pytest.raises(Invalid) as exc:
-        service.update_draft(db, feature, headline="Hi", body="x" * 1201, actor=s.curator)
+        drafting.update_draft(db, feature, headline="Hi", body="x" * 1201, actor=s.curator)
     assert set(exc.value.errors) == {"headline", "body"}
     assert feature.headline == "Ukens helt"
     with pytest.raises(PermissionDenied):
-        service.update_draft(db, feature, headline="Ukens helt", body=TEXT, actor=s.giver)
+        drafting.update_draft(db, feature, headline="Ukens helt", body=TEXT, actor=s.giver)
 
 
 # --- publication --------------------------------------------------------------------------
@@ -536,11 +537,11 @@ def test_update_draft_cleans_and_checks_the_text(db, s):
 def test_publish_feature_is_exactly_once_with_one_delivery_per_active_webhook(db, s):
     teams, generic, _off = s.webhooks()
     feature = s.draft(s.rec([s.person(feature_always_agree=True)]))
-    service.approve(db, feature, s.curator, now=PICK)
+    drafting.approve(db, feature, s.curator, now=PICK)
 
-    assert service.publish_feature(db, feature, PUBLISH) is True
-    assert service.publish_feature(db, feature, PUBLISH + timedelta(minutes=1)) is False
-    assert service.publish_week(db, s.org, year=YEAR, week=WEEK, now=PUBLISH).code == (
+    assert publish.publish_feature(db, feature, PUBLISH) is True
+    assert publish.publish_feature(db, feature, PUBLISH + timedelta(minutes=1)) is False
+    assert publish.publish_week(db, s.org, year=YEAR, week=WEEK, now=PUBLISH).code == (
         "already_published"
     )
 
@@ -565,22 +566,22 @@ def test_publish_week_rules(db, s, now, auto, approved, expected):
     s.org.auto_publish = auto
     feature = s.draft(s.rec([s.person(feature_always_agree=True)]))
     if approved:
-        service.approve(db, feature, s.curator, now=PICK)
-    result = service.publish_week(db, s.org, year=YEAR, week=WEEK, now=now)
+        drafting.approve(db, feature, s.curator, now=PICK)
+    result = publish.publish_week(db, s.org, year=YEAR, week=WEEK, now=now)
     assert result.code == expected
     assert (feature.published_at is not None) == (expected == "published")
 
 
 def test_publish_due_finds_the_week_that_is_due(db, s):
     feature = s.draft(s.rec([s.person(feature_always_agree=True)]))
-    service.approve(db, feature, s.curator, now=PICK)
-    assert service.publish_due(db, s.org, PUBLISH - timedelta(seconds=1)) is None
-    assert service.publish_due(db, s.org, PUBLISH) is feature
-    assert service.publish_due(db, s.org, PUBLISH) is None
+    drafting.approve(db, feature, s.curator, now=PICK)
+    assert publish.publish_due(db, s.org, PUBLISH - timedelta(seconds=1)) is None
+    assert publish.publish_due(db, s.org, PUBLISH) is feature
+    assert publish.publish_due(db, s.org, PUBLISH) is None
 
 
 def test_no_week_without_a_feature_is_published(db, s):
-    assert service.publish_week(db, s.org, year=YEAR, week=WEEK, now=PUBLISH).code == ("no_feature")
+    assert publish.publish_week(db, s.org, year=YEAR, week=WEEK, now=PUBLISH).code == ("no_feature")
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -589,24 +590,24 @@ def test_no_week_without_a_feature_is_published(db, s):
 def published(db: Session, s: Scene, recipients: list[Person], **kw: object) -> Feature:
     feature = s.draft(s.rec(recipients, [s.sam, s.eng], **kw))
     for consent in feature.consents:
-        service.answer_consent(db, person=consent.person, feature=feature, yes=True, now=PICK)
-    service.approve(db, feature, s.curator, now=PICK)
-    assert service.publish_feature(db, feature, PUBLISH)
+        consents.answer_consent(db, person=consent.person, feature=feature, yes=True, now=PICK)
+    drafting.approve(db, feature, s.curator, now=PICK)
+    assert publish.publish_feature(db, feature, PUBLISH)
     db.flush()
     return feature
 
 
 def test_current_feature_and_what_it_names(db, s):
-    assert service.current_feature(db, s.org) is None
+    assert public.current_feature(db, s.org) is None
     ola, kari = s.person(name="Ola"), s.person(name="Kari")
     feature = published(db, s, [ola, kari])
 
-    assert service.current_feature(db, s.org) is feature
-    assert service.archive(db, s.org) == [feature]
-    assert service.is_public(db, feature)
-    assert service.named_people(feature) == [ola, kari]
-    assert [v.name for v in service.feature_values(feature)] == ["Engasjement", "Samarbeid"]
-    assert service.current_feature(db, make_org(db)) is None  # another organisation
+    assert public.current_feature(db, s.org) is feature
+    assert public.archive(db, s.org) == [feature]
+    assert public.is_public(db, feature)
+    assert public.named_people(feature) == [ola, kari]
+    assert [v.name for v in public.feature_values(feature)] == ["Engasjement", "Samarbeid"]
+    assert public.current_feature(db, make_org(db)) is None  # another organisation
 
 
 def test_withdrawing_consent_after_publication_takes_it_down_at_once(db, s):
@@ -614,11 +615,11 @@ def test_withdrawing_consent_after_publication_takes_it_down_at_once(db, s):
     ola = s.person()
     feature = published(db, s, [ola, s.person()])
 
-    service.answer_consent(db, person=ola, feature=feature, yes=False, now=PUBLISH)
+    consents.answer_consent(db, person=ola, feature=feature, yes=False, now=PUBLISH)
     db.flush()
 
-    assert service.current_feature(db, s.org) is None
-    assert service.archive(db, s.org) == []
+    assert public.current_feature(db, s.org) is None
+    assert public.archive(db, s.org) == []
     assert feature.status == FeatureStatus.withdrawn
     assert len(deliveries(db, feature, "withdrawn")) == 2
 
@@ -636,8 +637,8 @@ def test_a_later_opt_out_hides_it_when_read(db, s, how):
     else:
         recognition.set_hidden_by_recipient(db, ola, rec, True)
     db.flush()
-    assert service.current_feature(db, s.org) is None
-    assert not service.is_public(db, feature)
+    assert public.current_feature(db, s.org) is None
+    assert not public.is_public(db, feature)
 
 
 def test_the_newest_public_feature_is_current_and_archive_pages(db, s):
@@ -646,27 +647,27 @@ def test_the_newest_public_feature_is_current_and_archive_pages(db, s):
     db.add(old)
     db.flush()
     new = published(db, s, [s.person(feature_always_agree=True)])
-    assert service.current_feature(db, s.org) is new
-    assert service.archive(db, s.org) == [new, old]
-    assert service.archive(db, s.org, before=PUBLISH) == [old]
-    assert service.archive(db, s.org, limit=1) == [new]
+    assert public.current_feature(db, s.org) is new
+    assert public.archive(db, s.org) == [new, old]
+    assert public.archive(db, s.org, before=PUBLISH) == [old]
+    assert public.archive(db, s.org, limit=1) == [new]
 
 
 def test_withdraw_by_a_curator(db, s):
     s.webhooks()
     feature = published(db, s, [s.person(feature_always_agree=True)])
     with pytest.raises(PermissionDenied):
-        service.withdraw(db, feature, s.giver)
-    service.withdraw(db, feature, s.curator, now=PUBLISH + timedelta(days=1))
-    service.withdraw(db, feature, s.curator)  # again: nothing more happens
+        drafting.withdraw(db, feature, s.giver)
+    drafting.withdraw(db, feature, s.curator, now=PUBLISH + timedelta(days=1))
+    drafting.withdraw(db, feature, s.curator)  # again: nothing more happens
     assert feature.status == FeatureStatus.withdrawn
     assert feature.withdrawn_at == PUBLISH + timedelta(days=1)
     assert len(deliveries(db, feature, "withdrawn")) == 2
-    assert service.current_feature(db, s.org) is None
+    assert public.current_feature(db, s.org) is None
 
 
 def test_only_a_published_feature_can_be_withdrawn(db, s):
     feature = s.draft(s.rec([s.person()]))
     with pytest.raises(Invalid) as exc:
-        service.withdraw(db, feature, s.curator)
+        drafting.withdraw(db, feature, s.curator)
     assert exc.value.errors["feature"].code == "not_published"

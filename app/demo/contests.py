@@ -19,7 +19,7 @@ from app.contests import service as contests
 from app.contests.models import Contest, ContestEntry
 from app.demo.photos import SEASON_SCENES, make_photo, season
 from app.orgs.models import Organisation, Person, Role
-from app.weekly import service as features
+from app.weekly import schedule
 
 if TYPE_CHECKING:
     from app.demo.seed import DemoOrg
@@ -75,7 +75,7 @@ class DemoContest:
 
 
 def _local(tz: ZoneInfo, day: date, hour: int, minute: int = 0) -> datetime:
-    return features.local_moment(tz, day, time(hour, minute))
+    return schedule.local_moment(tz, day, time(hour, minute))
 
 
 def _between(rng: random.Random, start: datetime, end: datetime, n: int) -> list[datetime]:
@@ -175,7 +175,7 @@ def seed_contests(
         logins = {p.id for p in d.demo_logins()}
         today = now.astimezone(tz).date()
         when = season(today)
-        week_start, _ = features.week_bounds(org, *features.week_of(org, now))
+        week_start, _ = schedule.week_bounds(org, *schedule.week_of(org, now))
         staff = [p for p in d.active_people if p.role != Role.curator]
 
         # 1. Closed on Monday 09:00 of this week (earlier when `now` is before that), results

@@ -41,7 +41,8 @@ from app.orgs.settings import create_org
 from app.orgs.values import add_value
 from app.recognition.giving import give_recognition
 from app.recognition.models import Notification, Reaction, ReactionKind, Recognition
-from app.weekly import service as features
+from app.weekly import drafting, publish, ranking, schedule
+from app.weekly.consent import answer_consent
 from app.weekly.models import ConsentAnswer, Feature
 
 DEMO_SEED = 2026
@@ -358,9 +359,7 @@ def _agree(
     for consent in list(feature.consents):
         if consent.answer == ConsentAnswer.pending:
             at = min(after + timedelta(minutes=rng.randint(15, 24 * 60)), now)
-            features.answer_consent(
-                session, person=consent.person, feature=feature, yes=True, now=at
-            )
+            answer_consent(session, person=consent.person, feature=feature, yes=True, now=at)
 
 
 # The curator's headline: what the story is about, not only who (the draft starts with the names).
@@ -371,18 +370,18 @@ FEATURE_PHOTO_ALT: dict[str, str] = WRITTEN["feature_photo_alt"]
 def _feature_week(
     session: Session,
     d: DemoOrg,
-    sched: features.WeekSchedule,
+    sched: schedule.WeekSchedule,
     rng: random.Random,
     now: datetime,
 ) -> Feature | None:
     """The week's best recognition (visible to everyone, the giver agreed), drafted at the
     pick moment by a curator, agreed to by everyone named and approved."""
     curator = d.with_role(Role.curator)[0]
-    found = features.candidates(session, d.org, year=sched.year, week=sched.week, now=sched.pick_at)
+    found = ranking.candidates(session, d.org, year=sched.year, week=sched.week, now=sched.pick_at)
     best = next((c.recognition for c in found if c.recognition is not None), None)
     if best is None:
         return None
-    feature = features.draft_feature(
+    feature = drafting.draft_feature(
         session, d.org, best, year=sched.year, week=sched.week, actor=curator, now=sched.pick_at
     )
     # The curator adds a photo from the workplace, as the editor lets them.
@@ -394,13 +393,13 @@ def _feature_week(
         make_photo(rng.randrange(2**31), "indoor", when),
         alt=FEATURE_PHOTO_ALT.get(d.org.locale, FEATURE_PHOTO_ALT["nb"]),
     )
-    features.set_photo(session, feature, photo, actor=curator)
+    drafting.set_photo(session, feature, photo, actor=curator)
     headlines = FEATURE_HEADLINES.get(d.org.locale, FEATURE_HEADLINES["nb"])
-    features.update_draft(
+    drafting.update_draft(
         session, feature, headline=rng.choice(headlines), body=feature.body, actor=curator
     )
     _agree(session, feature, rng, sched.pick_at, now)
-    features.approve(session, feature, curator, now=min(sched.pick_at + timedelta(hours=26), now))
+    drafting.approve(session, feature, curator, now=min(sched.pick_at + timedelta(hours=26), now))
     return feature
 
 
@@ -418,16 +417,16 @@ def seed_features(
     published = []
     for d in demo:
         org = d.org
-        last = features.schedule(org, *features.week_of(org, now - timedelta(days=7)))
+        last = schedule.schedule(org, *schedule.week_of(org, now - timedelta(days=7)))
         if last.publish_at > now:
             _feature_week(session, d, last, rng, now)
-            last = features.schedule(org, *features.week_of(org, now - timedelta(days=14)))
+            last = schedule.schedule(org, *schedule.week_of(org, now - timedelta(days=14)))
         feature = _feature_week(session, d, last, rng, now)
-        if feature is not None and features.publish_feature(session, feature, last.publish_at):
+        if feature is not None and publish.publish_feature(session, feature, last.publish_at):
             published.append(feature)
-        this = features.schedule(org, *features.week_of(org, now))
+        this = schedule.schedule(org, *schedule.week_of(org, now))
         if this.pick_at <= now:
-            picked = features.pick_week(
+            picked = drafting.pick_week(
                 session, org, year=this.year, week=this.week, now=this.pick_at
             )
             if picked.feature is not None:
@@ -486,7 +485,7 @@ def summarise(
         org = feature.org
         extra.append(
             f"{org.display_feature_name} for week "
-            f"{features.week_label(feature.iso_year, feature.iso_week)} is published in {org.name}"
+            f"{schedule.week_label(feature.iso_year, feature.iso_week)} is published in {org.name}"
             f" («{feature.headline}»), on /embed/{org.slug}/feature and /{org.slug}/curate."
         )
     return (

@@ -5,34 +5,40 @@ caller, so browsers and shared caches may keep it (Cache-Control, ETag, 304). Fr
 only from the organisation's intranet origins (and the app itself, for the admin preview).
 """
 
-import hashlib
 import json
 import logging
 import re
-import time
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from html import escape
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
-from babel import Locale, dates
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import Session, select
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import i18n
 from app.config import get_settings
-from app.db import SessionDep, get_session_factory, new_session
+from app.db import SessionDep
 from app.embed import service
+from app.embed.memo import (
+    MEMO,
+    MISSING_CACHE,
+    Rendered,
+    answer,
+    etag_matches,
+    lang_param,
+    not_found,
+    with_read_session,
+)
 from app.embed.snippets import iframe_snippet, widget_title
 from app.errors import N_
 from app.kernel.forms import parse_id
-from app.kernel.locale import babel_locale
 from app.media import service as media
 from app.media.pipeline import CONTENT_TYPES
 from app.media.serving import VARIANT_RE, variant_headers
@@ -40,22 +46,19 @@ from app.media.storage import MissingObject, get_storage
 from app.orgs import presentation as org_presentation
 from app.orgs.models import Organisation
 from app.web import STATIC_DIR, env
+from app.weekly import presentation, public, schedule
 from app.weekly.models import Feature
 
 log = logging.getLogger("tod.embed")
-T = TypeVar("T")
 
 router = APIRouter(include_in_schema=False)
 
-PAGE_CACHE = "public, max-age=60, stale-while-revalidate=300"
 SCRIPT_CACHE = "public, max-age=300"
-MISSING_CACHE = "public, max-age=60"
 # No stale-while-revalidate: a withdrawn feature's photo must stop being served within a minute.
 PHOTO_CACHE = "public, max-age=60"
 PROVIDER = "Tre om dagen"
 OEMBED_WIDTH, OEMBED_HEIGHT = 600, 420
 WIDGET_HEIGHT = 420  # before the frame reports its real height
-MEMO_SECONDS = 5.0
 SLUG_RE = re.compile(r"^[a-z0-9-]{1,40}$")
 _CONFIG_RE = re.compile(r"/\*CONFIG\*/.*?/\*CONFIG\*/", re.S)
 
@@ -72,16 +75,6 @@ def org_for(session: Session, slug: str) -> Organisation | None:
     if not SLUG_RE.match(slug):
         return None
     return session.exec(select(Organisation).where(Organisation.slug == slug)).first()
-
-
-def not_found() -> Response:
-    # Plain and briefly cacheable: a mistyped slug on a busy intranet costs one request a minute.
-    return Response(
-        "Not found\n",
-        status_code=404,
-        media_type="text/plain",
-        headers={"Cache-Control": MISSING_CACHE},
-    )
 
 
 def use_locale(request: Request, org: Organisation) -> str:
@@ -106,158 +99,9 @@ def frame_csp(org: Organisation) -> str:
     )
 
 
-def etag_for(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-
-
-def etag_matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    if header.strip() == "*":
-        return True
-    # Weak comparison, as RFC 9110 asks for If-None-Match: W/"x" matches "x".
-    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
-    return etag in tags
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """One widget answer, ready to send to anyone who asks for the same URL."""
-
-    body: bytes
-    media_type: str
-    headers: dict[str, str] = field(default_factory=dict)  # depend on the organisation only
-    cors_origins: tuple[str, ...] = ()
-    etag: str = ""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "etag", etag_for(self.body))
-
-
-class Memo:
-    """The latest rendering of each widget URL for a few seconds, in production only.
-
-    Every intranet page view asks for the widget; browsers may keep an answer for a minute
-    (Cache-Control) anyway, so keeping it here for MEMO_SECONDS more changes nothing a reader
-    can see, and turns a burst of views into one database read per process. Nothing in it is
-    shared or needs invalidating: each process forgets on its own. Dev mode (the tests) always
-    renders afresh. Only the event loop's thread touches it.
-    """
-
-    def __init__(self, seconds: float, size: int = 1000) -> None:
-        self.seconds = seconds
-        self.size = size
-        self.clock: Callable[[], float] = time.monotonic
-        self._items: dict[Hashable, tuple[float, Rendered | None]] = {}
-
-    async def get(
-        self, request: Request, key: Hashable, make: Callable[[Session], Rendered | None]
-    ) -> Rendered | None:
-        """The remembered answer, or `make(session)` run in a worker thread and remembered."""
-        use = not get_settings().dev
-        hit = self._items.get(key) if use else None
-        if hit is not None and hit[0] > self.clock():
-            return hit[1]
-        value = await run_in_threadpool(_with_read_session, request, make)
-        if use:
-            if len(self._items) >= self.size:
-                self._items.clear()  # a burst of unknown slugs must not grow it without bound
-            self._items[key] = (self.clock() + self.seconds, value)
-        return value
-
-    def peek(self, key: Hashable) -> tuple[bool, Rendered | None]:
-        """(True, answer) while a remembered answer is fresh (None: a remembered 404)."""
-        hit = None if get_settings().dev else self._items.get(key)
-        if hit is None or hit[0] <= self.clock():
-            return False, None
-        return True, hit[1]
-
-    def clear(self) -> None:
-        self._items.clear()
-
-
-def _with_read_session(request: Request, make: Callable[[Session], T]) -> T:
-    """Run `make` with a read-only session, opened only now (a memo hit needs none).
-
-    The routes are async so that a memo hit never waits for a worker thread or a database
-    connection, which a session dependency would cost on every request. Tests and the browser
-    tests point get_session_factory at their own databases: honour that override.
-    """
-    override = request.app.dependency_overrides.get(get_session_factory)
-    session = override()() if override is not None else new_session(readonly=True)
-    try:
-        return make(session)
-    finally:
-        session.close()
-
-
-MEMO = Memo(MEMO_SECONDS)
-# The two URLs every intranet page view asks for, and their memo keys' first part.
-HOT_PATH = re.compile(r"^/embed/([a-z0-9-]{1,40})/(feature|feature\.json)$")
-
-
-class WidgetFastPath:
-    """Answer memo hits of the widget page and its JSON before FastAPI routes the request.
-
-    Routing through FastAPI (dozens of routes, dependency solving) cost about three times
-    what the answer itself costs; a hit needs none of it. Everything else, and every miss,
-    goes on to the app, whose route renders and remembers the answer. Mounted inside the
-    request-context middleware, so the security headers, request id and log line are the same.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            match = HOT_PATH.match(scope["path"])
-            if match is not None:
-                request = Request(scope)
-                slug, name = match.groups()
-                fresh, rendered = MEMO.peek((name, slug, lang_param(request)))
-                if fresh:
-                    response = answer(request, rendered, cors=name == "feature.json")
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
-
-
-def answer(
-    request: Request,
-    rendered: Rendered | None,
-    *,
-    cache_control: str = PAGE_CACHE,
-    cors: bool = False,
-) -> Response:
-    """200 with an ETag, 304 when the caller has these bytes already, or the plain 404."""
-    if rendered is None:
-        return not_found()
-    # A 304 repeats the headers a cache must update (CSP and CORS included: browsers merge
-    # them into the stored response, and the middleware's defaults would otherwise land there).
-    headers = {"ETag": rendered.etag, "Cache-Control": cache_control, **rendered.headers}
-    if cors:
-        headers["Vary"] = "Origin"
-        origin = request.headers.get("origin", "")
-        if origin and origin in rendered.cors_origins:
-            headers["Access-Control-Allow-Origin"] = origin
-    if etag_matches(request.headers.get("if-none-match"), rendered.etag):
-        return Response(status_code=304, headers=headers)
-    return Response(rendered.body, media_type=rendered.media_type, headers=headers)
-
-
 def _gettext(request: Request) -> Callable[[str], str]:
     """Translations for the language use_locale() chose for this answer."""
     return i18n.gettext_for(request)
-
-
-def lang_param(request: Request) -> str | None:
-    return i18n.normalise(request.query_params.get("lang"))
-
-
-def day_and_month(moment: datetime, locale: Locale) -> str:
-    """ "mandag 23. november": the language's full date without the year."""
-    pattern = re.sub(r",?\s*y+\.?", "", locale.date_formats["full"].pattern).strip()
-    return dates.format_date(moment, pattern, locale=locale)
 
 
 def render(name: str, request: Request, **context: Any) -> bytes:
@@ -307,7 +151,7 @@ def _feature_page(request: Request, session: Session, slug: str) -> Rendered | N
         return None
     locale = use_locale(request, o)
     base = get_settings().base_url
-    feature = service.current(session, o)
+    feature = public.current_feature(session, o)
     context: dict[str, Any] = {
         "locale": locale,
         "org": o,
@@ -317,16 +161,17 @@ def _feature_page(request: Request, session: Session, slug: str) -> Rendered | N
         "oembed_url": "/oembed?" + urlencode({"url": f"{base}/embed/{o.slug}/feature"}),
     }
     if feature is not None:
-        context.update(service.widget_context(session, o, feature, gettext=_gettext(request)))
+        context.update(presentation.widget_context(session, o, feature, gettext=_gettext(request)))
         context["heading"] = "h1"
     else:
-        tz = dates.get_timezone(o.timezone)
-        at = service.next_publish_at(o)
-        bl = babel_locale(locale)
+        # "mandag 23. november" and "07:00": the language's full date without the year.
+        next_day, next_time = schedule.moment_text(
+            o, schedule.next_publish_at(o), locale, day="full"
+        )
         context.update(
             first=not service.ever_published(session, o),
-            next_day=day_and_month(at, bl),
-            next_time=dates.format_time(at, "short", tzinfo=tz, locale=bl),
+            next_day=next_day,
+            next_time=next_time,
         )
     return Rendered(
         render("embed/feature.html", request, **context),
@@ -381,7 +226,7 @@ async def feature_photo(
         return PhotoVariant(meta["key"], etag, headers)
 
     # The read session is closed again before the (possibly slow) storage read.
-    found: PhotoVariant | None = await run_in_threadpool(_with_read_session, request, find)
+    found: PhotoVariant | None = await run_in_threadpool(with_read_session, request, find)
     if found is None:
         return not_found()
     if etag_matches(request.headers.get("if-none-match"), found.etag):
@@ -450,12 +295,12 @@ def _feature_json(request: Request, session: Session, slug: str) -> Rendered | N
         return None
     locale = use_locale(request, o)
     base = get_settings().base_url
-    feature = service.current(session, o)
+    feature = public.current_feature(session, o)
     data: dict[str, Any] = {
         "org": {"slug": o.slug, "name": o.name, "locale": locale},
         "feature_name": o.display_feature_name,
         "feature": None,
-        "next_publish_at": service.next_publish_at(o).isoformat(),
+        "next_publish_at": schedule.next_publish_at(o).astimezone(ZoneInfo(o.timezone)).isoformat(),
         "links": {
             "app": f"{base}/{o.slug}/",
             "widget": f"{base}/embed/{o.slug}/feature",
@@ -463,7 +308,7 @@ def _feature_json(request: Request, session: Session, slug: str) -> Rendered | N
         },
     }
     if feature is not None:
-        ctx = service.widget_context(session, o, feature, gettext=_gettext(request))
+        ctx = presentation.widget_context(session, o, feature, gettext=_gettext(request))
         data["feature"] = feature_json(o, feature, ctx)
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     return Rendered(body, "application/json", cors_origins=tuple(o.intranet_origins))
@@ -507,8 +352,8 @@ def _feed_atom(request: Request, session: Session, slug: str) -> Rendered | None
     host = urlsplit(base).hostname or "localhost"
     tag = f"tag:{host},{o.created_at:%Y-%m-%d}:{o.slug}"
     entries: list[AtomEntry] = []
-    for feature in service.archive(session, o):
-        ctx = service.widget_context(session, o, feature, gettext=_gettext(request))
+    for feature in public.archive(session, o, limit=service.ARCHIVE_LIMIT):
+        ctx = presentation.widget_context(session, o, feature, gettext=_gettext(request))
         html = env.get_template("embed/_feature.html").render(
             request=request, locale=locale, heading="h2", **ctx
         )
@@ -600,7 +445,7 @@ def oembed_thumbnail(
     if not chosen:
         return {}
     v = chosen[-1]
-    url_for = service.public_photo_url(org, feature)
+    url_for = public.public_photo_url(org, feature)
     return {
         "thumbnail_url": media.variant_url(image, v["width"], "jpg", url_for),
         "thumbnail_width": v["width"],
@@ -632,7 +477,7 @@ def oembed(
     use_locale(request, o)
     width = _size(maxwidth, OEMBED_WIDTH)
     height = _size(maxheight, OEMBED_HEIGHT)
-    feature = service.current(session, o)
+    feature = public.current_feature(session, o)
     base = get_settings().base_url
     data = {
         "type": "rich",

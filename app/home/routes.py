@@ -13,7 +13,6 @@ from app.access import MemberDep
 from app.contests import results as contests
 from app.contests.presentation import PLACE_LABELS
 from app.db import SessionDep
-from app.embed import service as embed
 from app.errors import Invalid
 from app.orgs.models import EmailFrequency, Organisation, Person
 from app.recognition import feeds, giving, progress
@@ -21,17 +20,18 @@ from app.recognition.feeds import FeedKind, feed
 from app.recognition.models import Recognition
 from app.recognition.presentation import REACTION_LABELS
 from app.web import is_htmx, render
-from app.weekly.service import pending_consents
+from app.weekly.consent import pending_consents
+from app.weekly.public import current_feature, public_people
 
 router = APIRouter(prefix="/{org}", include_in_schema=False)
 
 
 def home_context(session: Session, org: Organisation, person: Person) -> dict[str, Any]:
     """The home page's feature card and consent banner."""
-    current = embed.current(session, org)
+    current = current_feature(session, org)
     return {
         "current_feature": current,
-        "current_feature_people": embed.public_people(current) if current else [],
+        "current_feature_people": public_people(current) if current else [],
         "pending_consents": pending_consents(session, person),
     }
 

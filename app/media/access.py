@@ -13,7 +13,7 @@ from app.errors import NotFound
 from app.media.models import MediaImage
 from app.orgs.models import Person
 from app.recognition import scope as recognition
-from app.weekly import service as weekly
+from app.weekly import public as weekly
 
 
 def can_view(session: Session, viewer: Person, image: MediaImage) -> bool:

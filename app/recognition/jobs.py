@@ -17,9 +17,8 @@ on such a crash; for a "you were seen" message a rare duplicate is the lesser ha
 from __future__ import annotations
 
 import logging
-import random
 import smtplib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -32,6 +31,7 @@ from sqlmodel import Session, col, select
 
 from app import i18n, mail
 from app.config import ROOT, get_settings
+from app.kernel import outbox
 from app.kernel.clock import utcnow
 from app.orgs.models import EmailFrequency, Person
 from app.recognition.giving import next_digest_time
@@ -48,6 +48,7 @@ BACKOFF_CAP = timedelta(hours=6)
 # Longer than any one send can take (mail.send times out after 15 s), so a lease never runs
 # out while its e-mail is still on the way; after a crash the row is due again this much later.
 LEASE = timedelta(minutes=10)
+RETRY = outbox.Retry(MAX_ATTEMPTS, BACKOFF_FIRST, BACKOFF_CAP, LEASE)
 SUBJECT = "You were seen!"
 
 # E-mail templates: HTML is autoescaped (user text never becomes markup), plain text is not
@@ -149,14 +150,8 @@ def _skip(session: Session, row: Notification, reason: str, now: datetime) -> No
 def _lease(session: Session, rows: Sequence[Notification], now: datetime) -> None:
     for row in rows:
         row.attempts += 1
-        row.due_at = now + LEASE
+        row.due_at = RETRY.leased_until(now)
         session.add(row)
-
-
-def backoff(attempts: int) -> timedelta:
-    """Wait before try number `attempts + 1`: doubling from a minute, jittered, capped."""
-    base = BACKOFF_FIRST * 2 ** max(0, min(attempts - 1, 20))
-    return min(base * (1 + random.random() / 4), BACKOFF_CAP)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -172,13 +167,6 @@ def describe_error(exc: BaseException) -> str:
         for secret in {password, unquote(password)}:
             text = text.replace(secret, "***")
     return text[:300]
-
-
-def _server_unreachable(exc: BaseException) -> bool:
-    """No answer at all (refused, timeout, dropped): the next messages would fail the same way."""
-    return isinstance(exc, OSError) and not isinstance(
-        exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
-    )
 
 
 def _deliver(
@@ -200,17 +188,9 @@ def _deliver(
         session.execute(
             update(Notification)
             .where(*pending)
-            .values(due_at=now + backoff(attempts), last_error=reason)
+            .values(due_at=now + RETRY.backoff(attempts), last_error=reason)
         )
-        level = logging.ERROR if attempts >= MAX_ATTEMPTS else logging.WARNING
-        log.log(
-            level,
-            "notification %s: attempt %d of %d failed: %s",
-            ",".join(map(str, ids)),
-            attempts,
-            MAX_ATTEMPTS,
-            reason,
-        )
+        RETRY.log_failure(log, f"notification {','.join(map(str, ids))}", attempts, reason)
     session.commit()
     return error
 
@@ -231,44 +211,43 @@ def send_due_notifications(
 ) -> int:
     """Send instant notifications whose undo window has passed; returns e-mails sent."""
     now = now or utcnow()
-    sent = 0
     session = session_factory()
-    try:
-        for _ in range(batch):
-            session.expire_all()  # see what other processes changed since the last message
-            row = session.exec(
-                select(Notification)
-                .where(*_due(now, digest=False))
-                .order_by(col(Notification.due_at), col(Notification.id))
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).first()
-            if row is None:
-                break
-            reason = _skip_reason(row)
-            if reason is not None:
-                _skip(session, row, reason, now)
-                session.commit()
-                continue
-            if row.person.email_frequency == EmailFrequency.daily:
-                # They switched to the daily e-mail after this was queued: honour the new choice.
-                row.digest = True
-                row.due_at = next_digest_time(row.person.org, now)
-                session.add(row)
-                session.commit()
-                continue
-            _lease(session, [row], now)
-            msg = _render(row.person, [row.recognition])
-            ids, attempts = [row.id or 0], row.attempts
+
+    def turn(unreachable: set[Hashable]) -> outbox.Turn | None:
+        if unreachable:
+            return None  # the others stay due, untouched, for the next run
+        session.expire_all()  # see what other processes changed since the last message
+        row = session.exec(
+            select(Notification)
+            .where(*_due(now, digest=False))
+            .order_by(col(Notification.due_at), col(Notification.id))
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if row is None:
+            return None
+        reason = _skip_reason(row)
+        if reason is not None:
+            _skip(session, row, reason, now)
             session.commit()
-            error = _deliver(session, ids, attempts, msg, now)
-            if error is None:
-                sent += 1
-            elif _server_unreachable(error):
-                break  # the others stay due, untouched, for the next run
+            return outbox.HANDLED
+        if row.person.email_frequency == EmailFrequency.daily:
+            # They switched to the daily e-mail after this was queued: honour the new choice.
+            row.digest = True
+            row.due_at = next_digest_time(row.person.org, now)
+            session.add(row)
+            session.commit()
+            return outbox.HANDLED
+        _lease(session, [row], now)
+        msg = _render(row.person, [row.recognition])
+        ids, attempts = [row.id or 0], row.attempts
+        session.commit()
+        return outbox.mail_turn(_deliver(session, ids, attempts, msg, now))
+
+    try:
+        return outbox.drain(batch, turn)
     finally:
         session.close()
-    return sent
 
 
 def send_daily_digests(
@@ -276,49 +255,48 @@ def send_daily_digests(
 ) -> int:
     """One e-mail per person whose digest is due, listing every pending recognition."""
     now = now or utcnow()
-    sent = 0
     session = session_factory()
-    try:
-        for _ in range(people):
-            session.expire_all()
-            first = session.exec(
+
+    def turn(unreachable: set[Hashable]) -> outbox.Turn | None:
+        if unreachable:
+            return None
+        session.expire_all()
+        first = session.exec(
+            select(Notification)
+            .where(*_due(now, digest=True))
+            .order_by(col(Notification.due_at), col(Notification.id))
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if first is None:
+            return None
+        person = first.person
+        rows = list(
+            session.exec(
                 select(Notification)
-                .where(*_due(now, digest=True))
-                .order_by(col(Notification.due_at), col(Notification.id))
-                .limit(1)
+                .where(Notification.person_id == person.id, *_due(now, digest=True))
+                .order_by(col(Notification.id))
                 .with_for_update(skip_locked=True)
-            ).first()
-            if first is None:
-                break
-            person = first.person
-            rows = list(
-                session.exec(
-                    select(Notification)
-                    .where(Notification.person_id == person.id, *_due(now, digest=True))
-                    .order_by(col(Notification.id))
-                    .with_for_update(skip_locked=True)
-                )
             )
-            keep = []
-            for row in rows:
-                reason = _skip_reason(row)
-                if reason is None:
-                    keep.append(row)
-                else:
-                    _skip(session, row, reason, now)
-            if not keep:
-                session.commit()
-                continue
-            _lease(session, keep, now)
-            msg = _render(person, [row.recognition for row in keep])
-            ids = [row.id or 0 for row in keep]
-            attempts = max(row.attempts for row in keep)
+        )
+        keep = []
+        for row in rows:
+            reason = _skip_reason(row)
+            if reason is None:
+                keep.append(row)
+            else:
+                _skip(session, row, reason, now)
+        if not keep:
             session.commit()
-            error = _deliver(session, ids, attempts, msg, now)
-            if error is None:
-                sent += 1
-            elif _server_unreachable(error):
-                break
+            return outbox.HANDLED
+        _lease(session, keep, now)
+        msg = _render(person, [row.recognition for row in keep])
+        ids = [row.id or 0 for row in keep]
+        attempts = max(row.attempts for row in keep)
+        session.commit()
+        return outbox.mail_turn(_deliver(session, ids, attempts, msg, now))
+
+    try:
+        return outbox.drain(people, turn)
     finally:
         session.close()
-    return sent

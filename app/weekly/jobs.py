@@ -8,7 +8,7 @@ schedulers, the CLI or a retry after a crash cannot do anything twice:
   (`SELECT ... FOR NO KEY UPDATE` on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises anyway),
   so the "is there a feature / did we alert" checks and the writes that follow are atomic;
 - a feature is unique per organisation and ISO week, the publication is a conditional UPDATE
-  (app/feature/service.py), and the webhook outbox rows are unique per webhook and event.
+  (app/weekly/publish.py), and the webhook outbox rows are unique per webhook and event.
 
 E-mail is sent after that transaction commits, never inside it. The curators' e-mails ("the
 candidate is ready", "it cannot be published") are at most once: the draft row or a
@@ -26,34 +26,25 @@ from __future__ import annotations
 
 import logging
 import secrets
-import smtplib
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
-from babel import dates
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from app import i18n, mail
 from app.config import get_settings
 from app.errors import N_
+from app.kernel import outbox
 from app.kernel.audit import AuditEvent, audit
 from app.kernel.clock import utcnow
-from app.kernel.locale import babel_locale
-from app.orgs.models import Organisation, Person
+from app.orgs.models import Organisation, Person, Role
 from app.recognition.jobs import describe_error, email_env, recipient_locale
-from app.weekly import service
-from app.weekly.models import (
-    ConsentAnswer,
-    Feature,
-    FeatureConsent,
-    FeatureStatus,
-    WebhookDelivery,
-)
+from app.weekly import consent, drafting, public, publish, schedule
+from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus, WebhookDelivery
 
 log = logging.getLogger("tod.jobs.feature")
 
@@ -113,7 +104,7 @@ def build_consent_message(consent: FeatureConsent, raw_token: str) -> EmailMessa
         "giver": rec.giver.name if rec is not None else "",
         "contest": feature.entry.contest.title if feature.entry is not None else "",
         "headline": feature.headline,
-        "values": [v.name for v in service.feature_values(feature)],
+        "values": [v.name for v in public.feature_values(feature)],
         "text": feature.body,
         "yes_url": f"{link}?answer=yes",
         "no_url": f"{link}?answer=no",
@@ -128,10 +119,23 @@ def build_consent_message(consent: FeatureConsent, raw_token: str) -> EmailMessa
 
 def _when(moment: datetime, org: Organisation, locale: str) -> str:
     """ "mandag 30. november 07:00" in the organisation's zone and the reader's language."""
-    local = moment.astimezone(ZoneInfo(org.timezone))
-    bl = babel_locale(locale)
-    day = dates.format_skeleton("MMMMEEEEd", local, locale=bl)
-    return f"{day} {dates.format_time(local, 'short', locale=bl)}"
+    day, time = schedule.moment_text(org, moment, locale, day="short")
+    return f"{day} {time}"
+
+
+def curators(session: Session, org: Organisation) -> list[Person]:
+    """Who hears about the weekly pick and problems: active curators and admins."""
+    return list(
+        session.exec(
+            select(Person)
+            .where(
+                Person.org_id == org.id,
+                col(Person.active).is_(True),
+                col(Person.role).in_([Role.curator, Role.admin]),
+            )
+            .order_by(col(Person.id))
+        )
+    )
 
 
 def _curator_message(
@@ -160,12 +164,12 @@ def _names(people: list[Person]) -> str:
 
 
 def ready_messages(
-    session: Session, org: Organisation, feature: Feature, sched: service.WeekSchedule
+    session: Session, org: Organisation, feature: Feature, sched: schedule.WeekSchedule
 ) -> list[EmailMessage]:
     url = f"{get_settings().base_url}/{org.slug}/curate/{feature.id}"
-    pending = service.pending_people(feature)
+    pending = consent.pending_people(feature)
     out = []
-    for person in service.curators(session, org):
+    for person in curators(session, org):
         locale = recipient_locale(person)
         drafted_from = (
             N_("The weekly pick drafted week %(week)s from the winning photo by %(names)s.")
@@ -193,15 +197,15 @@ def ready_messages(
 
 
 def alert_messages(
-    session: Session, org: Organisation, outcome: service.PublishResult
+    session: Session, org: Organisation, outcome: publish.PublishResult
 ) -> list[EmailMessage]:
     sched = outcome.schedule
     feature = outcome.feature
     base = get_settings().base_url
     url = f"{base}/{org.slug}/curate" + (f"/{feature.id}" if feature is not None else "")
-    pending = service.pending_people(feature) if feature is not None else []
+    pending = consent.pending_people(feature) if feature is not None else []
     out = []
-    for person in service.curators(session, org):
+    for person in curators(session, org):
         locale = recipient_locale(person)
         values = {
             "week": sched.label,
@@ -225,12 +229,6 @@ def _send_all(messages: list[EmailMessage]) -> int:
     return sent
 
 
-def _unreachable(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and not isinstance(
-        exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
-    )
-
-
 # --- the weekly job -----------------------------------------------------------------------
 
 
@@ -250,7 +248,7 @@ def _locked_org(session: Session, *, org_id: int | None = None, slug: str = "") 
 
 
 def _claim_alert(
-    session: Session, org: Organisation, sched: service.WeekSchedule, code: str
+    session: Session, org: Organisation, sched: schedule.WeekSchedule, code: str
 ) -> bool:
     """True the first time for this organisation and week (the caller holds the org lock)."""
     target = f"week {sched.label}"
@@ -271,15 +269,15 @@ def _tick_org(session: Session, org_id: int, now: datetime) -> tuple[list[str], 
     org = _locked_org(session, org_id=org_id)
     lines: list[str] = []
     outbox: list[EmailMessage] = []
-    for sched in service.open_weeks(org, now):
+    for sched in schedule.open_weeks(org, now):
         label = f"{org.slug} {sched.label}"
-        picked = service.pick_week(session, org, year=sched.year, week=sched.week, now=now)
+        picked = drafting.pick_week(session, org, year=sched.year, week=sched.week, now=now)
         if picked.created and picked.feature is not None:
             lines.append(f"{label}: drafted feature {picked.feature.id}")
             outbox += ready_messages(session, org, picked.feature, sched)
         if now < sched.publish_at:
             continue
-        outcome = service.publish_week(session, org, year=sched.year, week=sched.week, now=now)
+        outcome = publish.publish_week(session, org, year=sched.year, week=sched.week, now=now)
         if outcome.code == "published" and outcome.feature is not None:
             lines.append(f"{label}: published feature {outcome.feature.id}")
         elif outcome.needs_curator and _claim_alert(session, org, sched, outcome.code):
@@ -331,66 +329,67 @@ def send_consent_requests(
 ) -> int:
     """E-mail the queued consent questions (of one feature, or all); returns e-mails sent."""
     now = now or utcnow()
-    sent = 0
     session = session_factory()
-    try:
-        for _ in range(batch):
-            session.expire_all()
-            stmt = (
-                select(FeatureConsent)
-                .join(Feature, col(Feature.id) == FeatureConsent.feature_id)
-                .where(
-                    FeatureConsent.answer == ConsentAnswer.pending,
-                    col(FeatureConsent.token_hash).startswith(service.QUEUED),
-                    col(FeatureConsent.asked_at) <= now,
-                    col(Feature.status).in_([FeatureStatus.draft, FeatureStatus.approved]),
-                    col(Feature.created_at) >= now - service.ASK_HORIZON,
-                )
+
+    def turn(unreachable: set[Hashable]) -> outbox.Turn | None:
+        if unreachable:
+            return None  # the mail server did not answer: the others wait for the next run
+        session.expire_all()
+        stmt = (
+            select(FeatureConsent)
+            .join(Feature, col(Feature.id) == FeatureConsent.feature_id)
+            .where(
+                FeatureConsent.answer == ConsentAnswer.pending,
+                col(FeatureConsent.token_hash).startswith(consent.QUEUED),
+                col(FeatureConsent.asked_at) <= now,
+                col(Feature.status).in_([FeatureStatus.draft, FeatureStatus.approved]),
+                col(Feature.created_at) >= now - consent.ASK_HORIZON,
             )
-            if feature_id is not None:
-                stmt = stmt.where(Feature.id == feature_id)
-            row = session.exec(
-                stmt.order_by(col(FeatureConsent.asked_at), col(FeatureConsent.id))
-                .limit(1)
-                .with_for_update(skip_locked=True, of=FeatureConsent)
-            ).first()
-            if row is None:
-                break
-            raw = secrets.token_urlsafe(32)
-            digest = service.token_digest(raw)
-            try:
-                msg = build_consent_message(row, raw)
-            except Exception:  # a broken template must not stop the other questions
-                log.exception("could not render the consent e-mail %s", row.id)
-                row.asked_at = now + RETRY
-                session.add(row)
-                session.commit()
-                continue
-            row.token_hash = digest
-            row.asked_at = now
+        )
+        if feature_id is not None:
+            stmt = stmt.where(Feature.id == feature_id)
+        row = session.exec(
+            stmt.order_by(col(FeatureConsent.asked_at), col(FeatureConsent.id))
+            .limit(1)
+            .with_for_update(skip_locked=True, of=FeatureConsent)
+        ).first()
+        if row is None:
+            return None
+        raw = secrets.token_urlsafe(32)
+        digest = consent.token_digest(raw)
+        try:
+            msg = build_consent_message(row, raw)
+        except Exception:  # a broken template must not stop the other questions
+            log.exception("could not render the consent e-mail %s", row.id)
+            row.asked_at = now + RETRY
             session.add(row)
             session.commit()
-            try:
-                mail.send(msg)
-            except Exception as exc:  # retried later with a new link; the job goes on
-                session.execute(
-                    update(FeatureConsent)
-                    .where(
-                        col(FeatureConsent.id) == row.id,
-                        col(FeatureConsent.token_hash) == digest,
-                        col(FeatureConsent.answer) == ConsentAnswer.pending,
-                    )
-                    .values(token_hash=service.placeholder(service.QUEUED), asked_at=now + RETRY)
+            return outbox.HANDLED
+        row.token_hash = digest
+        row.asked_at = now
+        session.add(row)
+        session.commit()
+        try:
+            mail.send(msg)
+        except Exception as exc:  # retried later with a new link; the job goes on
+            session.execute(
+                update(FeatureConsent)
+                .where(
+                    col(FeatureConsent.id) == row.id,
+                    col(FeatureConsent.token_hash) == digest,
+                    col(FeatureConsent.answer) == ConsentAnswer.pending,
                 )
-                session.commit()
-                log.warning("consent e-mail %s failed: %s", row.id, describe_error(exc))
-                if _unreachable(exc):
-                    break
-                continue
-            sent += 1
+                .values(token_hash=consent.placeholder(consent.QUEUED), asked_at=now + RETRY)
+            )
+            session.commit()
+            log.warning("consent e-mail %s failed: %s", row.id, describe_error(exc))
+            return outbox.mail_turn(exc)
+        return outbox.mail_turn(None)
+
+    try:
+        return outbox.drain(batch, turn)
     finally:
         session.close()
-    return sent
 
 
 # --- by hand: `python -m app weekly pick|publish` -----------------------------------------
@@ -422,16 +421,16 @@ def pick_now(
         org = _find_org(session, slug)
         if org is None:
             return Outcome(2, f"no organisation with slug {slug!r}")
-        year, wk = week or service.week_of(org, now)
-        sched = service.schedule(org, year, wk)
+        year, wk = week or schedule.week_of(org, now)
+        sched = schedule.schedule(org, year, wk)
         label = f"{org.slug} {sched.label}"
         if now >= sched.closes_at:
             return Outcome(1, f"{label}: the week is over; nothing was picked")
-        picked = service.pick_week(session, org, year=year, week=wk, now=now)
+        picked = drafting.pick_week(session, org, year=year, week=wk, now=now)
         feature = picked.feature
         if picked.created and feature is not None and picked.candidate is not None:
             feature_id = feature.id
-            pending = len(service.pending_people(feature))
+            pending = len(consent.pending_people(feature))
             result = Outcome(
                 0,
                 f"{label}: drafted feature {feature.id} from {_subject_label(feature)} "
@@ -482,13 +481,13 @@ def publish_now(
         if org is None:
             return Outcome(2, f"no organisation with slug {slug!r}")
         if week is None:
-            sched = service.due_week(org, now)
+            sched = schedule.due_week(org, now)
             if sched is None:
                 return Outcome(0, f"{org.slug}: no publication is due now; nothing to do")
             year, wk = sched.year, sched.week
         else:
             year, wk = week
-        outcome = service.publish_week(session, org, year=year, week=wk, now=now, early=True)
+        outcome = publish.publish_week(session, org, year=year, week=wk, now=now, early=True)
         label = f"{org.slug} {outcome.schedule.label}"
         feature = outcome.feature
         if outcome.code == "published" and feature is not None:
@@ -503,7 +502,7 @@ def publish_now(
                 0, f"{label}: published feature {feature.id}; {queued} webhook delivery(ies) queued"
             )
         else:
-            names = _names(service.pending_people(feature)) if feature is not None else ""
+            names = _names(consent.pending_people(feature)) if feature is not None else ""
             text = PUBLISH_TEXT[outcome.code].format(names=names)
             result = Outcome(0 if outcome.code == "already_published" else 1, f"{label} {text}")
         session.commit()

@@ -1,54 +1,40 @@
-"""Ukens ESS pages: curation (candidates, editor, archive), the members' archive, consent."""
+"""Ukens ESS for members: the archive and its pages, and answering the consent question."""
 
-import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
-from babel import dates
-from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
-from markupsafe import Markup
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from app import i18n
-from app.access import CuratorDep, MemberDep
-from app.config import get_settings
-from app.contests.models import ContestEntry
-from app.db import SessionDep, SessionFactoryDep
-from app.embed import service as embed
-from app.errors import N_, Invalid, NotFound, Problem
+from app.access import MemberDep
+from app.db import SessionDep
+from app.errors import Invalid, NotFound
 from app.kernel.clock import utcnow
-from app.kernel.locale import babel_locale
-from app.kernel.scope import in_org
-from app.media import service as media
-from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person
-from app.recognition.models import Recognition
 from app.security import PROTECT
-from app.web import env, field_errors, is_safe_next, redirect, render
-from app.weekly import service
-from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+from app.web import is_safe_next, redirect, render
+from app.weekly import presentation, public, schedule
+from app.weekly.consent import (
+    NOT_FOUND_TOKEN,
+    answer_consent,
+    answer_consent_by_token,
+    consent_for_token,
+)
+from app.weekly.models import Feature, FeatureConsent
 
 router = APIRouter(prefix="/{org}", include_in_schema=False)
 # The one-click page from the consent e-mail: the person may not be signed in on that device.
 public_router = APIRouter(include_in_schema=False)
 
-PREVIEW_TEMPLATE = "embed/_feature.html"
-
-
 # --- access -------------------------------------------------------------------------------
-
-
-def feature_for_curator(session: Session, org: Organisation, feature_id: int) -> Feature:
-    return in_org(session, org, Feature, feature_id)
 
 
 def public_feature(session: Session, org: Organisation, feature_id: int) -> Feature:
     """A feature members may read: published, not withdrawn, everyone named still agrees."""
-    feature = in_org(session, org, Feature, feature_id)
-    if not (service.is_public(session, feature) and embed.is_public(feature)):
+    feature = public.public_feature(session, org, feature_id)
+    if feature is None:
         raise NotFound()
     return feature
 
@@ -61,581 +47,22 @@ def consent_of(session: Session, person: Person, consent_id: int) -> FeatureCons
     return consent
 
 
-# --- presentation helpers -----------------------------------------------------------------
-
-
-def reason_texts(request: Request, reasons: list[dict[str, Any]]) -> list[str]:
-    """The ranking's reasons in plain language ("7 reactions from 5 colleagues")."""
-    cat = i18n.catalog(i18n.request_locale(request))
-    _, n_ = cat.gettext, cat.ngettext
-    by_code = {r.get("code"): r for r in reasons}
-    out: list[str] = []
-    for reason in reasons:
-        code = reason.get("code")
-        if code == "reactions":
-            count = int(reason.get("count", 0))
-            if "colleagues" in by_code:
-                people = int(by_code["colleagues"].get("count", 0))
-                text = n_(
-                    "%(num)d reaction from %(people)s", "%(num)d reactions from %(people)s", count
-                ) % {
-                    "num": count,
-                    "people": n_("%(num)d colleague", "%(num)d colleagues", people)
-                    % {"num": people},
-                }
-            else:
-                text = n_("%(num)d reaction", "%(num)d reactions", count) % {"num": count}
-            out.append(text)
-        elif code == "colleagues":
-            if "reactions" not in by_code:
-                count = int(reason.get("count", 0))
-                out.append(
-                    n_(
-                        "Reactions from %(num)d colleague",
-                        "Reactions from %(num)d colleagues",
-                        count,
-                    )
-                    % {"num": count}
-                )
-        elif code == "substance":
-            out.append(
-                _("A story with substance (%(num)d characters)") % {"num": int(reason["chars"])}
-            )
-        elif code in ("value_rest", "department_rest"):
-            name = str(reason.get("value") or reason.get("department") or "")
-            weeks = reason.get("weeks")
-            if weeks is None:
-                out.append(_("%(name)s has never been featured") % {"name": name})
-            else:
-                out.append(
-                    n_(
-                        "%(name)s not featured for %(num)d week",
-                        "%(name)s not featured for %(num)d weeks",
-                        int(weeks),
-                    )
-                    % {"name": name, "num": int(weeks)}
-                )
-        elif code in ("recipient_rest", "photographer_rest"):
-            weeks = reason.get("weeks")
-            photographer = code == "photographer_rest"
-            if weeks is None:
-                out.append(
-                    _("The photographer has never been featured")
-                    if photographer
-                    else _("The person seen has never been featured")
-                )
-            else:
-                text = (
-                    n_(
-                        "The photographer was last featured %(num)d week ago",
-                        "The photographer was last featured %(num)d weeks ago",
-                        int(weeks),
-                    )
-                    if photographer
-                    else n_(
-                        "The person seen was last featured %(num)d week ago",
-                        "The person seen was last featured %(num)d weeks ago",
-                        int(weeks),
-                    )
-                )
-                out.append(text % {"num": int(weeks)})
-        elif code == "recent":
-            days = int(reason.get("days", 0))
-            out.append(
-                _("Given today")
-                if days == 0
-                else n_("Given %(num)d day ago", "Given %(num)d days ago", days) % {"num": days}
-            )
-        elif code == "recent_results":
-            days = int(reason.get("days", 0))
-            out.append(
-                _("Results announced today")
-                if days == 0
-                else n_(
-                    "Results announced %(num)d day ago",
-                    "Results announced %(num)d days ago",
-                    days,
-                )
-                % {"num": days}
-            )
-        elif code == "contest_winner":
-            out.append(
-                _("Won the photo competition %(contest)s") % {"contest": reason.get("contest", "")}
-            )
-        elif code == "votes":
-            count = int(reason.get("count", 0))
-            out.append(n_("%(num)d vote", "%(num)d votes", count) % {"num": count})
-        elif code == "jury":
-            out.append(_("Chosen by the jury."))
-    return out
-
-
-def when(request: Request, org: Organisation, value: datetime) -> str:
-    """ "mandag 23. november kl. 07:00": the reader's language, the organisation's clock."""
-    code = i18n.request_locale(request)
-    locale = babel_locale(code)
-    tz = dates.get_timezone(org.timezone)
-    day = "{} {}".format(
-        dates.format_date(value.astimezone(tz), "EEEE", locale=locale),
-        dates.format_skeleton("MMMMd", value, tzinfo=tz, locale=locale),
-    )
-    time = dates.format_time(value, "short", tzinfo=tz, locale=locale)
-    _ = i18n.gettext_for(request)
-    return _("%(day)s at %(time)s") % {"day": day, "time": time}
-
-
-def next_moments(org: Organisation, now: datetime) -> tuple[datetime, datetime]:
-    """The next weekly pick and the next publication after `now` (UTC)."""
-    year, week = service.week_of(org, now)
-    following = service.week_of(org, now + timedelta(weeks=1))
-    previous = service.week_of(org, now - timedelta(weeks=1))
-    weeks = [service.schedule(org, y, w) for y, w in (previous, (year, week), following)]
-    pick = min(s.pick_at for s in weeks if s.pick_at > now)
-    publish = min(s.publish_at for s in weeks if s.publish_at > now)
-    return pick, publish
-
-
-def _schedule(request: Request, org: Organisation, now: datetime) -> dict[str, str | bool]:
-    pick, publish = next_moments(org, now)
-    return {
-        "next_pick": when(request, org, pick),
-        "next_publish": when(request, org, publish),
-        "auto_publish": org.auto_publish,
-    }
-
-
-def preview_html(
-    request: Request,
-    session: Session,
-    org: Organisation,
-    feature: Feature,
-    *,
-    headline: str | None = None,
-    body: str | None = None,
-) -> tuple[Markup, Markup]:
-    """The widget's own fragment for `feature` with the text as typed: (phone, intranet)."""
-    template = env.get_template(PREVIEW_TEMPLATE)
-    saved = feature.headline, feature.body
-    # Shown, never stored: the saved text is put back before anything can flush.
-    with session.no_autoflush:
-        try:
-            if headline is not None:
-                feature.headline = headline
-            if body is not None:
-                feature.body = body
-            # Member-only photo URLs: the widget's public photo route refuses drafts.
-            widget = embed.widget_context(
-                session, org, feature, member_urls=True, gettext=i18n.gettext_for(request)
-            )
-            ctx = {
-                "request": request,
-                "locale": i18n.request_locale(request),
-                **widget,
-                "heading": "h3",
-            }
-            html = template.render(ctx)
-        finally:
-            feature.headline, feature.body = saved
-    # The fragment is shown twice on the page: the second copy gets its own ids. Quotes in
-    # user text are escaped by then, so only real attributes match.
-    wide = _ID_ATTR.sub(lambda m: f'{m.group(1)}="wide-', html)
-    # Autoescaped template output: user text in it is already escaped.
-    return Markup(html), Markup(wide)  # noqa: S704
-
-
-_ID_ATTR = re.compile(r'\b(id|aria-labelledby|aria-describedby|for)="')
-
-
-# --- curation -----------------------------------------------------------------------------
-
-
-def _week_feature(session: Session, org: Organisation, now: datetime) -> Feature | None:
-    """This week's feature, else last week's while it is still on its way to publication."""
-    year, week = service.week_of(org, now)
-    this_week = service.week_feature(session, org, year, week)
-    if this_week is not None:
-        return this_week
-    last = service.week_feature(session, org, *service.week_of(org, now - timedelta(weeks=1)))
-    if last is not None and last.status in (FeatureStatus.draft, FeatureStatus.approved):
-        return last
-    return None
-
-
-def _curate_page(
-    request: Request,
-    session: Session,
-    m: CuratorDep,
-    *,
-    error: str | None = None,
-    status_code: int = 200,
-) -> Response:
-    now = utcnow()
-    year, week = service.week_of(m.org, now)
-    candidates = service.candidates(session, m.org, year=year, week=week, now=now)
-    current = _week_feature(session, m.org, now)
-    return render(
-        request,
-        "weekly/curate.html",
-        {
-            "year": year,
-            "week": week,
-            "candidates": [(c, reason_texts(request, c.reasons)) for c in candidates],
-            "current": current,
-            "published_when": when(request, m.org, current.published_at)
-            if current is not None and current.published_at is not None
-            else "",
-            "schedule": _schedule(request, m.org, now),
-            # The service refuses to replace a published feature; say so before anyone tries.
-            "can_pick": current is None
-            or current.published_at is None
-            or (current.iso_year, current.iso_week) != (year, week),
-            "error": error,
-        },
-        status_code=status_code,
-    )
-
-
-@router.get("/curate")
-def curate(request: Request, session: SessionDep, m: CuratorDep) -> Response:
-    return _curate_page(request, session, m)
-
-
-def _send_consent_requests(factory: Callable[[], Session], feature_id: int) -> None:
-    service.send_consent_requests(factory, feature_id)
-
-
-@router.post("/curate/pick", dependencies=PROTECT)
-def pick(
-    request: Request,
-    session: SessionDep,
-    factory: SessionFactoryDep,
-    background: BackgroundTasks,
-    m: CuratorDep,
-    recognition_id: Annotated[str, Form(max_length=20)] = "",
-    entry_id: Annotated[str, Form(max_length=20)] = "",
-) -> Response:
-    """Draft this week's feature from a candidate and open it in the editor."""
-    _ = i18n.gettext_for(request)
-    subject: service.Subject | None = None
-    if recognition_id.isdigit() and not entry_id:
-        rec = session.get(Recognition, int(recognition_id))
-        subject = rec if rec is not None and rec.org_id == m.org.id else None
-    elif entry_id.isdigit() and not recognition_id:
-        entry = session.get(ContestEntry, int(entry_id))
-        subject = entry if entry is not None and entry.contest.org_id == m.org.id else None
-    if subject is None:
-        return _curate_page(
-            request,
-            session,
-            m,
-            error=_("Choose a candidate from the list."),
-            status_code=422,
-        )
-    now = utcnow()
-    year, week = service.week_of(m.org, now)
-    try:
-        feature = service.draft_feature(
-            session, m.org, subject, year=year, week=week, actor=m.person, now=now
-        )
-    except Invalid as exc:
-        session.rollback()
-        return _curate_page(request, session, m, error=_(exc.first.message), status_code=422)
-    session.commit()
-    assert feature.id is not None
-    background.add_task(_send_consent_requests, factory, feature.id)
-    return redirect(
-        request,
-        f"/{m.org.slug}/curate/{feature.id}",
-        message=_("Drafted. Edit the text and approve it when everyone named has agreed."),
-    )
-
-
-@router.get("/curate/archive")
-def curate_archive(request: Request, session: SessionDep, m: CuratorDep) -> Response:
-    """Every feature that went out, withdrawn ones too, newest first."""
-    features = session.exec(
-        select(Feature)
-        .where(
-            Feature.org_id == m.org.id,
-            col(Feature.status).in_([FeatureStatus.published, FeatureStatus.withdrawn]),
-        )
-        .order_by(col(Feature.iso_year).desc(), col(Feature.iso_week).desc())
-        .limit(200)
-    ).all()
-    return render(request, "weekly/curate_archive.html", {"features": features})
-
-
-def _editor(
-    request: Request,
-    session: Session,
-    m: CuratorDep,
-    feature: Feature,
-    *,
-    headline: str | None = None,
-    body: str | None = None,
-    errors: dict[str, str] | None = None,
-    status_code: int = 200,
-    block: str | None = None,
-) -> Response:
-    headline = feature.headline if headline is None else headline
-    body = feature.body if body is None else body
-    consents = sorted(feature.consents, key=lambda c: c.person.name)
-    missing = [c for c in consents if c.answer != ConsentAnswer.yes]
-    return render(
-        request,
-        "weekly/editor.html",
-        {
-            "feature": feature,
-            "headline": headline,
-            "body": body,
-            "errors": errors or {},
-            "consents": consents,
-            "consent_missing": missing,
-            "preview": preview_html(request, session, m.org, feature, headline=headline, body=body),
-            "editable": feature.status in (FeatureStatus.draft, FeatureStatus.approved),
-            "reasons": reason_texts(request, feature.reasons),
-            "publish_when": _publish_when(request, m.org, feature),
-            "subject_photo": service.subject_photo(feature),
-            "max_upload_mb": get_settings().max_upload_mb,
-            "headline_max": service.HEADLINE_MAX,
-            "body_max": service.BODY_MAX,
-        },
-        status_code=status_code,
-        block=block,
-    )
-
-
-def _publish_when(request: Request, org: Organisation, feature: Feature) -> str:
-    """When an approved feature goes out: its week's publish moment, or soon if that passed."""
-    _ = i18n.gettext_for(request)
-    moment = service.schedule(org, feature.iso_year, feature.iso_week).publish_at
-    if moment > utcnow():
-        return when(request, org, moment)
-    return _("within a few minutes")
-
-
-@router.get("/curate/{feature_id}")
-def editor(request: Request, session: SessionDep, m: CuratorDep, feature_id: int) -> Response:
-    return _editor(request, session, m, feature_for_curator(session, m.org, feature_id))
-
-
-@router.get("/curate/{feature_id}/preview")
-def editor_preview(
-    request: Request,
-    session: SessionDep,
-    m: CuratorDep,
-    feature_id: int,
-    headline: Annotated[str, Query(max_length=500)] = "",
-    body: Annotated[str, Query(max_length=3000)] = "",
-) -> Response:
-    """The preview with the text as typed (htmx, while editing); nothing is stored.
-
-    Without htmx it is the editor itself, showing the text given.
-    """
-    feature = feature_for_curator(session, m.org, feature_id)
-    return _editor(request, session, m, feature, headline=headline, body=body, block="preview")
-
-
-@router.post("/curate/{feature_id}", dependencies=PROTECT)
-def save(
-    request: Request,
-    session: SessionDep,
-    m: CuratorDep,
-    feature_id: int,
-    headline: Annotated[str, Form(max_length=500)] = "",
-    body: Annotated[str, Form(max_length=3000)] = "",
-) -> Response:
-    feature = feature_for_curator(session, m.org, feature_id)
-    _ = i18n.gettext_for(request)
-    try:
-        service.update_draft(session, feature, headline=headline, body=body, actor=m.person)
-    except Invalid as exc:
-        session.rollback()
-        return _editor(
-            request,
-            session,
-            m,
-            feature,
-            headline=headline,
-            body=body,
-            errors=field_errors(request, exc.errors),
-            status_code=422,
-        )
-    session.commit()
-    return redirect(request, f"/{m.org.slug}/curate/{feature_id}", message=_("Saved."))
-
-
-class PhotoChoice(StrEnum):
-    keep = "keep"  # leave it as it is (a photo another curator uploaded stays theirs)
-    none = "none"  # no photo
-    subject = "subject"  # the recognition's or the winning entry's own photo
-    upload = "upload"  # one the curator uploads now
-
-
-@router.post("/curate/{feature_id}/photo", dependencies=PROTECT)
-def choose_photo(
-    request: Request,
-    session: SessionDep,
-    m: CuratorDep,
-    feature_id: int,
-    choice: Annotated[str, Form(max_length=20)] = "",
-    photo: Annotated[UploadFile | None, File()] = None,
-    photo_alt: Annotated[str, Form(max_length=1000)] = "",
-) -> Response:
-    """Choose the feature's photo: none, the one that came with it, or a new upload.
-
-    A sync route runs in the threadpool, so processing an upload here keeps the event loop free.
-    """
-    feature = feature_for_curator(session, m.org, feature_id)
-    _ = i18n.gettext_for(request)
-    image: MediaImage | None = None
-    try:
-        try:
-            picked = PhotoChoice(choice)
-        except ValueError:
-            raise Invalid(
-                {"photo": Problem("choice", N_("Choose one of the photo options."))}
-            ) from None
-        if picked == PhotoChoice.keep:
-            return redirect(
-                request, f"/{m.org.slug}/curate/{feature_id}#photo-h", message=_("Nothing changed.")
-            )
-        if picked == PhotoChoice.subject:
-            image = service.subject_photo(feature)
-            if image is None:
-                raise Invalid(
-                    {"photo": Problem("no_photo", N_("It came without a photo. Upload one."))}
-                )
-        elif picked == PhotoChoice.upload:
-            if photo is None or not media.has_file(photo):
-                raise Invalid({"photo": Problem("empty", N_("Choose a photo to upload."))})
-            image = media.save_upload(session, m.org, m.person, photo, alt=photo_alt)
-        service.set_photo(session, feature, image, actor=m.person)
-    except Invalid as exc:
-        session.rollback()  # an uploaded photo's files go with it (app/media/service.py)
-        session.refresh(feature)
-        return _editor(
-            request,
-            session,
-            m,
-            feature,
-            errors=field_errors(request, exc.errors),
-            status_code=422,
-        )
-    session.commit()
-    message = _("The photo is saved.") if image is not None else _("It has no photo now.")
-    return redirect(request, f"/{m.org.slug}/curate/{feature_id}#photo-h", message=message)
-
-
-@router.post("/curate/{feature_id}/approve", dependencies=PROTECT)
-def approve(request: Request, session: SessionDep, m: CuratorDep, feature_id: int) -> Response:
-    """Approve for publication; while someone named has not answered, it waits for them."""
-    feature = feature_for_curator(session, m.org, feature_id)
-    _ = i18n.gettext_for(request)
-    try:
-        service.approve(session, feature, m.person)
-    except Invalid as exc:
-        session.rollback()
-        return _editor(
-            request,
-            session,
-            m,
-            feature,
-            errors={"approve": _(exc.first.message)},
-            status_code=422,
-        )
-    session.commit()
-    return redirect(
-        request,
-        f"/{m.org.slug}/curate/{feature_id}",
-        message=_("Approved. It will be published at the scheduled time.")
-        if service.consent_state(feature) == "ok"
-        else _(
-            "Approved. It will be published at the scheduled time if everyone named has agreed."
-        ),
-    )
-
-
-@router.post("/curate/{feature_id}/withdraw", dependencies=PROTECT)
-def withdraw(
-    request: Request,
-    session: SessionDep,
-    m: CuratorDep,
-    feature_id: int,
-    confirm: Annotated[str, Form(max_length=5)] = "",
-) -> Response:
-    feature = feature_for_curator(session, m.org, feature_id)
-    _ = i18n.gettext_for(request)
-    if confirm != "1":
-        return _editor(
-            request,
-            session,
-            m,
-            feature,
-            errors={"confirm": _("Tick the box to confirm that you want to withdraw it.")},
-            status_code=422,
-        )
-    try:
-        service.withdraw(session, feature, m.person)
-    except Invalid as exc:
-        session.rollback()
-        return _editor(
-            request, session, m, feature, errors={"confirm": _(exc.first.message)}, status_code=422
-        )
-    session.commit()
-    return redirect(
-        request,
-        f"/{m.org.slug}/curate/{feature_id}",
-        message=_("Withdrawn from the intranet, the archive and the feed."),
-    )
-
-
-@router.post("/curate/{feature_id}/ask/{consent_id}", dependencies=PROTECT)
-def ask_again(
-    request: Request,
-    session: SessionDep,
-    factory: SessionFactoryDep,
-    background: BackgroundTasks,
-    m: CuratorDep,
-    feature_id: int,
-    consent_id: int,
-) -> Response:
-    """Send the consent e-mail again to someone who has not answered."""
-    feature = feature_for_curator(session, m.org, feature_id)
-    consent = next((c for c in feature.consents if c.id == consent_id), None)
-    if consent is None:
-        raise NotFound()
-    _ = i18n.gettext_for(request)
-    try:
-        service.ask_again(session, consent, actor=m.person)
-    except Invalid as exc:
-        session.rollback()
-        return _editor(
-            request, session, m, feature, errors={"consent": _(exc.first.message)}, status_code=422
-        )
-    session.commit()
-    background.add_task(_send_consent_requests, factory, feature_id)
-    return redirect(
-        request,
-        f"/{m.org.slug}/curate/{feature_id}",
-        message=_("We asked %(name)s again by e-mail.") % {"name": consent.person.name},
-    )
-
-
 # --- for members --------------------------------------------------------------------------
 
 
 @router.get("/features")
 def archive(request: Request, session: SessionDep, m: MemberDep) -> Response:
     # The same rule as the widget: what the intranet may show, members see here.
-    features = [f for f in service.archive(session, m.org, limit=50) if embed.is_public(f)]
-    _pick, publish = next_moments(m.org, utcnow())
+    features = public.archive(session, m.org, limit=50)
+    publish = schedule.next_publish_at(m.org, utcnow())
     return render(
         request,
         "weekly/archive.html",
         {
-            "features": [(f, embed.public_people(f)) for f in features],
-            "next_publish": when(request, m.org, publish),
+            "features": [(f, public.public_people(f)) for f in features],
+            "next_publish": presentation.when(
+                m.org, publish, i18n.request_locale(request), i18n.gettext_for(request)
+            ),
         },
     )
 
@@ -648,8 +75,8 @@ def archive_item(request: Request, session: SessionDep, m: MemberDep, feature_id
         "weekly/feature.html",
         {
             "feature": feature,
-            "named": embed.public_people(feature),
-            "values": service.feature_values(feature),
+            "named": public.public_people(feature),
+            "values": public.feature_values(feature),
         },
     )
 
@@ -670,9 +97,7 @@ def answer(
     if answer not in ("yes", "no"):
         return redirect(request, back)
     try:
-        service.answer_consent(
-            session, person=m.person, feature=consent.feature, yes=answer == "yes"
-        )
+        answer_consent(session, person=m.person, feature=consent.feature, yes=answer == "yes")
     except Invalid as exc:
         session.rollback()
         return redirect(request, back, message=_(exc.first.message))
@@ -703,12 +128,12 @@ def consent_page(
     The e-mail's links carry the answer the person clicked: that button comes first.
     """
     _ = i18n.gettext_for(request)
-    consent = service.consent_for_token(session, token[:100])
+    consent = consent_for_token(session, token[:100])
     if consent is None:
         return render(
             request,
             "weekly/consent.html",
-            {"error": _(service.NOT_FOUND_TOKEN.message)},
+            {"error": _(NOT_FOUND_TOKEN.message)},
             status_code=400,
         )
     return render(
@@ -729,7 +154,7 @@ def consent_answer(
     if answer not in ("yes", "no"):
         return consent_page(request, session, token, "")
     try:
-        consent = service.answer_consent_by_token(session, token[:100], answer == "yes")
+        consent = answer_consent_by_token(session, token[:100], answer == "yes")
     except Invalid as exc:
         session.rollback()
         return render(
