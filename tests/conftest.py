@@ -5,7 +5,9 @@ Each test runs inside a transaction that is rolled back, so tests never see each
 
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 # Settings for the app under test, before anything imports it.
@@ -146,28 +148,51 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     get_settings.cache_clear()
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[Any]:
-    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
-    from email import message_from_bytes, policy
+class Inbox:
+    """What a loopback SMTP server received, in order (filled from the server's thread)."""
 
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self.url = ""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def wait_for(self, match: Callable[[Any], bool], timeout: float = 15, after: int = 0) -> Any:
+        """The first message from index `after` on that `match`es, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for msg in list(self.messages[after:]):
+                if match(msg):
+                    return msg
+            if time.monotonic() > deadline:
+                seen = [(m["To"], m["Subject"]) for m in self.messages]
+                raise AssertionError(f"no matching e-mail within {timeout} s; got {seen}")
+            time.sleep(0.05)
+
+
+@contextmanager
+def smtp_inbox() -> Iterator[Inbox]:
+    """A real SMTP server on loopback (aiosmtpd) for as long as the block runs."""
     from aiosmtpd.controller import Controller
 
     from tests.pg import _free_port
 
-    class Inbox:
-        def __init__(self) -> None:
-            self.messages: list[Any] = []
-
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-            return "250 OK"
-
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     controller.start()
-    inbox.url = f"smtp://127.0.0.1:{controller.port}"  # type: ignore[attr-defined]
+    inbox.url = f"smtp://127.0.0.1:{controller.port}"
     try:
         yield inbox
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Inbox]:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+    with smtp_inbox() as inbox:
+        yield inbox
