@@ -50,6 +50,33 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[PG_ENV] = _cluster.start()
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--dist loadgroup` on pytest 9: put the xdist_group name back into the node ids.
+
+    pytest-xdist (3.8) groups tests by an "@group" suffix it writes to `item._nodeid`, which
+    pytest 9 no longer reads (a node id is a structured `item._id`): every group was spread
+    over the workers, so `tests/test_real_server.py` started its servers on both and the
+    browser tests shared nothing. Once xdist's own suffix shows in `item.nodeid` this does
+    nothing.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    import copy
+
+    for item in items:
+        names = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        node_id: Any = getattr(item, "_id", None)
+        if not names or "@" in item.nodeid or not hasattr(node_id, "_str_cache"):
+            continue
+        grouped = copy.copy(node_id)
+        object.__setattr__(grouped, "_str_cache", f"{item.nodeid}@{'_'.join(sorted(names))}")
+        item._id = grouped
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _cluster is not None:
         _cluster.stop()
