@@ -43,6 +43,7 @@ pytestmark = pytest.mark.xdist_group("real_server")
 
 ROOT = Path(__file__).resolve().parent.parent
 ORG = "realby"
+API = f"/api/v1/orgs/{ORG}"
 SECRET = "real-server-test-secret-0123456789-abcdefghijklmnop"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Longer than the SQLite busy timeout (10 s): a request stuck behind a lock answers 500 first.
@@ -61,9 +62,9 @@ CONCURRENT_CSV = "".join(
     f"samtidig{n}@realby.no,Samtidig {n},Teknisk,Driftsoperatør,employee\n"
     for n in range(1, CONCURRENT_WRITERS + 1)
 )
-# Tokens made with `python -m app token create` before the server's first request, and with
-# the admin's tokens page once it runs (a CLI start costs seconds on a busy machine). Most are
-# first used by a write, the case that took the write lock twice.
+# Tokens made before the first test with `python -m app token create` and, once the server
+# runs, with the admin's tokens page (a CLI start costs seconds on a busy machine). All but the
+# leader's (a GET) are first used by a write, the case that took the write lock twice.
 CLI_TOKENS = ("ansatt4",)
 PAGE_TOKENS = ("kurator", "leder", "ansatt1", "ansatt2", "ansatt3", "ansatt5")
 
@@ -100,6 +101,18 @@ def photo_file(name: str = "photo.jpg") -> tuple[str, bytes, str]:
     return (name, jpeg(), "image/jpeg")
 
 
+NAMES = {
+    line.split(",")[0].split("@")[0]: line.split(",")[1]
+    for line in (PEOPLE_CSV + CONCURRENT_CSV).splitlines()[1:]
+}
+
+
+@dataclass
+class Directory:
+    people: dict[str, int]  # by e-mail user part: "ansatt1"
+    values: dict[str, int]  # by name
+
+
 # --- the server -----------------------------------------------------------------------------
 
 
@@ -116,7 +129,7 @@ class Server:
     unsafe_operations: dict[tuple[str, str], re.Pattern[str]] = field(default_factory=dict)
     called: set[tuple[str, str]] = field(default_factory=set)
     log_checked: int = 0
-    directory: "Directory | None" = None
+    directory: Directory | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cli(self, *args: str, expect: int = 0) -> str:
@@ -170,7 +183,7 @@ class Server:
         )
 
     def api(self, who: str) -> httpx.Client:
-        """A client with `who`'s token (made with the CLI before the server's first request)."""
+        """A client with `who`'s token, made before the tests started and not used yet."""
         return self.client(self.tokens[who])
 
     def browser(self) -> "Browser":
@@ -282,7 +295,7 @@ def server(
                     code = None
     log_text = srv.log()
     found = problems(log_text)
-    assert not found, "the server logged problems:\n" + "\n".join(found)
+    assert not found, f"the server logged problems ({srv.log_path}):\n" + "\n".join(found)
     # uvicorn re-raises the SIGTERM it handled once it has shut down.
     stopped = code in (0, -signal.SIGTERM) and "Application shutdown complete" in log_text
     assert stopped, f"the server did not stop cleanly (exit {code}):\n{log_text[-3000:]}"
@@ -295,7 +308,7 @@ def _clean_server_log(server: Server) -> Iterator[None]:
     yield
     time.sleep(0.2)  # background tasks of the last response (e-mail) log after it
     found = server.new_log_problems()
-    assert not found, "the server logged problems:\n" + "\n".join(found)
+    assert not found, f"the server logged problems ({server.log_path}):\n" + "\n".join(found)
 
 
 # --- a browser: cookies, CSRF token from the page, magic link from the e-mail -------------
@@ -406,7 +419,7 @@ def browsers(server: Server) -> Iterator[dict[str, Browser]]:
 
 @pytest.fixture
 def apis(server: Server) -> Iterator[dict[str, httpx.Client]]:
-    """API clients by person, with the tokens the CLI made."""
+    """API clients by person, with the tokens made for them before the tests."""
     opened: dict[str, httpx.Client] = {}
 
     class Lazy(dict[str, httpx.Client]):
@@ -419,34 +432,18 @@ def apis(server: Server) -> Iterator[dict[str, httpx.Client]]:
         c.close()
 
 
-NAMES = {
-    line.split(",")[0].split("@")[0]: line.split(",")[1]
-    for line in (PEOPLE_CSV + CONCURRENT_CSV).splitlines()[1:]
-}
-
-
-@dataclass
-class Directory:
-    people: dict[str, int]  # by e-mail user part: "ansatt1"
-    values: dict[str, int]  # by name
-
-
 def people_and_values(server: Server) -> Directory:
     """Person and value ids, read once through the API (the leader's token: a GET first)."""
     found = server.directory
     if found is None:
         with server.api("leder") as c:
             by_name = {
-                p["name"]: p["id"]
-                for p in c.get(f"/api/v1/orgs/{ORG}/people", params={"limit": 200}).json()
+                p["name"]: p["id"] for p in c.get(f"{API}/people", params={"limit": 200}).json()
             }
-            values = {v["name"]: v["id"] for v in c.get(f"/api/v1/orgs/{ORG}/values").json()}
+            values = {v["name"]: v["id"] for v in c.get(f"{API}/values").json()}
         found = Directory({who: by_name[name] for who, name in NAMES.items()}, values)
         server.directory = found
     return found
-
-
-API = f"/api/v1/orgs/{ORG}"
 
 
 def give_in_page(b: Browser, to: list[int], value: int, text: str, **extra: Any) -> int:
@@ -683,6 +680,12 @@ def test_ukens_ess_is_picked_agreed_approved_published_and_shown_in_the_widget(
         script = intranet.get(f"/embed/{ORG}/widget.js")
         assert script.status_code == 200 and "javascript" in script.headers["content-type"]
         assert intranet.get(f"/embed/{ORG}/theme.css").status_code == 200
+
+        # Withdrawn: its photo is gone from the intranet at once (checked at every request).
+        curator.page(editor)
+        curator.submit(f"{editor}/withdraw", {"confirm": "1"})
+        assert intranet.get(data["feature"]["image"]["src"]).status_code == 404
+    assert members.get(f"/{ORG}/features/{feature}").status_code == 404
 
 
 def _windows(submit: tuple[float, float], vote: tuple[float, float]) -> dict[str, str]:
