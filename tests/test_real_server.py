@@ -618,6 +618,38 @@ def mail_text(msg: Any) -> str:
     return str(msg.get_body(preferencelist=("plain",)).get_content())
 
 
+def test_settings_and_a_people_import_from_the_admin_page(
+    server: Server, browsers: Any, apis: Any
+) -> None:
+    member = browsers["ansatt5"]
+    member.page(f"/{ORG}/me")
+    member.submit("/lang", {"lang": "en", "next": f"/{ORG}/me"})
+    assert '<html lang="en"' in member.page(f"/{ORG}/me").text
+    member.submit(f"/{ORG}/me/language", {"lang": ""})
+    member.submit(f"/{ORG}/me/notifications", {"email_frequency": "daily", "feature_choice": "ask"})
+
+    # The import runs as a background task after the answer, in sessions of its own.
+    admin = browsers["admin"]
+    admin.page(f"/{ORG}/admin/people/import")
+    csv = (
+        "email,name,department,title,role\n"
+        "nina.ny@realby.no,Nina Ny,Skole,Rektor,leader\n"
+        "ansatt5@realby.no,Eva Ansatt,Teknisk,Overingeniør,employee\n"
+    )
+    started = admin.submit(
+        f"/{ORG}/admin/people/import", files={"file": ("folk.csv", csv.encode(), "text/csv")}
+    )
+    job = started.headers["location"]
+    deadline = time.monotonic() + 20
+    while 'hx-trigger="every 1s"' in (progress := admin.page(job).text):
+        assert time.monotonic() < deadline, progress[-2000:]
+        time.sleep(0.2)
+    assert 'class="error"' not in progress, progress[-2000:]
+    found = apis["leder"].get(f"{API}/people", params={"q": "Rektor"}).json()
+    assert [p["name"] for p in found] == ["Nina Ny"]
+    assert apis["leder"].get(f"{API}/people", params={"q": "Overingeniør"}).json()
+
+
 def consent_link(server: Server, who: str, after: int) -> str:
     """The one-click link of the newest consent e-mail to `who` that still works.
 
