@@ -217,6 +217,9 @@ def _server_env(database_url: str, port: int, tmp: Path, smtp_url: str) -> dict[
             "TOD_MEDIA_URL": f"file:{tmp / 'media'}",
             "TOD_HOST": "127.0.0.1",
             "TOD_PORT": str(port),
+            # Whatever a developer's .env says: one process, and a log line per request.
+            "TOD_WORKERS": "1",
+            "TOD_LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -482,6 +485,8 @@ def test_the_server_is_healthy_ready_and_describes_its_api(server: Server) -> No
         assert "Secure" not in login.headers["set-cookie"]
         assert c.get(f"/{ORG}/", follow_redirects=False).headers["location"].startswith("/login")
     assert ("POST", "/api/v1/orgs/{org}/media") in server.unsafe_operations
+    log = server.log()
+    assert "scheduler started" in log and "dev mode" not in log, log
 
 
 def test_a_fresh_tokens_first_request_is_a_photo_upload(server: Server, apis: Any) -> None:
