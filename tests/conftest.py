@@ -5,7 +5,9 @@ Each test runs inside a transaction that is rolled back, so tests never see each
 
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 # Settings for the app under test, before anything imports it.
@@ -46,6 +48,33 @@ def pytest_configure(config: pytest.Config) -> None:
 
     _cluster = Cluster()
     os.environ[PG_ENV] = _cluster.start()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--dist loadgroup` on pytest 9: put the xdist_group name back into the node ids.
+
+    pytest-xdist (3.8) groups tests by an "@group" suffix it writes to `item._nodeid`, which
+    pytest 9 no longer reads (a node id is a structured `item._id`): every group was spread
+    over the workers, so `tests/test_real_server.py` started its servers on both and the
+    browser tests shared nothing. Once xdist's own suffix shows in `item.nodeid` this does
+    nothing.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    import copy
+
+    for item in items:
+        names = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        node_id: Any = getattr(item, "_id", None)
+        if not names or "@" in item.nodeid or not hasattr(node_id, "_str_cache"):
+            continue
+        grouped = copy.copy(node_id)
+        object.__setattr__(grouped, "_str_cache", f"{item.nodeid}@{'_'.join(sorted(names))}")
+        item._id = grouped
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -146,28 +175,51 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     get_settings.cache_clear()
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[Any]:
-    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
-    from email import message_from_bytes, policy
+class Inbox:
+    """What a loopback SMTP server received, in order (filled from the server's thread)."""
 
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self.url = ""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def wait_for(self, match: Callable[[Any], bool], timeout: float = 15, after: int = 0) -> Any:
+        """The first message from index `after` on that `match`es, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for msg in list(self.messages[after:]):
+                if match(msg):
+                    return msg
+            if time.monotonic() > deadline:
+                seen = [(m["To"], m["Subject"]) for m in self.messages]
+                raise AssertionError(f"no matching e-mail within {timeout} s; got {seen}")
+            time.sleep(0.05)
+
+
+@contextmanager
+def smtp_inbox() -> Iterator[Inbox]:
+    """A real SMTP server on loopback (aiosmtpd) for as long as the block runs."""
     from aiosmtpd.controller import Controller
 
     from tests.pg import _free_port
 
-    class Inbox:
-        def __init__(self) -> None:
-            self.messages: list[Any] = []
-
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-            return "250 OK"
-
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     controller.start()
-    inbox.url = f"smtp://127.0.0.1:{controller.port}"  # type: ignore[attr-defined]
+    inbox.url = f"smtp://127.0.0.1:{controller.port}"
     try:
         yield inbox
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Inbox]:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+    with smtp_inbox() as inbox:
+        yield inbox
