@@ -6,7 +6,7 @@ export UV_COMPILE_BYTECODE := 1
 export VIRTUAL_ENV := $(CURDIR)/.venv
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest install install-dev vendor system-deps messages clean bench
+.PHONY: run test lint typecheck pytest pytest-future pytest-past install install-dev vendor system-deps messages clean bench
 
 run: install vendor
 	$(PY) -m app db upgrade
@@ -24,6 +24,16 @@ typecheck:
 
 pytest:
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# The suite must pass on any date: the same run with the machine's clock moved (faketime, from
+# system-deps, also reaches the PostgreSQL cluster and child processes). Not part of `make test`.
+DATE_CHECK := $(PY) -m pytest -p no:cacheprovider -n 2 --dist loadgroup --ignore=tests/e2e
+
+pytest-future: install-dev vendor system-deps
+	faketime '+400 days' $(DATE_CHECK) $(PYTEST_ARGS)
+
+pytest-past: install-dev vendor system-deps
+	faketime '-40 days' $(DATE_CHECK) $(PYTEST_ARGS)
 
 # --- installation -------------------------------------------------------------------------
 .venv/bin/python:
@@ -52,12 +62,14 @@ static/vendor/htmx.min.js: node_modules/.installed
 
 vendor: static/vendor/htmx.min.js
 
-# The browser and database the test suite drives (Debian packages; needs root).
+# The browser and database the test suite drives, and faketime for `make pytest-future`
+# (Debian packages; needs root).
 system-deps:
 	@if ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-		|| ! ls /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf >/dev/null 2>&1; then \
-		echo "installing chromium, an emoji font and postgresql from Debian"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-color-emoji postgresql >/dev/null; \
+		|| ! ls /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf >/dev/null 2>&1 \
+		|| ! command -v faketime >/dev/null; then \
+		echo "installing chromium, an emoji font, postgresql and faketime from Debian"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-color-emoji postgresql faketime >/dev/null; \
 	fi
 
 # --- translations -------------------------------------------------------------------------

@@ -60,8 +60,9 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-# HTTP glue that lives with its feature: an ASGI middleware guarding the upload size.
-HTTP_GLUE = {"app.media.limits"}
+# HTTP glue that lives with its feature: an ASGI middleware guarding the upload size, and the
+# widget's memo with the ASGI fast path that answers from it.
+HTTP_GLUE = {"app.media.limits", "app.embed.memo"}
 
 
 def is_route_module(name: str) -> bool:

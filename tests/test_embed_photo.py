@@ -4,6 +4,7 @@ that serves a feature's own photo only while the feature is public."""
 import io
 import re
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -249,7 +250,11 @@ def test_photo_route_serves_the_public_features_photo(client, db, world, variant
 
 def test_photo_of_an_archived_public_feature_is_served_too(client, db, world):
     """The Atom feed shows older features with their photos."""
-    old = feature_with_photo(db, world, week=(2026, 46), published_at=utcnow().replace(year=2025))
+    # A year ago, whatever today is (replace(year=...) fails on 29 February, and is no older
+    # than today in 2025).
+    old = feature_with_photo(
+        db, world, week=(2026, 46), published_at=utcnow() - timedelta(days=365)
+    )
     rec2 = give(db, world["giver"], [world["anne"]], [world["value"]], feature_consent=True)
     make_feature(db, world["org"], rec2, consents=[(world["anne"], "yes")], week=(2026, 47))
     assert fresh(client, photo_path(old, world["image"], "800.webp")).status_code == 200

@@ -20,6 +20,8 @@ from tests.pg import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # 10:00 in Oslo (winter time)
+# The whole app under test runs at NOW: routes, defaults and jobs alike, on any real date.
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 AFTER_UNDO = NOW + timedelta(seconds=giving.UNDO_SECONDS)
 SCRIPT = "<script>alert(1)</script> was great"
 IMG = '"><img src=x onerror=alert(1)> helped'

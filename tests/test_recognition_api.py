@@ -951,18 +951,14 @@ def test_moderation_needs_a_short_reason(client, db, reason, code):
 # --- today's progress ---------------------------------------------------------------------
 
 
-def _freeze(monkeypatch: pytest.MonkeyPatch, at: datetime) -> None:
-    monkeypatch.setattr("app.recognition.api.utcnow", lambda: at)
-
-
-def test_today_counts_in_the_organisations_time_zone(client, db, monkeypatch):
+def test_today_counts_in_the_organisations_time_zone(client, db, time_machine):
     w = make_world(db)
     w.org.daily_goal = 4
     db.add(w.org)
     db.flush()
     # 00:30 on 11 March in Oslo (CET) is still 10 March in UTC.
     now = datetime(2025, 3, 10, 23, 30, tzinfo=UTC)
-    _freeze(monkeypatch, now)
+    time_machine.move_to(now, tick=False)
     give(db, w.me, [w.nurse], [w.e], now=datetime(2025, 3, 10, 23, 5, tzinfo=UTC))  # 00:05 today
     give(
         db, w.me, [w.teacher], [w.e], now=datetime(2025, 3, 10, 22, 55, tzinfo=UTC)
@@ -977,10 +973,10 @@ def test_today_counts_in_the_organisations_time_zone(client, db, monkeypatch):
     assert response.json() == {"given_today": 1, "goal": 4, "streak": 2, "date": "2025-03-11"}
 
 
-def test_today_counts_private_ones_and_not_other_peoples(client, db, monkeypatch):
+def test_today_counts_private_ones_and_not_other_peoples(client, db, time_machine):
     w = make_world(db)
     now = utcnow()
-    _freeze(monkeypatch, now)
+    time_machine.move_to(now, tick=False)
     give(db, w.me, [w.nurse], [w.e], now=now - timedelta(seconds=2), visibility="private")
     give(db, w.me, [w.teacher], [w.e], now=now - timedelta(seconds=1))
     give(db, w.nurse, [w.me], [w.e], now=now - timedelta(seconds=1))
@@ -1000,10 +996,10 @@ def test_today_counts_private_ones_and_not_other_peoples(client, db, monkeypatch
         ([2, 3], 0),
     ],
 )
-def test_streak_of_days_in_a_row(client, db, monkeypatch, days_given, streak):
+def test_streak_of_days_in_a_row(client, db, time_machine, days_given, streak):
     w = make_world(db)
     now = datetime(2025, 6, 12, 10, 0, tzinfo=UTC)  # 12:00 in Oslo (CEST)
-    _freeze(monkeypatch, now)
+    time_machine.move_to(now, tick=False)
     for days in days_given:
         # Late in the evening, local time: a UTC day would put some on the wrong date.
         evening = datetime(2025, 6, 12 - days, 21, 45, tzinfo=UTC) if days else now
@@ -1013,10 +1009,10 @@ def test_streak_of_days_in_a_row(client, db, monkeypatch, days_given, streak):
     assert body["given_today"] == (1 if 0 in days_given else 0)
 
 
-def test_streak_uses_local_days_around_midnight(client, db, monkeypatch):
+def test_streak_uses_local_days_around_midnight(client, db, time_machine):
     w = make_world(db)
     # 00:30 on 12 June in Oslo = 22:30 UTC on 11 June.
-    _freeze(monkeypatch, datetime(2025, 6, 11, 22, 30, tzinfo=UTC))
+    time_machine.move_to(datetime(2025, 6, 11, 22, 30, tzinfo=UTC), tick=False)
     give(db, w.me, [w.nurse], [w.e], now=datetime(2025, 6, 11, 22, 10, tzinfo=UTC))  # 00:10 12 June
     give(db, w.me, [w.nurse], [w.e], now=datetime(2025, 6, 10, 22, 20, tzinfo=UTC))  # 00:20 11 June
     body = client.get(api(w.org, "/me/today"), headers=bearer(db, w.me)).json()

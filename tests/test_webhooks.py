@@ -20,7 +20,6 @@ from sqlmodel import Session, col, select
 
 from app.db import new_session
 from app.kernel.audit import AuditEvent
-from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person, Value
 from app.weekly import webhook_delivery, webhooks
 from app.weekly.models import (
@@ -37,6 +36,8 @@ from tests.helpers import give, login, make_org, make_person, make_value, post_f
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # Monday of ISO week 48, 07:00 in Oslo
+# The whole app under test runs at NOW: routes, defaults and jobs alike, on any real date.
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 SHORT = 0.3  # seconds: the client's total timeout in these tests
 EN = {"Accept-Language": "en"}
 
@@ -917,8 +918,8 @@ def test_send_a_test_sends_the_current_feature_marked_as_a_test(
     rows = deliveries(db)
     assert [(r.webhook_id, r.event) for r in rows] == [(generic.id, "test"), (teams.id, "test")]
 
-    # The route enqueues on the real clock, so the deliveries are due by the real clock too.
-    assert webhook_delivery.deliver_due(factory, now=utcnow() + timedelta(minutes=1)) == 2
+    # The route enqueues on the app's clock, which this module holds at NOW.
+    assert webhook_delivery.deliver_due(factory, now=NOW + timedelta(minutes=1)) == 2
     got = receiver.on("/ok")[0]
     assert got.headers["x-tod-event"] == "feature.test"
     assert (got.json["event"], got.json["headline"]) == ("feature.test", "Denne uka")

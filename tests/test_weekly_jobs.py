@@ -638,6 +638,11 @@ def cli_db(tmp_path):
     upgrade(url)
     engine = make_engine(url)
     env = {"TOD_DATABASE_URL": url, "TOD_ENV": "dev", "PATH": "/usr/bin:/bin"}
+    # The command shares the test's clock: when faketime moves it (CONTRIBUTING.md), the
+    # command's recognitions are not in its future.
+    env.update(
+        {k: v for k, v in os.environ.items() if k == "LD_PRELOAD" or k.startswith("FAKETIME")}
+    )
 
     def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
