@@ -223,3 +223,38 @@ def smtp_server() -> Iterator[Inbox]:
     """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
     with smtp_inbox() as inbox:
         yield inbox
+
+
+@pytest.fixture
+def factory(db_connection: Connection) -> Any:
+    """Sessions for background jobs inside the test transaction: their commits are savepoints."""
+    return lambda: _joined_session(db_connection)
+
+
+@pytest.fixture
+def inbox(smtp_server: Any, settings_env: Any) -> Any:
+    """The real SMTP server on loopback, with the app sending its mail there."""
+    settings_env(smtp_url=smtp_server.url, base_url="https://tod.example")
+    return smtp_server
+
+
+@pytest.fixture
+def receiver() -> Iterator[Any]:
+    """A real HTTP server on loopback: answers by path (/ok, /fail, /hang, ...), remembers each POST."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from tests.helpers import Receiver, receiver_handler
+
+    state = Receiver()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), receiver_handler(state))
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield state
+    finally:
+        state.release.set()
+        server.shutdown()
+        server.server_close()  # waits for the handler threads
+        thread.join()

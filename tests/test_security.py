@@ -10,7 +10,6 @@ from sqlmodel import select
 from app.auth.models import ApiToken
 from app.auth.service import create_api_token
 from app.contests.models import Contest, ContestEntry
-from app.main import create_app
 from app.media.models import MediaImage
 from app.models import (
     AuditEvent,
@@ -32,45 +31,30 @@ from app.weekly.models import (
     WebhookKind,
 )
 from tests.helpers import (
+    PUBLIC_ORG_ROUTES,
+    all_routes,
     csrf_token,
     give,
     login,
+    make_contest,
     make_department,
+    make_entry,
     make_org,
     make_person,
     make_value,
+    org_routes,
     post_form,
 )
-from tests.test_contests import make_contest, make_entry
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def _routes() -> list[tuple[str, APIRoute]]:
-    """Every API route of the app with its full path (routers are included lazily)."""
-
-    def walk(routes):
-        for r in routes:
-            if isinstance(r, APIRoute):
-                yield r.path, r
-            elif hasattr(r, "effective_route_contexts"):
-                for ctx in r.effective_route_contexts():
-                    if isinstance(ctx.original_route, APIRoute):
-                        yield ctx.path, ctx.original_route
-
-    return list(walk(create_app().routes))
-
-
 def _unsafe_routes() -> list[tuple[str, str]]:
-    return sorted((m, path) for path, r in _routes() for m in r.methods & UNSAFE)
-
-
-def _org_routes() -> list[tuple[str, str]]:
-    return sorted((m, path) for path, r in _routes() for m in r.methods if "{org}" in path)
+    return sorted((m, path) for path, r in all_routes() for m in r.methods & UNSAFE)
 
 
 def test_route_listing_sees_the_routes():
-    paths = {path for path, _ in _routes()}
+    paths = {path for path, _ in all_routes()}
     assert {"/login", "/{org}/", "/api/v1/orgs/{org}/me"} <= paths
 
 
@@ -86,7 +70,7 @@ def _dependency_calls(route: APIRoute) -> set:
 
 @pytest.mark.parametrize("method,path", _unsafe_routes())
 def test_every_unsafe_route_checks_csrf(method, path):
-    route = next(r for p, r in _routes() if p == path and method in r.methods)
+    route = next(r for p, r in all_routes() if p == path and method in r.methods)
     assert csrf_protect in _dependency_calls(route), f"{method} {path} has no CSRF check"
 
 
@@ -262,21 +246,6 @@ def _snapshot(db, org):
     return rows
 
 
-# Public by design: colours only, so that any page (and later the widget) can be themed.
-# The intranet widget is public and read-only: tests/test_embed.py proves that it shows only
-# published features and the names of people who agreed. Its photo route
-# (/embed/{org}/photo/{feature_id}/{image_id}/{variant}) is public too, but stays off this
-# list: it takes ids, so the isolation test below tries it with another organisation's.
-PUBLIC_ORG_ROUTES = {
-    ("GET", "/{org}/theme.css"),
-    ("GET", "/embed/{org}/feature"),
-    ("GET", "/embed/{org}/feature.json"),
-    ("GET", "/embed/{org}/feed.atom"),
-    ("GET", "/embed/{org}/widget.js"),
-    ("GET", "/embed/{org}/theme.css"),
-}
-
-
 def test_public_org_routes_reveal_no_names(client, two_orgs):
     _a, b, _admin_a, _ = two_orgs
     css = client.get(f"/{b.slug}/theme.css")
@@ -303,7 +272,7 @@ def _fill(path, slug, b_rows):
 
 
 def _isolation_cases():
-    for method, path in _org_routes():
+    for method, path in org_routes():
         if (method, path) in PUBLIC_ORG_ROUTES:
             continue
         yield method, path, "other org"

@@ -2,7 +2,6 @@
 
 import json
 import re
-import secrets
 import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -14,61 +13,27 @@ from babel import dates
 from fastapi.testclient import TestClient
 
 from app.kernel.clock import utcnow
-from app.orgs.models import Organisation, Person
-from app.recognition.models import Recognition, Visibility
-from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+from app.orgs.models import Organisation
+from app.recognition.models import Visibility
+from app.weekly.models import ConsentAnswer, Feature, FeatureStatus
 from app.weekly.schedule import next_publish_at
-from tests.helpers import give, login, make_org, make_person, make_value
+from tests.helpers import (
+    ATOM,
+    INTRANET,
+    fresh,
+    give,
+    login,
+    make_feature,
+    make_org,
+    make_person,
+    make_value,
+)
 
-INTRANET = "https://intranett.asnes.example"
-ATOM = "{http://www.w3.org/2005/Atom}"
 EMBED_PATHS = ["feature", "feature.json", "feed.atom", "widget.js", "theme.css"]
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)> "quoted"'
 
 
 # --- data -----------------------------------------------------------------------------------
-
-
-def make_feature(
-    db,
-    org: Organisation,
-    rec: Recognition | None,
-    *,
-    consents: list[tuple[Person, str]] = (),
-    status: FeatureStatus = FeatureStatus.published,
-    week: tuple[int, int] = (2026, 47),
-    headline: str = "Nattevakta som reddet julebordet",
-    body: str = "Anne tok en ekstra vakt på kort varsel.\n\nHele avdelingen takker.",
-    published_at: datetime | None = None,
-    **overrides: Any,
-) -> Feature:
-    """A feature as the weekly pick and a curator would leave it, with consent answers."""
-    now = utcnow()
-    feature = Feature(
-        org=org,
-        recognition=rec,
-        iso_year=week[0],
-        iso_week=week[1],
-        status=status,
-        headline=headline,
-        body=body,
-        published_at=(published_at or now - timedelta(hours=2))
-        if status in (FeatureStatus.published, FeatureStatus.withdrawn)
-        else None,
-        **overrides,
-    )
-    for person, answer in consents:
-        feature.consents.append(
-            FeatureConsent(
-                person=person,
-                answer=ConsentAnswer(answer),
-                token_hash=secrets.token_hex(32),
-                answered_at=None if answer == ConsentAnswer.pending else now,
-            )
-        )
-    db.add(feature)
-    db.flush()
-    return feature
 
 
 @pytest.fixture
@@ -99,12 +64,6 @@ def world(db):
 def publish_for_anne(db, world, **kw: Any) -> Feature:
     """Published with Anne's yes. Bjørn has no consent row at all: he must not be named."""
     return make_feature(db, world["org"], world["rec"], consents=[(world["anne"], "yes")], **kw)
-
-
-def fresh(client: TestClient, url: str, **headers: str):
-    """A request from a browser that has never been here: no cookies at all."""
-    client.cookies.clear()
-    return client.get(url, headers=headers)
 
 
 # --- what it shows --------------------------------------------------------------------------
@@ -507,7 +466,7 @@ def test_atom_feed_is_valid_and_lists_published_features(client, db, world):
 
 
 def test_atom_announces_competition_results_without_names_or_photos(client, db, world):
-    from tests.test_contests import make_contest, make_entry
+    from tests.helpers import make_contest, make_entry
 
     publish_for_anne(db, world, published_at=utcnow() - timedelta(days=3))
     now = utcnow()
@@ -701,14 +660,14 @@ def test_preview_fragment_renders_with_widget_context(client, db, world):
 
 # Public routes that take ids besides the organisation (the photo) stay out of
 # PUBLIC_ORG_ROUTES, so that test_security's tenant isolation test tries them with another
-# organisation's ids; tests/test_embed_photo.py proves what they serve.
+# organisation's ids; tests/embed/test_embed_photo.py proves what they serve.
 ID_EMBED_ROUTES = ["/embed/{org}/photo/{feature_id}/{image_id}/{variant}"]
 
 
 def _public_embed_routes() -> list[str]:
-    from tests.test_security import PUBLIC_ORG_ROUTES, _org_routes
+    from tests.helpers import PUBLIC_ORG_ROUTES, org_routes
 
-    routes = sorted(path for method, path in _org_routes() if path.startswith("/embed/"))
+    routes = sorted(path for method, path in org_routes() if path.startswith("/embed/"))
     embed_public = sorted(path for method, path in PUBLIC_ORG_ROUTES if path.startswith("/embed/"))
     with_ids = [path for path in routes if re.search(r"\{(?!org\})", path)]
     assert with_ids == ID_EMBED_ROUTES, "a new /embed/{org}/... route with ids needs its own tests"

@@ -5,31 +5,36 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from PIL import Image
 
-from app.contests.models import ContestEntry, EntryStatus
+from app.contests.models import EntryStatus
 from app.kernel.clock import utcnow
 from app.media import service as media
-from app.media.models import MediaImage
 from app.media.storage import get_storage
 from app.recognition.models import Visibility
 from app.weekly import public
 from app.weekly.models import ConsentAnswer, Feature, FeatureStatus
-from tests.helpers import give, login, make_org, make_person, make_value
-from tests.test_contests import make_contest
-from tests.test_embed import ATOM, INTRANET, fresh, make_feature
+from tests.helpers import (
+    ATOM,
+    INTRANET,
+    entry_feature,
+    feature_with_photo,
+    fresh,
+    give,
+    jpeg,
+    login,
+    make_contest,
+    make_feature,
+    make_org,
+    make_person,
+    make_value,
+    photo_path,
+)
 
 HEADLINE = "Nattevakta som reddet julebordet"
 SIZES = 'sizes="(min-width: 42rem) 40rem, calc(100vw - 2rem)"'
-
-
-def jpeg(width: int = 1000, height: int = 750, colour: tuple[int, int, int] = (30, 90, 160)):
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
 
 
 @pytest.fixture
@@ -54,15 +59,6 @@ def world(db):
         "image": image,
         "other": other,
     }
-
-
-def feature_with_photo(db, world, **kw: Any) -> Feature:
-    kw.setdefault("image", world["image"])
-    return make_feature(db, world["org"], world["rec"], consents=[(world["anne"], "yes")], **kw)
-
-
-def photo_path(feature: Feature, image: MediaImage, variant: str, slug: str = "asnes") -> str:
-    return f"/embed/{slug}/photo/{feature.id}/{image.id}/{variant}"
 
 
 def assert_plain_404(response) -> None:
@@ -360,30 +356,6 @@ def test_a_missing_file_is_a_404_not_an_error(client, db, world):
 
 
 # --- a photo competition's winner as the feature ------------------------------------------------
-
-
-def entry_feature(db, world, *, status: str = "approved", contest_org=None) -> Feature:
-    author = world["anne"]
-    contest = make_contest(db, contest_org or world["org"], "closed")
-    entry = ContestEntry(
-        contest_id=contest.id,
-        author_id=author.id,
-        image_id=world["image"].id,
-        caption="Morgen på Flisa",
-        people_consent=True,
-        status=EntryStatus(status),
-    )
-    db.add(entry)
-    db.flush()
-    return make_feature(
-        db,
-        world["org"],
-        None,
-        entry=entry,
-        image=world["image"],
-        consents=[(author, "yes")],
-        headline="Vinnerbildet",
-    )
 
 
 def test_winning_entry_feature_shows_and_serves_its_photo(client, db, world):

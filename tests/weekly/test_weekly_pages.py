@@ -490,7 +490,7 @@ def test_home_and_archive_show_only_published_consented(client, db, world, statu
 
 
 def test_members_see_the_features_photo_on_home_archive_and_page(client, db, world):
-    from tests.test_contests import make_image
+    from tests.helpers import make_image
 
     feature = make_feature(
         db, world.org, world.rec, status=FeatureStatus.published, answers={world.hero.id: "yes"}

@@ -12,8 +12,16 @@ from app.contests import jobs, results, voting
 from app.contests.models import Contest, ContestEntry, ContestVote, WinnerRule
 from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person
-from tests.helpers import give, login, make_department, make_org, make_person, make_value
-from tests.test_contests import make_contest, make_entry
+from tests.helpers import (
+    give,
+    login,
+    make_contest,
+    make_department,
+    make_entry,
+    make_org,
+    make_person,
+    make_value,
+)
 
 EN = {"Accept-Language": "en"}
 CARD_RE = re.compile(r'id="(rec|contest)-(\d+)-(?:title|results)"')
@@ -30,14 +38,6 @@ def world(db):
     cid = make_person(db, org, name="Cid Colleague", department_id=dept.id)
     voters = [make_person(db, org, name=f"Velger {i}") for i in range(3)]
     return org, values, ann, bob, cid, voters
-
-
-@pytest.fixture
-def factory(db_connection):
-    """The job's own sessions, inside the test's transaction (as the app fixture does)."""
-    from tests.conftest import _joined_session
-
-    return lambda: _joined_session(db_connection)
 
 
 def base_time() -> datetime:

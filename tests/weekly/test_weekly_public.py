@@ -30,10 +30,21 @@ from app.weekly.models import (
     WebhookDelivery,
     WebhookKind,
 )
-from tests.helpers import give, login, make_org, make_person, make_value
-from tests.test_contests import make_contest
-from tests.test_embed import INTRANET, fresh, make_feature
-from tests.test_embed_photo import entry_feature, feature_with_photo, jpeg, photo_path
+from tests.helpers import (
+    INTRANET,
+    entry_feature,
+    feature_with_photo,
+    fresh,
+    give,
+    jpeg,
+    login,
+    make_contest,
+    make_feature,
+    make_org,
+    make_person,
+    make_value,
+    photo_path,
+)
 
 SURFACES = (
     "widget",

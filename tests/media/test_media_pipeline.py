@@ -2,8 +2,6 @@
 that nothing but pixels comes out."""
 
 import io
-import struct
-import zlib
 
 import pillow_heif
 import pytest
@@ -11,98 +9,26 @@ from PIL import Image, ImageCms, ImageDraw, ImageOps
 
 from app.errors import Invalid
 from app.media import pipeline
+from tests.helpers import (
+    BAD_FILES,
+    BLUE,
+    GREEN,
+    RED,
+    STORE,
+    XMP,
+    close,
+    encode,
+    gps_exif,
+    heic,
+    phone_jpeg,
+    png_claiming,
+    upright_marker,
+)
 
-RED, BLUE, GREEN = (220, 30, 30), (30, 30, 220), (30, 200, 30)
 GPS_LAT = 60.6572  # Flisa
 
 
 # --- files ---------------------------------------------------------------------------------
-
-
-def upright_marker(width: int = 400, height: int = 300) -> Image.Image:
-    """A landscape photo with a red block in its top-left corner and green at the bottom."""
-    im = Image.new("RGB", (width, height), BLUE)
-    draw = ImageDraw.Draw(im)
-    draw.rectangle((0, 0, width // 4, height // 4), fill=RED)
-    draw.rectangle((0, height - height // 8, width, height), fill=GREEN)
-    return im
-
-
-def encode(im: Image.Image, fmt: str = "JPEG", **kw) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, fmt, **kw)
-    return buf.getvalue()
-
-
-def gps_exif(orientation: int = 1) -> Image.Exif:
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    exif[0x010F] = "PhoneMaker"
-    gps = exif.get_ifd(0x8825)
-    gps[1] = "N"
-    gps[2] = (60.0, 39.0, 26.0)
-    gps[3] = "E"
-    gps[4] = (12.0, 0.0, 47.0)
-    return exif
-
-
-XMP = (
-    b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
-    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-    b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" '
-    b'exif:GPSLatitude="60,39.4N"/></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
-)
-
-
-def phone_jpeg(orientation: int = 1, icc: bytes | None = None) -> bytes:
-    """A JPEG as a phone writes it: EXIF with GPS, XMP, a comment, maybe an ICC profile."""
-    extra = {"icc_profile": icc} if icc else {}
-    method = STORE[orientation]  # stored sideways as the sensor saw it; EXIF says how to turn
-    return encode(
-        upright_marker() if method is None else upright_marker().transpose(method),
-        "JPEG",
-        quality=92,
-        exif=gps_exif(orientation),
-        xmp=XMP,
-        comment=b"Taken at Flisa",
-        **extra,
-    )
-
-
-def heic(im: Image.Image, **kw) -> bytes:
-    buf = io.BytesIO()
-    pillow_heif.from_pillow(im).save(buf, quality=80, **kw)
-    return buf.getvalue()
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png_bomb(width: int = 20_000, height: int = 20_000) -> bytes:
-    """A real, decodable 1-bit PNG of width x height zeros: a few kilobytes on disk."""
-    compressor = zlib.compressobj(9)
-    row = b"\x00" * (1 + (width + 7) // 8)
-    body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", ihdr)
-        + png_chunk(b"IDAT", body)
-        + png_chunk(b"IEND", b"")
-    )
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header claims a size its data does not have."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 64)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", ihdr)
-        + png_chunk(b"IDAT", idat)
-        + png_chunk(b"IEND", b"")
-    )
 
 
 def p3_profile() -> bytes:
@@ -119,23 +45,7 @@ def decoded(variant: pipeline.Encoded) -> Image.Image:
     return im
 
 
-def close(a: tuple[int, ...], b: tuple[int, ...], tolerance: int = 40) -> bool:
-    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=False))
-
-
 # --- what passes ---------------------------------------------------------------------------
-
-# The transpose that undoes each orientation, to store an upright picture "as the phone did".
-STORE = {
-    1: None,
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
@@ -369,50 +279,6 @@ def _code(data: bytes, **kw) -> str:
     with pytest.raises(Invalid) as info:
         pipeline.process(data, **kw)
     return info.value.errors["photo"].code
-
-
-def _gif() -> bytes:
-    return encode(upright_marker(), "GIF")
-
-
-def _truncated_jpeg() -> bytes:
-    data = phone_jpeg()
-    return data[: len(data) // 2]
-
-
-def _avif() -> bytes:
-    return encode(upright_marker(), "AVIF")
-
-
-BAD_FILES = {
-    "html renamed to .jpg": (
-        b"<!DOCTYPE html><html><script>alert(1)</script></html>",
-        "unsupported",
-    ),
-    "svg": (
-        b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
-        b"<script>alert(1)</script></svg>",
-        "unsupported",
-    ),
-    "pdf": (
-        b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n",
-        "unsupported",
-    ),
-    "gif": (_gif, "unsupported"),
-    "avif (not on our list)": (_avif, "unsupported"),
-    "empty": (b"", "empty"),
-    "random bytes": (bytes(range(256)) * 8, "unsupported"),
-    "truncated jpeg": (_truncated_jpeg, "corrupt"),
-    "png signature then garbage": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, "corrupt"),
-    "decompression bomb (20 000 x 20 000)": (png_bomb, "too_many_pixels"),
-    "header claiming 50 000 x 50 000": (lambda: png_claiming(50_000, 50_000), "too_many_pixels"),
-    "header claiming 6 000 x 4 000 with no data": (lambda: png_claiming(6_000, 4_000), "corrupt"),
-    "jpeg signature then garbage": (b"\xff\xd8\xff\xe0" + b"\x00" * 200, "corrupt"),
-    "a strip 13 000 px long": (
-        lambda: encode(Image.new("L", (13_000, 2)), "PNG"),
-        "too_many_pixels",
-    ),
-}
 
 
 @pytest.mark.parametrize("name", BAD_FILES)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from jinja2.ext import babel_extract
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from app import i18n
 from app.orgs.models import EmailFrequency
@@ -18,27 +18,13 @@ from app.recognition.models import Notification
 from tests.helpers import make_org, make_person, make_value
 from tests.pg import _free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # 10:00 in Oslo (winter time)
 # The whole app under test runs at NOW: routes, defaults and jobs alike, on any real date.
 pytestmark = pytest.mark.time_machine(NOW, tick=False)
 AFTER_UNDO = NOW + timedelta(seconds=giving.UNDO_SECONDS)
 SCRIPT = "<script>alert(1)</script> was great"
 IMG = '"><img src=x onerror=alert(1)> helped'
-
-
-@pytest.fixture
-def factory(db_connection):
-    """Sessions for the jobs inside the test transaction: their commits are savepoints."""
-    return lambda: Session(
-        bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-
-
-@pytest.fixture
-def inbox(smtp_server, settings_env):
-    settings_env(smtp_url=smtp_server.url, base_url="https://tod.example")
-    return smtp_server
 
 
 @pytest.fixture

@@ -22,9 +22,22 @@ from app.orgs.models import Person
 from app.weekly import consent as consents
 from app.weekly import drafting, public, publish, ranking, schedule, scoring
 from app.weekly.models import ConsentAnswer, Feature, FeatureStatus
-from tests.helpers import login, make_org, make_person, make_value, post_form
-from tests.test_contests import make_entry, make_image
-from tests.test_weekly_service import PICK, PUBLISH, TUESDAY, WEEK, YEAR, Scene, reason
+from tests.helpers import (
+    PICK,
+    PUBLISH,
+    TUESDAY,
+    WEEK,
+    YEAR,
+    Scene,
+    login,
+    make_entry,
+    make_image,
+    make_org,
+    make_person,
+    make_value,
+    post_form,
+    reason,
+)
 
 ENTRY_CAPTION = "Morgentåke over Glomma fra kontorvinduet på rådhuset."
 

@@ -19,8 +19,7 @@ from app.db import make_engine, new_session
 from app.errors import Invalid
 from app.media.models import MediaImage
 from app.migrate import upgrade
-from tests.helpers import make_org, make_person
-from tests.test_contests import make_contest, make_entry, make_image
+from tests.helpers import make_contest, make_entry, make_image, make_org, make_person
 
 THREADS = 8
 

@@ -1,15 +1,11 @@
 """Webhooks: Teams cards and signed JSON, sent once, retried, never blocking; the admin pages."""
 
-import contextlib
-import json
 import re
 import secrets
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,7 +30,7 @@ from app.weekly.models import (
 )
 from tests.helpers import give, login, make_org, make_person, make_value, post_form
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # Monday of ISO week 48, 07:00 in Oslo
 # The whole app under test runs at NOW: routes, defaults and jobs alike, on any real date.
 pytestmark = pytest.mark.time_machine(NOW, tick=False)
@@ -45,104 +41,7 @@ EN = {"Accept-Language": "en"}
 # --- a real HTTP receiver on loopback -----------------------------------------------------
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]  # names in lower case
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Receiver:
-    """What the handlers saw, and switches that change how they answer."""
-
-    def __init__(self) -> None:
-        self.requests: list[Received] = []
-        self.lock = threading.Lock()
-        self.up = False  # /flaky answers 503 until this is set
-        self.release = threading.Event()  # ends /hang and /drip at teardown
-        self.url = ""
-
-    def on(self, path: str) -> list[Received]:
-        with self.lock:
-            return [r for r in self.requests if urlsplit(r.path).path == path]
-
-
-def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            path = urlsplit(self.path).path
-            with receiver.lock:
-                receiver.requests.append(
-                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                )
-            with contextlib.suppress(OSError):  # the client gave up: nobody to answer
-                self._answer(path)
-
-        def _answer(self, path: str) -> None:
-            if path == "/hang":
-                receiver.release.wait(10)
-            if path == "/drip":
-                # Headers a byte at a time: no single read waits long, the whole never ends.
-                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
-                give_up = time.monotonic() + 3  # a client without a deadline fails slowly
-                while not receiver.release.wait(0.05) and time.monotonic() < give_up:
-                    self.wfile.write(b"X-Drip: 1\r\n")
-                return
-            if path == "/slow":
-                time.sleep(0.05)
-            status = {
-                "/ok": 200,
-                "/accepted": 202,
-                "/slow": 200,
-                "/fail": 500,
-                "/hang": 200,
-                "/redirect": 302,
-                "/flaky": 200 if receiver.up else 503,
-            }[path]
-            payload = b"boom: the receiver broke" if status >= 500 else b""
-            self.send_response(status)
-            if path == "/redirect":
-                self.send_header("Location", f"{receiver.url}/ok?sig=redirect-secret")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield state
-    finally:
-        state.release.set()
-        server.shutdown()
-        server.server_close()  # waits for the handler threads
-        thread.join()
-
-
 # --- data ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def factory(db_connection):
-    """Sessions for the job inside the test transaction: their commits are savepoints."""
-    return lambda: Session(
-        bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
 
 
 @dataclass
@@ -952,7 +851,7 @@ def test_scheduler_runs_the_delivery_job_every_30_seconds():
 
 def test_the_photo_goes_with_the_message_as_a_public_jpeg(db, scene):
     from app.embed import service as embed
-    from tests.test_contests import make_image
+    from tests.helpers import make_image
 
     s = scene
     hero = make_person(db, s.org, name="Kari Nordmann")

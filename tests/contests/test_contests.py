@@ -21,92 +21,24 @@ from app.errors import Invalid, NotFound
 from app.kernel.audit import AuditEvent
 from app.kernel.clock import utcnow
 from app.media.models import MediaImage
-from app.orgs.models import Organisation, Person
-from tests.helpers import csrf_token, login, make_org, make_person, make_value, post_form
+from app.orgs.models import Organisation
+from tests.helpers import (
+    DAY,
+    csrf_token,
+    login,
+    make_contest,
+    make_entry,
+    make_image,
+    make_org,
+    make_person,
+    make_value,
+    post_form,
+)
 
 _seq = itertools.count(1)
-DAY = timedelta(days=1)
-
-# Window offsets (days from now) that put a competition in each phase.
-PHASE_WINDOWS = {
-    "upcoming": (1, 2, 2, 3),
-    "submitting": (-1, 1, 1, 2),
-    "moderating": (-2, -1, 1, 2),
-    "voting": (-3, -2, -1, 1),
-    "closed": (-4, -3, -2, -1),
-}
 
 
 # --- data ---------------------------------------------------------------------------------
-
-
-def make_image(db: Session, org: Organisation, owner: Person) -> MediaImage:
-    """An image row as the media service leaves it (the files are not needed to render)."""
-    sha = f"{next(_seq):064x}"
-    variants = [
-        {
-            "width": w,
-            "height": w * 3 // 4,
-            "format": f,
-            "key": f"o{org.id}/{sha}{w}.{f}",
-            "bytes": 1,
-        }
-        for w in (320, 800)
-        for f in ("webp", "jpg")
-    ]
-    image = MediaImage(
-        org_id=org.id, owner_id=owner.id, sha256=sha, width=800, height=600, variants=variants
-    )
-    db.add(image)
-    db.flush()
-    return image
-
-
-def make_contest(
-    db: Session,
-    org: Organisation,
-    phase: str = "submitting",
-    now: datetime | None = None,
-    **kw: Any,
-) -> Contest:
-    now = now or utcnow()
-    so, sc, vo, vc = (now + d * DAY for d in PHASE_WINDOWS[phase])
-    data: dict[str, Any] = {
-        "org_id": org.id,
-        "title": f"Contest {next(_seq)}",
-        "theme": "Hverdagsglimt fra jobben",
-        "submit_opens_at": so,
-        "submit_closes_at": sc,
-        "vote_opens_at": vo,
-        "vote_closes_at": vc,
-        **kw,
-    }
-    contest = Contest(**data)
-    db.add(contest)
-    db.flush()
-    return contest
-
-
-def make_entry(
-    db: Session,
-    contest: Contest,
-    author: Person,
-    status: str = "approved",
-    caption: str | None = None,
-    **kw: Any,
-) -> ContestEntry:
-    entry = ContestEntry(
-        contest_id=contest.id,
-        author_id=author.id,
-        image_id=make_image(db, contest.org, author).id,
-        caption=caption or f"Bilde {next(_seq)}",
-        people_consent=True,
-        status=EntryStatus(status),
-        **kw,
-    )
-    db.add(entry)
-    db.flush()
-    return entry
 
 
 def jpeg(colour: tuple[int, int, int] | None = None, size: tuple[int, int] = (64, 48)) -> bytes:
@@ -842,14 +774,6 @@ def test_csv_cell_prefixes_formula_starts():
 
 
 # --- the job: results and retention ---------------------------------------------------------
-
-
-@pytest.fixture
-def factory(db_connection):
-    """The job's own sessions, inside the test's transaction (as the app fixture does)."""
-    from tests.conftest import _joined_session
-
-    return lambda: _joined_session(db_connection)
 
 
 def test_job_announces_results_once(db, world, factory):

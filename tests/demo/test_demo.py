@@ -37,7 +37,7 @@ from app.weekly.models import (
 from app.weekly.webhook_delivery import deliver_due
 from tests.helpers import post_form
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PHOTO_SIZE = demo_photos.PHOTO_SIZE
 FRIDAY = datetime(2026, 11, 20, 12, tzinfo=UTC)  # ISO week 47, after its pick (Thursday 09:00)
 EARLY_MONDAY = datetime(2026, 11, 23, 5, tzinfo=UTC)  # 06:00 in Oslo: before 07:00's publication
@@ -258,20 +258,6 @@ def test_demo_has_weeks_of_recognitions_in_bokmal_nynorsk_and_swedish(db):
 
 # --- photo competitions and Ukens ESS ---------------------------------------------------------
 # Few tests, each checking much: every one of them seeds the whole demo, twice (two databases).
-
-
-@pytest.fixture
-def factory(db_connection):
-    """Sessions for the jobs inside the test transaction: their commits are savepoints."""
-    return lambda: Session(
-        bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-
-
-@pytest.fixture
-def inbox(smtp_server, settings_env):
-    settings_env(smtp_url=smtp_server.url, base_url="https://tod.example")
-    return smtp_server
 
 
 def _by_phase(db: Session, org: Organisation, now: datetime) -> dict[phases.Phase, Contest]:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from app import i18n
 from tests.helpers import login, make_org, make_person, post_form
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LANG_RE = re.compile(r'<html lang="([a-z]+)">')
 
 

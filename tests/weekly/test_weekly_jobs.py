@@ -10,7 +10,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -44,7 +43,7 @@ from app.weekly.models import (
 from tests.helpers import give, make_org, make_person, make_value
 from tests.pg import _free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OSLO = ZoneInfo("Europe/Oslo")
 MINUTE = timedelta(minutes=1)
 
@@ -61,56 +60,6 @@ TEXT = "Tok ansvar for vaktlista i helga og fikk alle med."
 
 
 # --- fixtures -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def factory(db_connection):
-    """Sessions for the job inside the test transaction: their commits are savepoints."""
-    return lambda: Session(
-        bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-
-
-@pytest.fixture
-def inbox(smtp_server, settings_env):
-    settings_env(smtp_url=smtp_server.url, base_url="https://tod.example")
-    return smtp_server
-
-
-class Receiver:
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str]] = []  # (path, X-Tod-Delivery)
-        self.lock = threading.Lock()
-        self.url = ""
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A real HTTP server on loopback that answers 200 and remembers each POST."""
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with state.lock:
-                state.requests.append((self.path, self.headers.get("X-Tod-Delivery", "")))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 class Scene:
@@ -408,7 +357,9 @@ def test_a_crash_after_publishing_neither_repeats_nor_loses_the_webhook(
 
     assert webhook_delivery.deliver_due(factory, now=PUBLISH + 2 * MINUTE) == 1
     assert webhook_delivery.deliver_due(factory, now=PUBLISH + 3 * MINUTE) == 0
-    assert receiver.requests == [("/ok", str(pending.id))]
+    assert [(r.path, r.headers["x-tod-delivery"]) for r in receiver.requests] == [
+        ("/ok", str(pending.id))
+    ]
     [done] = deliveries(db, feature)
     assert done.status == DeliveryStatus.delivered
     assert done.webhook_id == hook.id
@@ -624,7 +575,7 @@ def test_schedulers_racing_publish_exactly_once(
         ]
         org = db.get(Organisation, org_id)
         assert org is not None
-    assert sorted(path for path, _ in receiver.requests) == ["/ok?n=0", "/ok?n=1", "/ok?teams"]
+    assert sorted(r.path for r in receiver.requests) == ["/ok?n=0", "/ok?n=1", "/ok?teams"]
     ready = [m for m in smtp_server.messages if "candidate is ready" in str(m["Subject"])]
     assert sorted(m["To"] for m in ready) == ["admin@x.no", "kurator@example.no"]
 

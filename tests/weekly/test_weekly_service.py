@@ -1,14 +1,13 @@
 """Ukens ESS service: weeks and moments, ranking, drafting, consent, approval, publication."""
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
 
 from app.errors import Invalid, NotFound, PermissionDenied
-from app.orgs.models import Organisation, Person, Value
+from app.orgs.models import Organisation, Person
 from app.recognition import hiding as recognition
 from app.recognition.models import Reaction, ReactionKind, Recognition
 from app.weekly import consent as consents
@@ -16,115 +15,25 @@ from app.weekly import drafting, public, publish, ranking, schedule, scoring
 from app.weekly.models import (
     ConsentAnswer,
     Feature,
-    FeatureConsent,
     FeatureStatus,
-    Webhook,
     WebhookDelivery,
-    WebhookKind,
 )
-from tests.helpers import give, make_department, make_org, make_person, make_value
-
-OSLO = ZoneInfo("Europe/Oslo")
-
-
-def oslo(*args: int) -> datetime:
-    """A wall-clock time in Oslo, as UTC."""
-    return datetime(*args, tzinfo=OSLO).astimezone(UTC)  # type: ignore[misc]
-
-
-YEAR, WEEK = 2026, 48  # Monday 23 to Sunday 29 November 2026
-TUESDAY = oslo(2026, 11, 24, 10, 0)
-PICK = oslo(2026, 11, 26, 9, 0)  # Thursday 09:00
-PUBLISH = oslo(2026, 11, 30, 7, 0)  # the following Monday 07:00
-TEXT = "Tok ansvar for vaktlista i helga og fikk alle med."
-
-
-class Scene:
-    def __init__(self, db: Session) -> None:
-        self.db = db
-        self.org = make_org(
-            db, timezone="Europe/Oslo", locale="nb", created_at=datetime(2026, 1, 1, tzinfo=UTC)
-        )
-        self.eng = make_value(db, self.org, name="Engasjement", position=1)
-        self.sam = make_value(db, self.org, name="Samarbeid", position=2)
-        self.ser = make_value(db, self.org, name="Servicefokus", position=3)
-        self.helse = make_department(db, self.org, name="Helse")
-        self.skole = make_department(db, self.org, name="Skole")
-        self.giver = make_person(db, self.org, name="Kari Giver")
-        self.curator = make_person(db, self.org, name="Kurt Kurator", role="curator")
-
-    def person(self, **kw: object) -> Person:
-        return make_person(self.db, self.org, **kw)
-
-    def rec(
-        self,
-        recipients: list[Person],
-        values: list[Value] | None = None,
-        *,
-        at: datetime = TUESDAY,
-        text: str = TEXT,
-        giver: Person | None = None,
-        **kw: object,
-    ) -> Recognition:
-        kw.setdefault("feature_consent", True)
-        return give(
-            self.db,
-            giver or self.giver,
-            recipients,
-            values or [self.eng],
-            text=text,
-            now=at,
-            **kw,
-        )
-
-    def featured(self, rec: Recognition, year: int, week: int) -> Feature:
-        """A feature that went out in an earlier week (history for the ranking)."""
-        feature = Feature(
-            org_id=self.org.id,
-            iso_year=year,
-            iso_week=week,
-            status=FeatureStatus.published,
-            recognition_id=rec.id,
-            headline="Earlier",
-            body=rec.text,
-            published_at=schedule.schedule(self.org, year, week).publish_at,
-        )
-        feature.consents = [
-            FeatureConsent(
-                person_id=r.person_id,
-                answer=ConsentAnswer.yes,
-                token_hash=consents.placeholder(consents.NO_LINK),
-            )
-            for r in rec.recipients
-        ]
-        self.db.add(feature)
-        self.db.flush()
-        return feature
-
-    def candidates(self, now: datetime = PICK, **kw: object) -> list[scoring.Candidate]:
-        return ranking.candidates(self.db, self.org, year=YEAR, week=WEEK, now=now, **kw)  # type: ignore[arg-type]
-
-    def draft(self, rec: Recognition, **kw: object) -> Feature:
-        kw.setdefault("now", PICK)
-        feature = drafting.draft_feature(self.db, self.org, rec, year=YEAR, week=WEEK, **kw)  # type: ignore[arg-type]
-        self.db.flush()
-        return feature
-
-    def webhooks(self) -> list[Webhook]:
-        hooks = [
-            Webhook(org_id=self.org.id, kind=WebhookKind.teams, url="https://teams.example/a"),
-            Webhook(org_id=self.org.id, kind=WebhookKind.generic, url="https://x.example/b"),
-            Webhook(
-                org_id=self.org.id,
-                kind=WebhookKind.generic,
-                url="https://x.example/off",
-                active=False,
-            ),
-        ]
-        for hook in hooks:
-            self.db.add(hook)
-        self.db.flush()
-        return hooks
+from tests.helpers import (
+    OSLO,
+    PICK,
+    PUBLISH,
+    TEXT,
+    TUESDAY,
+    WEEK,
+    YEAR,
+    Scene,
+    give,
+    make_org,
+    make_person,
+    make_value,
+    oslo,
+    reason,
+)
 
 
 @pytest.fixture
@@ -147,12 +56,6 @@ def deliveries(db: Session, feature: Feature, event: str = "published") -> list[
             )
         )
     )
-
-
-def reason(candidate: scoring.Candidate, code: str) -> dict | None:
-    found = [r for r in candidate.reasons if r["code"] == code]
-    assert len(found) <= 1
-    return found[0] if found else None
 
 
 # --- weeks and moments --------------------------------------------------------------------

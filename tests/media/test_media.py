@@ -15,16 +15,21 @@ from app.media import service as media
 from app.media.models import MediaImage
 from app.media.storage import LocalStorage, S3Storage, get_storage, storage_for
 from app.recognition.models import Recognition
-from tests.helpers import csrf_token, give, login, make_org, make_person, make_value
-from tests.pg import _free_port
-from tests.test_media_pipeline import (
+from tests.helpers import (
     BAD_FILES,
     RED,
     close,
+    csrf_token,
+    give,
     heic,
+    login,
+    make_org,
+    make_person,
+    make_value,
     phone_jpeg,
     upright_marker,
 )
+from tests.pg import _free_port
 
 BUCKET = "tod-media-test"
 
