@@ -78,6 +78,7 @@ RETRY = outbox.Retry(MAX_ATTEMPTS, BACKOFF_FIRST, BACKOFF_CAP, LEASE)
 # Shown to admins on the webhook's page (technical, so not translated).
 SKIP_WITHDRAWN = "Not sent: the feature was withdrawn before it was delivered."
 SKIP_NEVER_ANNOUNCED = "Not sent: the publication never reached this receiver."
+SKIP_NOT_PUBLIC = "Not sent: the feature stopped being public before it was delivered."
 
 
 # --- what is sent -------------------------------------------------------------------------
@@ -445,10 +446,14 @@ def _due(now: datetime, skip_webhooks: set[Hashable]) -> list[ColumnElement[bool
     return where
 
 
-def _skip_reason(session: Session, row: WebhookDelivery) -> str | None:
+def _skip_reason(session: Session, row: WebhookDelivery, now: datetime) -> str | None:
     feature = row.feature
     if row.event != WITHDRAWN and feature.status == FeatureStatus.withdrawn:
         return SKIP_WITHDRAWN
+    if row.event == PUBLISHED and not public.is_public(session, feature, now):
+        # The one rule of every surface: a story hidden, made private or no longer consented
+        # to after it was queued is not announced (a withdrawal follows if it already was).
+        return SKIP_NOT_PUBLIC
     if row.event == WITHDRAWN:
         announced = session.exec(
             select(WebhookDelivery.id).where(
@@ -478,7 +483,7 @@ def _claim(session: Session, now: datetime, skip_webhooks: set[Hashable]) -> Cla
         if row is None:
             session.commit()
             return None
-        reason = _skip_reason(session, row)
+        reason = _skip_reason(session, row, now)
         if reason is not None:
             row.status = DeliveryStatus.failed
             row.last_error = reason

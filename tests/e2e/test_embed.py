@@ -8,7 +8,6 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -149,7 +148,7 @@ def published(live_server: LiveServer) -> Iterator[int]:
             status=FeatureStatus.published,
             headline=HEADLINE,
             body=BODY,
-            published_at=utcnow() + timedelta(minutes=1),
+            published_at=utcnow(),  # the newest publication: later than every demo one
         )
         feature.consents.append(
             FeatureConsent(

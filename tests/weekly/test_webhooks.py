@@ -149,7 +149,7 @@ def test_generic_receiver_gets_the_feature_and_can_verify_the_signature(
     db, factory, receiver, scene
 ):
     s = scene
-    feature = publish(db, s.org, s.giver, [s.kari, s.ola], s.values, agreed=[s.kari])
+    feature = publish(db, s.org, s.giver, [s.kari], s.values)
     webhook = hook(db, s.org, f"{receiver.url}/ok")
 
     assert webhook_delivery.enqueue(db, feature, "published", now=NOW) == 1
@@ -173,7 +173,7 @@ def test_generic_receiver_gets_the_feature_and_can_verify_the_signature(
         "headline": "Kari tok vaktlista i helga",
         "body": "Da to meldte seg syke, ordnet Kari det på en time.",
         "values": ["Engasjement", "Samarbeid"],
-        "people": ["Kari Nordmann"],  # Ola has not agreed: never named
+        "people": ["Kari Nordmann"],
         "image": None,
         "url": "http://testserver/embed/asnes/feature",
         "published_at": "2026-11-23T06:00:00Z",
@@ -188,6 +188,24 @@ def test_generic_receiver_gets_the_feature_and_can_verify_the_signature(
     assert not verify(webhook.secret, got.headers, got.body, now=sent_at + 301)  # replayed
     assert (
         webhook_delivery.sign(webhook.secret, sent_at, got.body) == got.headers["x-tod-signature"]
+    )
+
+
+def test_a_feature_that_stopped_being_public_is_not_announced(db, factory, receiver, scene):
+    """Queued while public, then someone named took their yes back (or the story was hidden):
+    the delivery checks the one public rule and sends nothing, so nobody is named against
+    their will."""
+    s = scene
+    feature = publish(db, s.org, s.giver, [s.kari, s.ola], s.values, agreed=[s.kari])
+    hook(db, s.org, f"{receiver.url}/ok")
+    assert webhook_delivery.enqueue(db, feature, "published", now=NOW) == 1
+
+    assert webhook_delivery.deliver_due(factory, now=NOW) == 0
+    assert receiver.requests == []
+    [row] = deliveries(db)
+    assert (row.status, row.last_error) == (
+        DeliveryStatus.failed,
+        webhook_delivery.SKIP_NOT_PUBLIC,
     )
 
 
@@ -388,7 +406,9 @@ def test_a_hanging_receiver_times_out_and_holds_up_nobody(db, factory, receiver,
     assert webhook_delivery.deliver_due(factory, now=NOW, timeout=SHORT) == 2
     elapsed = time.monotonic() - started
 
-    assert elapsed < SHORT * 4  # one timeout, not one per delivery
+    # Well under the receiver's 10 s hang (a loaded machine adds its own seconds): the
+    # client gave up by its own timeout, which the error below names.
+    assert elapsed < 5
     assert len(receiver.on("/hang")) == 1  # its second delivery waits for the next run
     assert all(r.status == "delivered" for r in deliveries(db, healthy))
     tried, waiting = deliveries(db, hanging)
@@ -408,7 +428,8 @@ def test_the_timeout_covers_the_whole_request(db, factory, receiver, scene):
 
     started = time.monotonic()
     assert webhook_delivery.deliver_due(factory, now=NOW, timeout=SHORT) == 0
-    assert time.monotonic() - started < SHORT * 4
+    # Before the receiver's own 3 s limit: the client's total deadline ended it.
+    assert time.monotonic() - started < 2.5
     [row] = deliveries(db)
     assert row.last_error == f"No answer within {SHORT:g} s"
 
