@@ -48,7 +48,7 @@ from sqlalchemy import Engine, event, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session, col, select  # noqa: E402
 
-from app.contests import service as contests  # noqa: E402
+from app.contests import results as contests  # noqa: E402
 from app.contests.models import Contest, ContestEntry, ContestVote, EntryStatus  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from app.media.models import MediaImage  # noqa: E402
