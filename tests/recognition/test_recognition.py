@@ -433,3 +433,51 @@ def test_search_button_without_javascript_posts_and_stores_nothing(client, db, o
     assert 'name="search" value="1"' in response.text
     assert 'formmethod="get"' not in response.text
     assert _count(db) == 0
+
+
+def _checked_inputs(html: str, name: str) -> set[str]:
+    """The values of the checked inputs called `name`, as a browser parses the page."""
+    from html.parser import HTMLParser
+
+    found: set[str] = set()
+
+    class Inputs(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            if tag == "input" and a.get("name") == name and "checked" in a:
+                found.add(a.get("value") or "")
+
+    Inputs().feed(html)
+    return found
+
+
+@pytest.mark.parametrize("how", ["error", "no-js search"])
+def test_chosen_values_with_descriptions_stay_chosen(client, db, org_world, how):
+    """A value with a description has two attributes after `checked`: the browser must still
+    see `checked` (the template once rendered `checkedaria-describedby=...`)."""
+    org, _, _, values, me, colleague, _ = org_world
+    for v in values:
+        v.description = f"Hva {v.name} betyr hos oss"
+        db.add(v)
+    db.flush()
+    chosen = {str(values[0].id), str(values[2].id)}
+    login(client, db, me)
+    if how == "error":
+        page = post_form(
+            client,
+            f"/{org.slug}/give",
+            {
+                "recipients": [colleague.id],
+                "values": sorted(chosen),
+                "text": "For kort",
+                "visibility": "org",
+                "idempotency_key": "k" * 20,
+            },
+        )
+        assert page.status_code == 422
+    else:
+        page = client.get(
+            f"/{org.slug}/give", params={"q": "ase", "values": sorted(chosen), "text": "Halv"}
+        )
+    assert "checkedaria" not in page.text
+    assert _checked_inputs(page.text, "values") == chosen
