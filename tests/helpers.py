@@ -17,6 +17,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -48,6 +49,15 @@ from app.weekly.models import (
 )
 
 _seq = itertools.count(1)
+
+
+class World(SimpleNamespace):
+    """The one shape of a test world: an organisation and what a test module names in it, as
+    attributes (`world.org`, `world.values`, `world.curator`, `world.rec`, ...).
+
+    Each module's `world` fixture builds the people and things its tests talk about and
+    returns them as a `World`; tests read them by name, never by position or key.
+    """
 
 
 def make_org(db: Session, **overrides: Any) -> Organisation:
@@ -294,8 +304,8 @@ def jpeg(width: int = 1000, height: int = 750, colour: tuple[int, int, int] = (3
 
 
 def feature_with_photo(db, world, **kw: Any) -> Feature:
-    kw.setdefault("image", world["image"])
-    return make_feature(db, world["org"], world["rec"], consents=[(world["anne"], "yes")], **kw)
+    kw.setdefault("image", world.image)
+    return make_feature(db, world.org, world.rec, consents=[(world.anne, "yes")], **kw)
 
 
 def photo_path(feature: Feature, image: MediaImage, variant: str, slug: str = "asnes") -> str:
@@ -303,12 +313,12 @@ def photo_path(feature: Feature, image: MediaImage, variant: str, slug: str = "a
 
 
 def entry_feature(db, world, *, status: str = "approved", contest_org=None) -> Feature:
-    author = world["anne"]
-    contest = make_contest(db, contest_org or world["org"], "closed")
+    author = world.anne
+    contest = make_contest(db, contest_org or world.org, "closed")
     entry = ContestEntry(
         contest_id=contest.id,
         author_id=author.id,
-        image_id=world["image"].id,
+        image_id=world.image.id,
         caption="Morgen på Flisa",
         people_consent=True,
         status=EntryStatus(status),
@@ -317,10 +327,10 @@ def entry_feature(db, world, *, status: str = "approved", contest_org=None) -> F
     db.flush()
     return make_feature(
         db,
-        world["org"],
+        world.org,
         None,
         entry=entry,
-        image=world["image"],
+        image=world.image,
         consents=[(author, "yes")],
         headline="Vinnerbildet",
     )

@@ -13,6 +13,7 @@ from app.contests.models import Contest, ContestEntry, ContestVote, WinnerRule
 from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person
 from tests.helpers import (
+    World,
     give,
     login,
     make_contest,
@@ -37,7 +38,7 @@ def world(db):
     bob = make_person(db, org, name="Bo Bilde", department_id=dept.id)
     cid = make_person(db, org, name="Cid Colleague", department_id=dept.id)
     voters = [make_person(db, org, name=f"Velger {i}") for i in range(3)]
-    return org, values, ann, bob, cid, voters
+    return World(org=org, values=values, ann=ann, bob=bob, cid=cid, voters=voters)
 
 
 def base_time() -> datetime:
@@ -100,7 +101,7 @@ def walk_feed(client, org: Organisation, query: str = "") -> list[str]:
 
 
 def test_results_card_appears_once_the_job_announces_them(client, db, world, factory):
-    org, values, ann, bob, cid, *_ = world
+    org, values, ann, bob, cid = world.org, world.values, world.ann, world.bob, world.cid
     contest = make_contest(db, org, "voting", title="Vinterlys")
     winner = make_entry(db, contest, ann, caption="Morgensol over Glomma")
     voting.toggle_vote(db, cid, winner)
@@ -131,7 +132,7 @@ def test_results_card_appears_once_the_job_announces_them(client, db, world, fac
 
 
 def test_results_are_placed_by_time_among_recognitions(client, db, world):
-    org, values, ann, bob, cid, *_ = world
+    org, values, ann, bob, cid = world.org, world.values, world.ann, world.bob, world.cid
     t = base_time()
     recs = [give(db, ann, [bob], values[:1], now=t + timedelta(hours=h)).id for h in range(3)]
     contest = announced(db, org, t + timedelta(minutes=90))
@@ -146,7 +147,7 @@ def test_results_are_placed_by_time_among_recognitions(client, db, world):
 
 
 def test_each_results_card_is_on_exactly_one_page(client, db, world):
-    org, values, ann, bob, cid, *_ = world
+    org, values, ann, bob, cid = world.org, world.values, world.ann, world.bob, world.cid
     t = base_time()
     minute = timedelta(minutes=1)
     recs = [give(db, ann, [bob], values[:1], now=t + i * minute) for i in range(45)]
@@ -182,7 +183,7 @@ def test_each_results_card_is_on_exactly_one_page(client, db, world):
 
 
 def test_results_are_only_in_the_everyone_feed(client, db, world):
-    org, values, ann, bob, *_ = world
+    org, values, ann, bob = world.org, world.values, world.ann, world.bob
     t = base_time()
     give(db, ann, [bob], values[:1], now=t)
     give(db, bob, [ann], values[:1], now=t + timedelta(minutes=1))
@@ -198,7 +199,7 @@ def test_results_are_only_in_the_everyone_feed(client, db, world):
 
 
 def test_value_filter_shows_the_competitions_of_that_value(client, db, world):
-    org, values, ann, bob, cid, *_ = world
+    org, values, ann, bob, cid = world.org, world.values, world.ann, world.bob, world.cid
     t = base_time()
     give(db, ann, [bob], [values[0]], now=t)
     give(db, ann, [bob], [values[1]], now=t + timedelta(minutes=1))
@@ -219,7 +220,7 @@ def test_value_filter_shows_the_competitions_of_that_value(client, db, world):
 
 
 def test_no_winners_is_said_kindly_with_a_link(client, db, world):
-    org, values, ann, bob, cid, *_ = world
+    org, values, ann, bob, cid = world.org, world.values, world.ann, world.bob, world.cid
     t = base_time()
     give(db, ann, [bob], values[:1], now=t)
     no_votes = announced(db, org, t + timedelta(minutes=1), title="Stille konkurranse")
@@ -236,7 +237,7 @@ def test_no_winners_is_said_kindly_with_a_link(client, db, world):
 
 
 def test_jury_podium_says_so_and_shows_no_votes(client, db, world):
-    org, values, ann, bob, cid, *_ = world
+    org, values, ann, bob, cid = world.org, world.values, world.ann, world.bob, world.cid
     t = base_time()
     give(db, ann, [bob], values[:1], now=t)
     contest = announced(db, org, t + timedelta(minutes=1), winner_rule=WinnerRule.jury)
@@ -254,7 +255,14 @@ def test_jury_podium_says_so_and_shows_no_votes(client, db, world):
 
 
 def test_podium_in_order_with_photos_authors_and_votes(client, db, world):
-    org, values, ann, bob, cid, voters = world
+    org, values, ann, bob, cid, voters = (
+        world.org,
+        world.values,
+        world.ann,
+        world.bob,
+        world.cid,
+        world.voters,
+    )
     t = base_time()
     give(db, ann, [bob], values[:1], now=t)
     contest = announced(db, org, t + timedelta(minutes=1), anonymous_voting=True)
@@ -283,7 +291,7 @@ def test_podium_in_order_with_photos_authors_and_votes(client, db, world):
 
 
 def test_other_organisations_results_never_appear(client, db, world):
-    org, values, ann, bob, cid, *_ = world
+    org, values, ann, bob, cid = world.org, world.values, world.ann, world.bob, world.cid
     t = base_time()
     for i in range(25):  # two pages
         give(db, ann, [bob], values[:1], now=t + timedelta(minutes=i))
@@ -309,7 +317,7 @@ def test_other_organisations_results_never_appear(client, db, world):
 
 
 def test_hostile_title_and_caption_stay_text(client, db, world):
-    org, values, ann, bob, cid, *_ = world
+    org, values, ann, bob, cid = world.org, world.values, world.ann, world.bob, world.cid
     t = base_time()
     give(db, ann, [bob], values[:1], now=t)
     title = '<script>alert(1)</script> "><img src=x onerror=alert(2)>'
@@ -329,7 +337,7 @@ def test_hostile_title_and_caption_stay_text(client, db, world):
 
 
 def test_batched_podiums_match_the_contest_page(db, world):
-    org, _values, ann, bob, cid, voters = world
+    org, ann, bob, cid, voters = world.org, world.ann, world.bob, world.cid, world.voters
     t = base_time()
     more_voters = [make_person(db, org) for _ in range(6)]
     tie = announced(db, org, t, votes_per_person=3)
@@ -368,7 +376,7 @@ def test_batched_podiums_match_the_contest_page(db, world):
 
 
 def test_unannounced_or_open_competitions_stay_out(client, db, world):
-    org, values, ann, bob, cid, *_ = world
+    org, values, ann, bob, cid = world.org, world.values, world.ann, world.bob, world.cid
     t = base_time()
     give(db, ann, [bob], values[:1], now=t)
     contest = announced(db, org, t + timedelta(minutes=1))
@@ -381,7 +389,7 @@ def test_unannounced_or_open_competitions_stay_out(client, db, world):
 
 
 def test_results_show_even_before_anyone_has_recognised_anyone(client, db, world):
-    org, _values, ann, bob, cid, voters = world
+    org, ann, bob, cid, voters = world.org, world.ann, world.bob, world.cid, world.voters
     contest = announced(db, org, base_time(), title="Første konkurranse")
     with_podium(db, contest, [bob, cid], voters)
     login(client, db, ann)

@@ -24,6 +24,7 @@ from app.media.models import MediaImage
 from app.orgs.models import Organisation
 from tests.helpers import (
     DAY,
+    World,
     csrf_token,
     login,
     make_contest,
@@ -71,7 +72,7 @@ def world(db):
     ann = make_person(db, org, name="Ann Ansatt")
     bob = make_person(db, org, name="Bo Bilde")
     cid = make_person(db, org, name="Cid Colleague")
-    return org, curator, ann, bob, cid
+    return World(org=org, curator=curator, ann=ann, bob=bob, cid=cid)
 
 
 @pytest.fixture
@@ -128,7 +129,7 @@ def _form(**overrides: str) -> dict[str, str]:
 
 
 def test_curator_creates_a_competition_in_the_orgs_time_zone(client, db, world):
-    org, curator, *_ = world
+    org, curator = world.org, world.curator
     value = make_value(db, org, name="Samarbeid")
     login(client, db, curator)
     assert client.get(f"/{org.slug}/contests/new").status_code == 200
@@ -169,7 +170,7 @@ def test_curator_creates_a_competition_in_the_orgs_time_zone(client, db, world):
 def test_invalid_competition_shows_the_error_next_to_the_field(
     client, db, world, change, field, message
 ):
-    org, curator, *_ = world
+    org, curator = world.org, world.curator
     login(client, db, curator)
     response = post_form(
         client, f"/{org.slug}/contests/new", _form(**change), headers={"Accept-Language": "en"}
@@ -184,7 +185,7 @@ def test_invalid_competition_shows_the_error_next_to_the_field(
 
 
 def test_votes_per_person_comes_from_the_vote_rule(client, db, world):
-    org, curator, *_ = world
+    org, curator = world.org, world.curator
     login(client, db, curator)
     post_form(client, f"/{org.slug}/contests/new", _form(vote_rule="many", votes_per_person="3"))
     post_form(client, f"/{org.slug}/contests/new", _form(vote_rule="one", votes_per_person="3"))
@@ -202,7 +203,7 @@ def test_votes_per_person_comes_from_the_vote_rule(client, db, world):
     ],
 )
 def test_curator_pages_are_for_curators(client, db, world, url):
-    org, curator, ann, *_ = world
+    org, curator, ann = world.org, world.curator, world.ann
     contest = make_contest(db, org)
     url = f"/{org.slug}" + url.replace("{id}", str(contest.id))
     login(client, db, ann)
@@ -212,7 +213,7 @@ def test_curator_pages_are_for_curators(client, db, world, url):
 
 
 def test_employees_cannot_change_a_competition(client, db, world):
-    org, _, ann, *_ = world
+    org, ann = world.org, world.ann
     contest = make_contest(db, org)
     login(client, db, ann)
     base = f"/{org.slug}/contests/{contest.id}"
@@ -225,7 +226,7 @@ def test_employees_cannot_change_a_competition(client, db, world):
 
 
 def test_curator_moves_the_phases_with_the_now_buttons(client, db, world):
-    org, curator, *_ = world
+    org, curator = world.org, world.curator
     contest = make_contest(db, org, "submitting")
     login(client, db, curator)
     base = f"/{org.slug}/contests/{contest.id}"
@@ -251,7 +252,7 @@ def test_curator_moves_the_phases_with_the_now_buttons(client, db, world):
 
 
 def test_editing_windows_moves_the_phase_and_is_audited(client, db, world):
-    org, curator, *_ = world
+    org, curator = world.org, world.curator
     contest = make_contest(db, org, "closed", results_announced_at=utcnow())
     login(client, db, curator)
     data = service.ContestInput.of(contest)
@@ -288,7 +289,7 @@ def _send(
 
 
 def test_employee_sends_a_photo_from_the_phone_form(client, db, world, media_dir):
-    org, _, ann, bob, _ = world
+    org, ann, bob = world.org, world.ann, world.bob
     contest = make_contest(db, org, "submitting")
     login(client, db, ann)
     page = client.get(f"/{org.slug}/contests/{contest.id}").text
@@ -326,7 +327,7 @@ def test_employee_sends_a_photo_from_the_phone_form(client, db, world, media_dir
 def test_an_entry_needs_photo_caption_and_consent(
     client, db, world, media_dir, photo, caption, consent, field, message
 ):
-    org, _, ann, *_ = world
+    org, ann = world.org, world.ann
     contest = make_contest(db, org, "submitting")
     login(client, db, ann)
     response = _send(client, org, contest, jpeg() if photo == b"jpeg" else photo, caption, consent)
@@ -342,7 +343,7 @@ def test_an_entry_needs_photo_caption_and_consent(
 def test_entries_per_person_limit_and_a_rejected_photo_can_be_replaced(
     client, db, world, media_dir
 ):
-    org, curator, ann, *_ = world
+    org, curator, ann = world.org, world.curator, world.ann
     contest = make_contest(db, org, "submitting", entries_per_person=2)
     login(client, db, ann)
     assert _send(client, org, contest, jpeg()).status_code == 303
@@ -362,7 +363,7 @@ def test_entries_per_person_limit_and_a_rejected_photo_can_be_replaced(
 
 
 def test_no_photos_outside_the_submission_window(client, db, world, media_dir):
-    org, _, ann, *_ = world
+    org, ann = world.org, world.ann
     for phase in ("upcoming", "moderating", "voting", "closed"):
         contest = make_contest(db, org, phase)
         login(client, db, ann)
@@ -375,7 +376,7 @@ def test_no_photos_outside_the_submission_window(client, db, world, media_dir):
 
 
 def test_curator_rejects_with_a_reason_the_author_sees(client, db, world):
-    org, curator, ann, bob, _ = world
+    org, curator, ann, bob = world.org, world.curator, world.ann, world.bob
     contest = make_contest(db, org, "submitting")
     entry = make_entry(db, contest, ann, status="pending", caption="Solnedgang over Glomma")
     login(client, db, curator)
@@ -410,7 +411,7 @@ def test_curator_rejects_with_a_reason_the_author_sees(client, db, world):
 
 
 def test_approved_photos_are_shown_when_voting_opens(client, db, world):
-    org, curator, ann, bob, _ = world
+    org, curator, ann, bob = world.org, world.curator, world.ann, world.bob
     contest = make_contest(db, org, "voting")
     entry = make_entry(db, contest, ann, status="pending", caption="Morgenmøte på Flisa")
     login(client, db, bob)
@@ -430,7 +431,7 @@ def test_approved_photos_are_shown_when_voting_opens(client, db, world):
 
 
 def test_entry_image_visible_for_the_media_hook(db, world):
-    org, curator, ann, bob, _ = world
+    org, curator, ann, bob = world.org, world.curator, world.ann, world.bob
     contest = make_contest(db, org, "voting")
     approved = make_entry(db, contest, ann, status="approved")
     pending = make_entry(db, contest, ann, status="pending")
@@ -453,7 +454,7 @@ def test_entry_image_visible_for_the_media_hook(db, world):
 
 
 def test_one_vote_moves_and_a_second_press_takes_it_back(db, world):
-    org, _, ann, bob, cid = world
+    org, ann, bob, cid = world.org, world.ann, world.bob, world.cid
     contest = make_contest(db, org, "voting")
     a, b = make_entry(db, contest, ann), make_entry(db, contest, bob)
     assert voting.toggle_vote(db, cid, a) is True
@@ -468,7 +469,7 @@ def test_one_vote_moves_and_a_second_press_takes_it_back(db, world):
 
 
 def test_n_votes_take_the_lowest_free_slot(db, world):
-    org, _, ann, bob, cid = world
+    org, ann, bob, cid = world.org, world.ann, world.bob, world.cid
     contest = make_contest(db, org, "voting", votes_per_person=2)
     a, b, c = (
         make_entry(db, contest, ann),
@@ -486,7 +487,7 @@ def test_n_votes_take_the_lowest_free_slot(db, world):
 
 
 def test_no_vote_for_your_own_photo(client, db, world):
-    org, _, ann, *_ = world
+    org, ann = world.org, world.ann
     contest = make_contest(db, org, "voting")
     own = make_entry(db, contest, ann, caption="Mitt eget bilde")
     with pytest.raises(Invalid) as exc:
@@ -507,7 +508,7 @@ def test_no_vote_for_your_own_photo(client, db, world):
 
 @pytest.mark.parametrize("phase", ["upcoming", "submitting", "moderating", "closed"])
 def test_votes_only_while_voting_is_open(db, world, phase):
-    org, _, ann, bob, _ = world
+    org, ann, bob = world.org, world.ann, world.bob
     contest = make_contest(db, org, phase)
     entry = make_entry(db, contest, ann)
     with pytest.raises(Invalid):
@@ -516,7 +517,7 @@ def test_votes_only_while_voting_is_open(db, world, phase):
 
 
 def test_no_votes_for_pending_or_rejected_photos(client, db, world):
-    org, _, ann, bob, _ = world
+    org, ann, bob = world.org, world.ann, world.bob
     contest = make_contest(db, org, "voting")
     for status in ("pending", "rejected"):
         entry = make_entry(db, contest, ann, status=status)
@@ -527,7 +528,7 @@ def test_no_votes_for_pending_or_rejected_photos(client, db, world):
 
 
 def test_rejecting_during_voting_gives_the_votes_back(db, world):
-    org, curator, ann, bob, cid = world
+    org, curator, ann, bob, cid = world.org, world.curator, world.ann, world.bob, world.cid
     contest = make_contest(db, org, "voting")
     entry = make_entry(db, contest, ann)
     voting.toggle_vote(db, bob, entry)
@@ -537,7 +538,7 @@ def test_rejecting_during_voting_gives_the_votes_back(db, world):
 
 
 def test_no_vote_by_get(client, db, world):
-    org, _, ann, bob, _ = world
+    org, ann, bob = world.org, world.ann, world.bob
     contest = make_contest(db, org, "voting")
     entry = make_entry(db, contest, ann)
     login(client, db, bob)
@@ -549,7 +550,7 @@ def test_no_vote_by_get(client, db, world):
 
 
 def test_vote_button_is_a_form_with_aria_pressed(client, db, world):
-    org, _, ann, bob, cid = world
+    org, ann, bob, cid = world.org, world.ann, world.bob, world.cid
     contest = make_contest(db, org, "voting")
     a = make_entry(db, contest, ann, caption="Brua ved Flisa")
     b = make_entry(db, contest, bob, caption="Kveldsvakt")
@@ -589,7 +590,7 @@ def test_vote_button_is_a_form_with_aria_pressed(client, db, world):
 
 
 def test_counts_are_hidden_until_voting_closes(client, db, world):
-    org, curator, ann, bob, cid = world
+    org, curator, ann, bob, cid = world.org, world.curator, world.ann, world.bob, world.cid
     contest = make_contest(db, org, "voting", winner_rule=WinnerRule.votes)
     a, b = make_entry(db, contest, ann), make_entry(db, contest, bob)
     for voter in (cid, curator):
@@ -636,7 +637,7 @@ def test_counts_are_hidden_until_voting_closes(client, db, world):
 
 
 def test_winners_by_votes_share_a_place_on_a_tie(db, world):
-    org, _, ann, bob, cid = world
+    org, ann, bob, cid = world.org, world.ann, world.bob, world.cid
     voters = [make_person(db, org) for _ in range(6)]
     contest = make_contest(db, org, "voting", votes_per_person=3)
     a, b, c, d, e = (make_entry(db, contest, p) for p in (ann, bob, cid, ann, bob))
@@ -653,7 +654,7 @@ def test_winners_by_votes_share_a_place_on_a_tie(db, world):
 
 
 def test_jury_picks_the_winners(client, db, world):
-    org, curator, ann, bob, cid = world
+    org, curator, ann, bob, cid = world.org, world.curator, world.ann, world.bob, world.cid
     contest = make_contest(db, org, "voting", winner_rule=WinnerRule.jury)
     a = make_entry(db, contest, ann, caption="Juryens favoritt")
     b = make_entry(db, contest, bob, caption="Andreplass")
@@ -682,7 +683,7 @@ def test_jury_picks_the_winners(client, db, world):
 
 
 def test_anonymous_voting_hides_the_photographers_until_close(client, db, world):
-    org, _, ann, bob, cid = world
+    org, ann, bob, cid = world.org, world.ann, world.bob, world.cid
     contest = make_contest(db, org, "voting", anonymous_voting=True)
     make_entry(db, contest, ann)
     make_entry(db, contest, bob)
@@ -700,7 +701,7 @@ def test_anonymous_voting_hides_the_photographers_until_close(client, db, world)
 
 
 def test_gallery_pages_24_at_a_time_with_a_real_link(client, db, world):
-    org, _, ann, bob, cid = world
+    org, ann, bob, cid = world.org, world.ann, world.bob, world.cid
     contest = make_contest(db, org, "closed")
     for i in range(30):
         make_entry(db, contest, ann if i % 2 else bob, caption=f"Foto nummer {i:02d}")
@@ -722,7 +723,7 @@ def test_gallery_pages_24_at_a_time_with_a_real_link(client, db, world):
 
 
 def test_the_voting_order_is_shuffled_per_person_but_stable(db, world):
-    org, _, ann, bob, cid = world
+    org, ann, bob, cid = world.org, world.ann, world.bob, world.cid
     contest = make_contest(db, org, "voting")
     for _ in range(12):
         make_entry(db, contest, ann)
@@ -736,7 +737,7 @@ def test_the_voting_order_is_shuffled_per_person_but_stable(db, world):
 
 
 def test_csv_export_for_excel_without_formulas(client, db, world):
-    org, curator, ann, bob, cid = world
+    org, curator, ann, bob, cid = world.org, world.curator, world.ann, world.bob, world.cid
     contest = make_contest(db, org, "voting", title="Vår/Høst: beste bilde")
     evil = make_entry(db, contest, ann, caption='=HYPERLINK("http://evil";"klikk")')
     plus = make_entry(db, contest, bob, caption="+47 99 99 99 99")
@@ -777,7 +778,7 @@ def test_csv_cell_prefixes_formula_starts():
 
 
 def test_job_announces_results_once(db, world, factory):
-    org, _, ann, bob, _cid = world
+    org, ann, bob = world.org, world.ann, world.bob
     contest = make_contest(db, org, "voting")
     entry = make_entry(db, contest, ann)
     voting.toggle_vote(db, bob, entry)
@@ -802,7 +803,7 @@ def test_job_announces_results_once(db, world, factory):
 def test_job_deletes_photos_past_retention_and_keeps_the_entries(
     client, db, world, media_dir, factory
 ):
-    org, curator, ann, _bob, cid = world
+    org, curator, ann, cid = world.org, world.curator, world.ann, world.cid
     org.contest_photo_retention_days = 30
     db.add(org)
     contest = make_contest(db, org, "submitting")
@@ -850,7 +851,7 @@ def test_scheduler_runs_the_contest_job_every_minute():
 
 
 def test_empty_index_explains_and_curators_may_create(client, db, world):
-    org, curator, ann, *_ = world
+    org, curator, ann = world.org, world.curator, world.ann
     login(client, db, ann)
     page = client.get(f"/{org.slug}/contests", headers={"Accept-Language": "en"}).text
     assert "No photo competitions yet." in page and "colleagues vote" in page
@@ -864,7 +865,7 @@ def test_empty_index_explains_and_curators_may_create(client, db, world):
 
 
 def test_index_lists_current_upcoming_and_recent_results(client, db, world):
-    org, _, ann, bob, cid = world
+    org, ann, bob, cid = world.org, world.ann, world.bob, world.cid
     now_c = make_contest(db, org, "voting", title="Pågår nå")
     soon = make_contest(db, org, "upcoming", title="Kommer snart")
     done = make_contest(db, org, "voting", title="Ferdig konkurranse")
@@ -882,7 +883,7 @@ def test_index_lists_current_upcoming_and_recent_results(client, db, world):
 
 
 def test_an_entry_of_another_competition_is_not_found(client, db, world):
-    org, _curator, ann, bob, _ = world
+    org, ann, bob = world.org, world.ann, world.bob
     one = make_contest(db, org, "voting")
     two = make_contest(db, org, "voting")
     entry = make_entry(db, two, ann)
@@ -894,7 +895,7 @@ def test_an_entry_of_another_competition_is_not_found(client, db, world):
 
 
 def test_hostile_captions_stay_text(client, db, world):
-    org, _, ann, bob, _ = world
+    org, ann, bob = world.org, world.ann, world.bob
     contest = make_contest(db, org, "closed", anonymous_voting=False)
     make_entry(db, contest, ann, caption='<img src=x onerror=alert(1)> hx-get="/x"')
     login(client, db, bob)
@@ -912,7 +913,7 @@ def _api(client, method, url, **kw):
 
 
 def test_api_create_read_and_roles(client, db, world):
-    org, curator, ann, *_ = world
+    org, curator, ann = world.org, world.curator, world.ann
     base = f"/api/v1/orgs/{org.slug}/contests"
     body = {
         "title": "Sommerglede",
@@ -948,7 +949,7 @@ def test_api_create_read_and_roles(client, db, world):
 
 
 def test_api_submit_moderate_vote_and_results(client, db, world, media_dir):
-    org, curator, ann, bob, _cid = world
+    org, curator, ann, bob = world.org, world.curator, world.ann, world.bob
     contest = make_contest(db, org, "submitting")
     base = f"/api/v1/orgs/{org.slug}/contests/{contest.id}"
     login(client, db, ann)
@@ -1023,7 +1024,7 @@ def test_api_submit_moderate_vote_and_results(client, db, world, media_dir):
 
 
 def test_api_other_org_sees_nothing(client, db, world):
-    org, _, ann, *_ = world
+    org, ann = world.org, world.ann
     contest = make_contest(db, org, "voting")
     entry = make_entry(db, contest, ann)
     stranger = make_person(db, make_org(db), role="admin")
@@ -1037,7 +1038,7 @@ def test_api_other_org_sees_nothing(client, db, world):
 
 
 def test_htmx_vote_over_the_limit_shows_the_error_on_the_button(client, db, world):
-    org, _, ann, bob, cid = world
+    org, ann, bob, cid = world.org, world.ann, world.bob, world.cid
     contest = make_contest(db, org, "voting", votes_per_person=2)
     a, b, c = (make_entry(db, contest, p) for p in (ann, bob, ann))
     voting.toggle_vote(db, cid, a)
@@ -1055,7 +1056,7 @@ def test_htmx_vote_over_the_limit_shows_the_error_on_the_button(client, db, worl
 
 
 def test_api_jury_places(client, db, world):
-    org, curator, ann, bob, _ = world
+    org, curator, ann, bob = world.org, world.curator, world.ann, world.bob
     contest = make_contest(db, org, "moderating", winner_rule=WinnerRule.jury)
     a, b = make_entry(db, contest, ann), make_entry(db, contest, bob)
     pending = make_entry(db, contest, bob, status="pending")
@@ -1080,7 +1081,7 @@ def test_api_jury_places(client, db, world):
 
 
 def test_fewer_votes_per_person_takes_back_the_votes_above_the_limit(db, world):
-    org, curator, ann, bob, cid = world
+    org, curator, ann, bob, cid = world.org, world.curator, world.ann, world.bob, world.cid
     contest = make_contest(db, org, "voting", votes_per_person=3)
     a, b, c = (make_entry(db, contest, p) for p in (ann, bob, ann))
     for entry in (a, b, c):

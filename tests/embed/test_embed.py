@@ -20,6 +20,7 @@ from app.weekly.schedule import next_publish_at
 from tests.helpers import (
     ATOM,
     INTRANET,
+    World,
     fresh,
     give,
     login,
@@ -50,20 +51,20 @@ def world(db):
     bjorn = make_person(db, org, name="Bjørn Beskjeden")
     rec = give(db, giver, [anne, bjorn], values[:2], feature_consent=True)
     other = make_org(db, slug="avesta", name="Avesta kommun", locale="sv")
-    return {
-        "org": org,
-        "values": values,
-        "giver": giver,
-        "anne": anne,
-        "bjorn": bjorn,
-        "rec": rec,
-        "other": other,
-    }
+    return World(
+        org=org,
+        values=values,
+        giver=giver,
+        anne=anne,
+        bjorn=bjorn,
+        rec=rec,
+        other=other,
+    )
 
 
 def publish_for_anne(db, world, **kw: Any) -> Feature:
     """Published with Anne's yes. Bjørn has no consent row at all: he must not be named."""
-    return make_feature(db, world["org"], world["rec"], consents=[(world["anne"], "yes")], **kw)
+    return make_feature(db, world.org, world.rec, consents=[(world.anne, "yes")], **kw)
 
 
 # --- what it shows --------------------------------------------------------------------------
@@ -79,7 +80,7 @@ def test_widget_shows_the_published_feature_with_values_and_consenting_names(cli
     assert "Hele avdelingen takker." in html
     assert "Ukens ESS · week 47" in html
     assert "Engasjement" in html and "Samarbeid" in html and "Servicefokus" not in html
-    assert f"value-{world['values'][0].id}" in html
+    assert f"value-{world.values[0].id}" in html
     assert "Anne Ansatt" in html
     assert "Bjørn" not in html and "Gunnhild" not in html  # no consent; the giver is not named
     assert 'href="http://testserver/asnes/" target="_blank" rel="noopener"' in html
@@ -88,7 +89,7 @@ def test_widget_shows_the_published_feature_with_values_and_consenting_names(cli
 
 
 def test_widget_speaks_the_organisations_language_unless_asked(client, db, world):
-    world["org"].locale = "nn"
+    world.org.locale = "nn"
     publish_for_anne(db, world)
     assert '<html lang="nn">' in fresh(client, "/embed/asnes/feature").text
     assert '<html lang="sv">' in fresh(client, "/embed/asnes/feature?lang=sv").text
@@ -105,7 +106,7 @@ def test_widget_speaks_the_organisations_language_unless_asked(client, db, world
     ["draft", "approved", "withdrawn", "private", "hidden_by_curator", "hidden_by_recipient"],
 )
 def test_never_shows_what_is_not_published_and_public(client, db, world, case):
-    rec = world["rec"]
+    rec = world.rec
     status = {
         "draft": FeatureStatus.draft,
         "approved": FeatureStatus.approved,
@@ -136,9 +137,9 @@ def test_never_shows_what_is_not_published_and_public(client, db, world, case):
 def test_never_names_someone_who_has_not_agreed(client, db, world, answer):
     make_feature(
         db,
-        world["org"],
-        world["rec"],
-        consents=[(world["anne"], ConsentAnswer.yes), (world["bjorn"], answer)],
+        world.org,
+        world.rec,
+        consents=[(world.anne, ConsentAnswer.yes), (world.bjorn, answer)],
     )
     for path in ["feature", "feature.json", "feed.atom"]:
         assert "Bjørn" not in fresh(client, f"/embed/asnes/{path}").text, path
@@ -147,7 +148,7 @@ def test_never_names_someone_who_has_not_agreed(client, db, world, answer):
 def test_an_opt_out_after_publication_removes_the_name_at_once(client, db, world):
     publish_for_anne(db, world)
     assert "Anne Ansatt" in fresh(client, "/embed/asnes/feature").text
-    world["anne"].feature_opt_out = True
+    world.anne.feature_opt_out = True
     db.flush()
     for path in ["feature", "feature.json", "feed.atom"]:
         assert "Anne" not in fresh(client, f"/embed/asnes/{path}").text, path
@@ -164,12 +165,12 @@ def test_newest_published_feature_is_the_current_one(client, db, world):
     publish_for_anne(
         db, world, week=(2026, 46), headline="Forrige uke", published_at=utcnow() - timedelta(7)
     )
-    rec2 = give(db, world["giver"], [world["anne"]], world["values"][2:], feature_consent=True)
+    rec2 = give(db, world.giver, [world.anne], world.values[2:], feature_consent=True)
     make_feature(
         db,
-        world["org"],
+        world.org,
         rec2,
-        consents=[(world["anne"], "yes")],
+        consents=[(world.anne, "yes")],
         headline="Denne uka",
         week=(2026, 47),
     )
@@ -179,7 +180,7 @@ def test_newest_published_feature_is_the_current_one(client, db, world):
 
 
 def test_empty_state_says_when_the_first_feature_appears(client, db, world):
-    org = world["org"]
+    org = world.org
     org.publish_weekday, org.publish_time = 0, "07:30"
     db.flush()
     page = fresh(client, "/embed/asnes/feature?lang=en")
@@ -202,7 +203,7 @@ def test_empty_state_says_when_the_first_feature_appears(client, db, world):
 
 def test_empty_state_says_the_organisations_publish_time(client, db, world):
     """Not a fixed 07:00: the empty state, the JSON and the curators' pages share one schedule."""
-    org = world["org"]
+    org = world.org
     org.publish_weekday, org.publish_time = 2, "09:30"  # Wednesday 09:30
     db.flush()
     page = fresh(client, "/embed/asnes/feature?lang=en").text
@@ -233,7 +234,7 @@ def test_next_publish_moment_in_the_week_the_clock_changes(now, expected):
 
 
 def test_empty_state_in_the_week_the_clock_changes(client, db, world, time_machine):
-    org = world["org"]
+    org = world.org
     org.publish_weekday, org.publish_time = 6, "02:30"  # Sunday 02:30
     db.flush()
     time_machine.move_to(datetime(2026, 3, 27, 12, 0, tzinfo=UTC), tick=False)
@@ -261,7 +262,7 @@ def test_next_publish_moment_is_wall_clock_time_in_the_organisations_zone(now, e
 
 
 def test_frame_ancestors_are_the_organisations_intranet_and_the_app_itself(client, db, world):
-    world["other"].intranet_origins = ["https://intra.avesta.example", "https://sp.avesta.example"]
+    world.other.intranet_origins = ["https://intra.avesta.example", "https://sp.avesta.example"]
     db.flush()
     asnes = fresh(client, "/embed/asnes/feature").headers
     avesta = fresh(client, "/embed/avesta/feature").headers
@@ -277,7 +278,7 @@ def test_frame_ancestors_are_the_organisations_intranet_and_the_app_itself(clien
 
 
 def test_without_intranet_origins_only_the_app_may_frame_it(client, db, world):
-    world["org"].intranet_origins = []
+    world.org.intranet_origins = []
     db.flush()
     csp = fresh(client, "/embed/asnes/feature").headers["Content-Security-Policy"]
     assert csp.endswith("frame-ancestors 'self'")
@@ -369,7 +370,7 @@ def test_unknown_organisation_is_a_plain_briefly_cached_404(client, db):
 
 
 def test_widget_page_is_small(client, db, world):
-    rec = world["rec"]
+    rec = world.rec
     rec.text = "x" * 600
     publish_for_anne(db, world, headline="H" * 120, body="Lang tekst. " * 100)
     page = fresh(client, "/embed/asnes/feature")
@@ -426,11 +427,9 @@ def _atom(client: TestClient, slug: str = "asnes") -> ET.Element:
 
 def test_atom_feed_is_valid_and_lists_published_features(client, db, world):
     publish_for_anne(db, world, week=(2026, 46), published_at=utcnow() - timedelta(days=7))
-    rec2 = give(db, world["giver"], [world["anne"]], world["values"][2:], feature_consent=True)
-    make_feature(db, world["org"], rec2, consents=[(world["anne"], "yes")], headline="Uke 47")
-    make_feature(
-        db, world["org"], rec2, status=FeatureStatus.draft, week=(2026, 48), headline="Kladd"
-    )
+    rec2 = give(db, world.giver, [world.anne], world.values[2:], feature_consent=True)
+    make_feature(db, world.org, rec2, consents=[(world.anne, "yes")], headline="Uke 47")
+    make_feature(db, world.org, rec2, status=FeatureStatus.draft, week=(2026, 48), headline="Kladd")
     feed = _atom(client)
     assert feed.tag == f"{ATOM}feed"
     assert feed.findtext(f"{ATOM}id", "").startswith("tag:testserver,")
@@ -470,12 +469,12 @@ def test_atom_announces_competition_results_without_names_or_photos(client, db, 
 
     publish_for_anne(db, world, published_at=utcnow() - timedelta(days=3))
     now = utcnow()
-    contest = make_contest(db, world["org"], "closed", now=now, title="Vinter <i>i</i> Åsnes")
+    contest = make_contest(db, world.org, "closed", now=now, title="Vinter <i>i</i> Åsnes")
     contest.results_announced_at = now - timedelta(days=1)
-    make_entry(db, contest, world["bjorn"], caption="Bjørns bilde")
-    open_one = make_contest(db, world["org"], "voting", now=now, title="Pågår")
+    make_entry(db, contest, world.bjorn, caption="Bjørns bilde")
+    open_one = make_contest(db, world.org, "voting", now=now, title="Pågår")
     open_one.results_announced_at = now  # not closed: never in the feed
-    other = make_contest(db, world["other"], "closed", now=now, title="Avesta-tävling")
+    other = make_contest(db, world.other, "closed", now=now, title="Avesta-tävling")
     other.results_announced_at = now - timedelta(hours=1)
     db.add_all([contest, open_one, other])
     db.flush()
@@ -610,7 +609,7 @@ def test_frame_script_posts_only_to_a_configured_origin(client, db, world):
 
 
 def test_admin_embed_page_has_snippets_feeds_preview_and_origins(client, db, world):
-    admin = make_person(db, world["org"], role="admin")
+    admin = make_person(db, world.org, role="admin")
     login(client, db, admin)
     index = client.get("/asnes/admin").text
     assert 'href="/asnes/admin/embed"' in index
@@ -631,7 +630,7 @@ def test_admin_embed_page_has_snippets_feeds_preview_and_origins(client, db, wor
 
 
 def test_admin_embed_page_is_for_admins_only(client, db, world):
-    login(client, db, make_person(db, world["org"], role="curator"))
+    login(client, db, make_person(db, world.org, role="curator"))
     assert client.get("/asnes/admin/embed").status_code == 403
 
 
@@ -649,7 +648,7 @@ def test_preview_fragment_renders_with_widget_context(client, db, world):
         state = _State()
 
     html = env.get_template("embed/_feature.html").render(
-        request=_Request(), **widget_context(db, world["org"], feature)
+        request=_Request(), **widget_context(db, world.org, feature)
     )
     assert "Nattevakta som reddet julebordet" in html
     assert "<h2" in html and "week 47" in html
@@ -679,13 +678,13 @@ def _public_embed_routes() -> list[str]:
 @pytest.mark.parametrize("path", _public_embed_routes())
 def test_public_embed_routes_expose_only_published_consented_content(client, db, world, path):
     """Every public widget route, for an org full of things that must stay inside it."""
-    org, anne, bjorn = world["org"], world["anne"], world["bjorn"]
+    org, anne, bjorn = world.org, world.anne, world.bjorn
     secret_giver = make_person(db, org, name="Hemmelig Giver", email="hemmelig@asnes.example")
     private = give(
         db,
         secret_giver,
         [bjorn],
-        world["values"][:1],
+        world.values[:1],
         text="Privat tekst om Bjørn",
         visibility="private",
         feature_consent=True,
@@ -693,16 +692,14 @@ def test_public_embed_routes_expose_only_published_consented_content(client, db,
     make_feature(
         db, org, private, consents=[(bjorn, "yes")], week=(2026, 40), headline="Privat sak"
     )
+    make_feature(db, org, world.rec, status=FeatureStatus.draft, week=(2026, 48), headline="Kladd")
     make_feature(
-        db, org, world["rec"], status=FeatureStatus.draft, week=(2026, 48), headline="Kladd"
-    )
-    make_feature(
-        db, org, world["rec"], status=FeatureStatus.approved, week=(2026, 49), headline="Godkjent"
+        db, org, world.rec, status=FeatureStatus.approved, week=(2026, 49), headline="Godkjent"
     )
     make_feature(
         db,
         org,
-        world["rec"],
+        world.rec,
         status=FeatureStatus.withdrawn,
         week=(2026, 41),
         headline="Trukket",
@@ -723,7 +720,7 @@ def test_public_embed_routes_expose_only_published_consented_content(client, db,
         "hemmelig@",
         anne.email,
         "Gunnhild",
-        world["rec"].text,
+        world.rec.text,
     ]:
         assert secret not in text, (url, secret)
 

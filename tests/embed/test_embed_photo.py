@@ -19,6 +19,7 @@ from app.weekly.models import ConsentAnswer, Feature, FeatureStatus
 from tests.helpers import (
     ATOM,
     INTRANET,
+    World,
     entry_feature,
     feature_with_photo,
     fresh,
@@ -49,16 +50,16 @@ def world(db):
     image = media.save_upload(db, org, curator, jpeg())
     other = make_org(db, slug="avesta", name="Avesta kommun", locale="sv")
     db.flush()
-    return {
-        "org": org,
-        "value": value,
-        "giver": giver,
-        "anne": anne,
-        "curator": curator,
-        "rec": rec,
-        "image": image,
-        "other": other,
-    }
+    return World(
+        org=org,
+        value=value,
+        giver=giver,
+        anne=anne,
+        curator=curator,
+        rec=rec,
+        image=image,
+        other=other,
+    )
 
 
 def assert_plain_404(response) -> None:
@@ -73,7 +74,7 @@ def assert_plain_404(response) -> None:
 
 def test_widget_page_shows_the_photo_with_srcset_and_sizes(client, db, world):
     feature = feature_with_photo(db, world)
-    image = world["image"]
+    image = world.image
     page = fresh(client, "/embed/asnes/feature?lang=en")
     assert page.status_code == 200
     html = page.text
@@ -105,7 +106,7 @@ def test_widget_page_shows_the_photo_with_srcset_and_sizes(client, db, world):
 
 def test_the_uploaders_alt_text_wins_over_the_default(client, db, world):
     feature_with_photo(db, world)
-    world["image"].alt = "Anne ved vaktrommet"
+    world.image.alt = "Anne ved vaktrommet"
     db.flush()
     assert 'alt="Anne ved vaktrommet"' in fresh(client, "/embed/asnes/feature").text
 
@@ -132,14 +133,14 @@ def test_widget_with_photo_stays_small_before_the_photo(client, db, world):
 
 def test_a_photo_whose_files_were_purged_is_not_shown(client, db, world):
     feature_with_photo(db, world)
-    world["image"].variants = []
+    world.image.variants = []
     db.flush()
     assert "<picture" not in fresh(client, "/embed/asnes/feature").text
 
 
 def test_json_has_the_image_with_absolute_urls(client, db, world):
     feature = feature_with_photo(db, world)
-    image = world["image"]
+    image = world.image
     data = fresh(client, "/embed/asnes/feature.json?lang=en").json()
     base = f"http://testserver/embed/asnes/photo/{feature.id}/{image.id}"
     assert data["feature"]["image"] == {
@@ -159,7 +160,7 @@ def test_atom_entry_includes_the_picture_with_absolute_urls(client, db, world):
     response = fresh(client, "/embed/asnes/feed.atom")
     feed = ET.fromstring(response.content)  # noqa: S314 - our own output, under test
     content = feed.findtext(f"{ATOM}entry/{ATOM}content", "")
-    base = f"http://testserver/embed/asnes/photo/{feature.id}/{world['image'].id}"
+    base = f"http://testserver/embed/asnes/photo/{feature.id}/{world.image.id}"
     assert "<picture" in content
     assert f'<source type="image/webp" srcset="{base}/320.webp 320w' in content
     assert f'src="{base}/800.jpg"' in content and SIZES in content
@@ -169,7 +170,7 @@ def test_atom_entry_includes_the_picture_with_absolute_urls(client, db, world):
 
 def test_oembed_has_a_thumbnail_that_fits(client, db, world):
     feature = feature_with_photo(db, world)
-    base = f"http://testserver/embed/asnes/photo/{feature.id}/{world['image'].id}"
+    base = f"http://testserver/embed/asnes/photo/{feature.id}/{world.image.id}"
     url = "http://testserver/embed/asnes/feature"
     data = client.get("/oembed", params={"url": url}).json()
     assert (data["thumbnail_url"], data["thumbnail_width"], data["thumbnail_height"]) == (
@@ -197,8 +198,8 @@ def test_oembed_without_a_photo_has_no_thumbnail(client, db, world):
 
 def test_curator_preview_uses_the_member_only_urls(client, db, world):
     feature = feature_with_photo(db, world, status=FeatureStatus.draft)
-    image = world["image"]
-    login(client, db, world["curator"])
+    image = world.image
+    login(client, db, world.curator)
     page = client.get(f"/asnes/curate/{feature.id}")
     assert page.status_code == 200
     html = page.text
@@ -218,7 +219,7 @@ def test_curator_preview_uses_the_member_only_urls(client, db, world):
 )
 def test_photo_route_serves_the_public_features_photo(client, db, world, variant, content_type):
     feature = feature_with_photo(db, world)
-    image = world["image"]
+    image = world.image
     response = fresh(client, photo_path(feature, image, variant))
     assert response.status_code == 200
     assert response.headers["content-type"] == content_type
@@ -251,9 +252,9 @@ def test_photo_of_an_archived_public_feature_is_served_too(client, db, world):
     old = feature_with_photo(
         db, world, week=(2026, 46), published_at=utcnow() - timedelta(days=365)
     )
-    rec2 = give(db, world["giver"], [world["anne"]], [world["value"]], feature_consent=True)
-    make_feature(db, world["org"], rec2, consents=[(world["anne"], "yes")], week=(2026, 47))
-    assert fresh(client, photo_path(old, world["image"], "800.webp")).status_code == 200
+    rec2 = give(db, world.giver, [world.anne], [world.value], feature_consent=True)
+    make_feature(db, world.org, rec2, consents=[(world.anne, "yes")], week=(2026, 47))
+    assert fresh(client, photo_path(old, world.image, "800.webp")).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -280,22 +281,22 @@ def test_photo_route_refuses_what_is_not_public(client, db, world, case):
     elif case == "consent_taken_back":
         feature.consents[0].answer = ConsentAnswer.no
     elif case == "opted_out":
-        world["anne"].feature_opt_out = True
+        world.anne.feature_opt_out = True
     elif case == "recognition_private":
-        world["rec"].visibility = Visibility.private
-        world["rec"].listed = False
+        world.rec.visibility = Visibility.private
+        world.rec.listed = False
     elif case == "hidden_by_curator":
-        world["rec"].hidden_by_curator = True
-        world["rec"].listed = False
+        world.rec.hidden_by_curator = True
+        world.rec.listed = False
     db.flush()
     for variant in ["800.webp", "320.jpg"]:
-        assert_plain_404(fresh(client, photo_path(feature, world["image"], variant)))
+        assert_plain_404(fresh(client, photo_path(feature, world.image, variant)))
     assert "/photo/" not in fresh(client, "/embed/asnes/feature").text
 
 
 def test_a_withdrawal_stops_the_photo_at_once_even_for_revalidation(client, db, world):
     feature = feature_with_photo(db, world)
-    path = photo_path(feature, world["image"], "800.webp")
+    path = photo_path(feature, world.image, "800.webp")
     etag = fresh(client, path).headers["ETag"]
     feature.status, feature.withdrawn_at = FeatureStatus.withdrawn, utcnow()
     db.flush()
@@ -305,11 +306,11 @@ def test_a_withdrawal_stops_the_photo_at_once_even_for_revalidation(client, db, 
 
 def test_photo_route_is_only_for_that_organisation_and_that_features_own_photo(client, db, world):
     feature = feature_with_photo(db, world)
-    image = world["image"]
+    image = world.image
     # Another image of the same organisation (here: someone else's upload).
-    stranger = media.save_upload(db, world["org"], world["giver"], jpeg(colour=(200, 10, 10)))
+    stranger = media.save_upload(db, world.org, world.giver, jpeg(colour=(200, 10, 10)))
     # The other organisation with its own public feature and photo.
-    other = world["other"]
+    other = world.other
     o_value = make_value(db, other, name="Samverkan")
     o_giver, o_anne = make_person(db, other), make_person(db, other)
     o_rec = give(db, o_giver, [o_anne], [o_value], feature_consent=True)
@@ -335,7 +336,7 @@ def test_photo_route_is_only_for_that_organisation_and_that_features_own_photo(c
 )
 def test_photo_route_refuses_bad_variants(client, db, world, variant):
     feature = feature_with_photo(db, world)
-    assert_plain_404(fresh(client, photo_path(feature, world["image"], variant)))
+    assert_plain_404(fresh(client, photo_path(feature, world.image, variant)))
 
 
 @pytest.mark.parametrize(
@@ -343,16 +344,16 @@ def test_photo_route_refuses_bad_variants(client, db, world, variant):
 )
 def test_photo_route_refuses_bad_ids(client, db, world, bad):
     feature = feature_with_photo(db, world)
-    image = world["image"]
+    image = world.image
     assert_plain_404(fresh(client, f"/embed/asnes/photo/{bad}/{image.id}/800.webp"))
     assert_plain_404(fresh(client, f"/embed/asnes/photo/{feature.id}/{bad}/800.webp"))
 
 
 def test_a_missing_file_is_a_404_not_an_error(client, db, world):
     feature = feature_with_photo(db, world)
-    key = next(v["key"] for v in world["image"].variants if v["width"] == 800)
+    key = next(v["key"] for v in world.image.variants if v["width"] == 800)
     get_storage().delete(key)
-    assert_plain_404(fresh(client, photo_path(feature, world["image"], "800.webp")))
+    assert_plain_404(fresh(client, photo_path(feature, world.image, "800.webp")))
 
 
 # --- a photo competition's winner as the feature ------------------------------------------------
@@ -362,13 +363,13 @@ def test_winning_entry_feature_shows_and_serves_its_photo(client, db, world):
     feature = entry_feature(db, world)
     page = fresh(client, "/embed/asnes/feature").text
     assert "Vinnerbildet" in page and "<picture" in page and "Anne Ansatt" in page
-    assert fresh(client, photo_path(feature, world["image"], "800.webp")).status_code == 200
+    assert fresh(client, photo_path(feature, world.image, "800.webp")).status_code == 200
 
 
 def test_a_rejected_entry_is_not_public(client, db, world):
     feature = entry_feature(db, world, status="rejected")
     assert "Vinnerbildet" not in fresh(client, "/embed/asnes/feature").text
-    assert_plain_404(fresh(client, photo_path(feature, world["image"], "800.webp")))
+    assert_plain_404(fresh(client, photo_path(feature, world.image, "800.webp")))
 
 
 def test_is_public_rules_for_entries_and_empty_features(db, world):
@@ -381,11 +382,11 @@ def test_is_public_rules_for_entries_and_empty_features(db, world):
     feature.entry.people_consent = False
     assert not public.is_public(db, feature)
     feature.entry.people_consent = True
-    feature.entry.contest = make_contest(db, world["other"], "closed")
+    feature.entry.contest = make_contest(db, world.other, "closed")
     assert not public.is_public(db, feature)
     # Neither a recognition nor an entry: nothing anyone agreed to, so nothing public.
     lone = Feature(
-        org=world["org"],
+        org=world.org,
         iso_year=2026,
         iso_week=30,
         status=FeatureStatus.published,
@@ -393,4 +394,4 @@ def test_is_public_rules_for_entries_and_empty_features(db, world):
         headline="Ingen",
     )
     assert not public.is_public(db, lone)
-    assert public.public_people(feature) == [world["anne"]]
+    assert public.public_people(feature) == [world.anne]

@@ -18,6 +18,7 @@ from app.recognition.models import Recognition
 from tests.helpers import (
     BAD_FILES,
     RED,
+    World,
     close,
     csrf_token,
     give,
@@ -117,7 +118,7 @@ def world(db):
     giver = make_person(db, org, name="Kari Nordmann")
     recipient = make_person(db, org, name="Åse Løkken")
     other = make_person(db, org, name="Ola Utenfor")
-    return org, value, giver, recipient, other
+    return World(org=org, value=value, giver=giver, recipient=recipient, other=other)
 
 
 def _count(db, model) -> int:
@@ -158,7 +159,7 @@ def _upload(client, org, data, name="photo.jpg", content_type="image/jpeg", **fo
 
 @pytest.mark.parametrize("kind", ["jpeg", "heic"])
 def test_give_with_a_photo_end_to_end(client, db, world, store, kind):
-    org, value, giver, recipient, _ = world
+    org, value, giver, recipient = world.org, world.value, world.giver, world.recipient
     login(client, db, giver)
     photo = phone_jpeg(orientation=6) if kind == "jpeg" else heic(upright_marker())
 
@@ -200,7 +201,7 @@ def decoded_bytes(data: bytes):
 
 
 def test_default_alt_names_the_giver(client, db, world, local_store):
-    org, value, giver, recipient, _ = world
+    org, value, giver, recipient = world.org, world.value, world.giver, world.recipient
     login(client, db, giver)
     assert _give_with_photo(client, org, value, recipient, phone_jpeg()).status_code == 303
     page = client.get(f"/{org.slug}/", headers={"Accept-Language": "en"}).text
@@ -208,7 +209,7 @@ def test_default_alt_names_the_giver(client, db, world, local_store):
 
 
 def test_give_without_a_photo_works_as_before(client, db, world, local_store):
-    org, value, giver, recipient, _ = world
+    org, value, giver, recipient = world.org, world.value, world.giver, world.recipient
     login(client, db, giver)
     form = client.get(f"/{org.slug}/give").text
     assert 'enctype="multipart/form-data"' in form
@@ -228,7 +229,7 @@ def _nonempty_bad_files() -> list[str]:
 
 @pytest.mark.parametrize("name", _nonempty_bad_files())
 def test_bad_photo_leaves_no_file_and_no_row(client, db, world, store, name):
-    org, value, giver, recipient, _ = world
+    org, value, giver, recipient = world.org, world.value, world.giver, world.recipient
     login(client, db, giver)
     make, _code = BAD_FILES[name]
     data = make() if callable(make) else make
@@ -242,7 +243,7 @@ def test_bad_photo_leaves_no_file_and_no_row(client, db, world, store, name):
 
 
 def test_good_photo_with_other_errors_is_rolled_back_with_its_files(client, db, world, store):
-    org, value, giver, recipient, _ = world
+    org, value, giver, recipient = world.org, world.value, world.giver, world.recipient
     login(client, db, giver)
     client.headers["Accept-Language"] = "en"
     response = _give_with_photo(client, org, value, recipient, phone_jpeg(), text="kort")
@@ -253,7 +254,7 @@ def test_good_photo_with_other_errors_is_rolled_back_with_its_files(client, db, 
 
 
 def test_double_tap_with_a_photo_makes_one_recognition_and_one_image(client, db, world, store):
-    org, value, giver, recipient, _ = world
+    org, value, giver, recipient = world.org, world.value, world.giver, world.recipient
     login(client, db, giver)
     page = client.get(f"/{org.slug}/give")
     key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text).group(1)
@@ -281,7 +282,7 @@ def test_double_tap_with_a_photo_makes_one_recognition_and_one_image(client, db,
 
 def test_oversized_body_is_refused_with_413(client, db, world, local_store, settings_env):
     settings_env(max_upload_mb=1)
-    org, value, giver, recipient, _ = world
+    org, value, giver, recipient = world.org, world.value, world.giver, world.recipient
     login(client, db, giver)
     big = b"\xff\xd8\xff\xe0" + b"\x00" * (1024 * 1024 + 10)
     response = _give_with_photo(client, org, value, recipient, big)
@@ -294,7 +295,7 @@ def test_oversized_body_is_refused_with_413(client, db, world, local_store, sett
 
 def test_chunked_body_is_counted_as_it_streams(client, db, world, local_store, settings_env):
     settings_env(max_upload_mb=1)
-    org, _value, giver, _recipient, _ = world
+    org, giver = world.org, world.giver
     login(client, db, giver)
     token = csrf_token(client)
     sent = 0
@@ -383,7 +384,7 @@ def test_413_before_the_body_is_sent_on_a_real_server(app, db, world, settings_e
     import uvicorn
 
     settings_env(max_upload_mb=1)
-    org, _value, _giver, *_ = world
+    org = world.org
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
@@ -415,7 +416,13 @@ def test_413_before_the_body_is_sent_on_a_real_server(app, db, world, settings_e
 
 
 def test_api_upload_and_attach_to_a_recognition(client, db, world, store):
-    org, value, giver, recipient, other = world
+    org, value, giver, recipient, other = (
+        world.org,
+        world.value,
+        world.giver,
+        world.recipient,
+        world.other,
+    )
     login(client, db, giver)
     response = _upload(client, org, phone_jpeg(), alt="Vaktrommet")
     assert response.status_code == 201, response.text
@@ -475,8 +482,8 @@ def test_api_upload_and_attach_to_a_recognition(client, db, world, store):
     ],
 )
 def test_api_refuses_bad_files_with_json(client, db, world, store, name, status):
-    org, *_ = world
-    login(client, db, world[2])
+    org = world.org
+    login(client, db, world.giver)
     make, code = BAD_FILES[name]
     data = make() if callable(make) else make
     response = _upload(client, org, data)
@@ -487,8 +494,8 @@ def test_api_refuses_bad_files_with_json(client, db, world, store, name, status)
 
 
 def test_api_upload_needs_csrf_or_a_token(client, db, world, local_store):
-    org, *_ = world
-    login(client, db, world[2])
+    org = world.org
+    login(client, db, world.giver)
     client.get("/login")
     response = client.post(
         f"/api/v1/orgs/{org.slug}/media", files={"file": ("a.jpg", phone_jpeg(), "image/jpeg")}
@@ -501,7 +508,7 @@ def test_api_upload_needs_csrf_or_a_token(client, db, world, local_store):
 
 
 def _photo_rec(db, world, storage, **kw):
-    org, value, giver, recipient, _ = world
+    org, value, giver, recipient = world.org, world.value, world.giver, world.recipient
     image = media.save_upload(db, org, giver, phone_jpeg(), storage=storage)
     rec = give(db, giver, [recipient], [value], photo=image, **kw)
     db.commit()
@@ -510,8 +517,8 @@ def _photo_rec(db, world, storage, **kw):
 
 def test_serving_headers_and_304(client, db, world, local_store):
     image, _rec = _photo_rec(db, world, local_store)
-    org, *_ = world
-    login(client, db, world[3])
+    org = world.org
+    login(client, db, world.recipient)
     url = f"/{org.slug}/media/{image.id}/400.webp"
     response = client.get(url)
     assert response.status_code == 200
@@ -543,7 +550,7 @@ def test_serving_headers_and_304(client, db, world, local_store):
     ],
 )
 def test_who_may_see_a_photo(client, db, world, local_store, who, private, expected):
-    org, _value, giver, recipient, other = world
+    org, giver, recipient, other = world.org, world.giver, world.recipient, world.other
     image, _rec = _photo_rec(db, world, local_store, visibility="private" if private else "org")
     url = f"/{org.slug}/media/{image.id}/320.jpg"
     if who == "other org":
@@ -561,7 +568,7 @@ def test_who_may_see_a_photo(client, db, world, local_store, who, private, expec
 def test_contest_hook_decides_for_contest_photos(client, db, world, local_store, monkeypatch):
     from app.contests import scope as contests
 
-    org, _value, giver, _recipient, other = world
+    org, giver, other = world.org, world.giver, world.other
     image = media.save_upload(db, org, giver, phone_jpeg(), storage=local_store)
     db.commit()
     login(client, db, other)
@@ -582,7 +589,7 @@ def test_contest_hook_decides_for_contest_photos(client, db, world, local_store,
 
 
 def test_rollback_deletes_written_files(db, world, store):
-    org, _value, giver, *_ = world
+    org, giver = world.org, world.giver
     image = media.save_upload(db, org, giver, phone_jpeg())
     assert len(list(store.keys())) == 4 and image.id
     db.rollback()
@@ -590,7 +597,7 @@ def test_rollback_deletes_written_files(db, world, store):
 
 
 def test_savepoint_rolled_back_then_commit_deletes_its_files(db, world, store):
-    org, _value, giver, *_ = world
+    org, giver = world.org, world.giver
     nested = db.begin_nested()
     media.save_upload(db, org, giver, phone_jpeg())
     nested.rollback()
@@ -601,7 +608,7 @@ def test_savepoint_rolled_back_then_commit_deletes_its_files(db, world, store):
 
 def test_delete_image_removes_every_file_after_commit_only(db, world, settings_env, tmp_path):
     settings_env(media_url=f"file:{tmp_path / 'm'}")
-    org, _value, giver, *_ = world
+    org, giver = world.org, world.giver
     org.keep_photo_originals = True
     db.add(org)
     image = media.save_upload(db, org, giver, phone_jpeg())
@@ -622,7 +629,7 @@ def test_delete_image_removes_every_file_after_commit_only(db, world, settings_e
 
 
 def test_erasing_a_person_deletes_their_photos(db, world, store):
-    org, _value, giver, recipient, _ = world
+    org, giver, recipient = world.org, world.giver, world.recipient
     image, rec = _photo_rec(db, world, store)
     other_image = media.save_upload(db, org, recipient, heic(upright_marker()))
     db.commit()
@@ -634,7 +641,7 @@ def test_erasing_a_person_deletes_their_photos(db, world, store):
 
 
 def test_deleting_a_recognition_deletes_its_photo(client, db, world, local_store):
-    org, _value, giver, *_ = world
+    org, giver = world.org, world.giver
     _image, rec = _photo_rec(db, world, local_store)
     login(client, db, giver)
     response = client.post(
@@ -647,7 +654,7 @@ def test_deleting_a_recognition_deletes_its_photo(client, db, world, local_store
 
 
 def test_same_photo_twice_is_one_image_and_someone_elses_is_refused(db, world, local_store):
-    org, _value, giver, recipient, _ = world
+    org, giver, recipient = world.org, world.giver, world.recipient
     first = media.save_upload(db, org, giver, phone_jpeg())
     assert media.save_upload(db, org, giver, phone_jpeg()).id == first.id
     with pytest.raises(media.Invalid) as info:

@@ -8,8 +8,8 @@ from sqlmodel import Session
 
 from app.auth.service import create_api_token
 from app.orgs import people
-from app.orgs.models import Organisation, Person
-from tests.helpers import login, make_department, make_org, make_person
+from app.orgs.models import Organisation
+from tests.helpers import World, login, make_department, make_org, make_person
 
 # Everyone the searches below could find; none of them is a part of another's name.
 NAMES = [
@@ -27,7 +27,7 @@ NAMES = [
 
 
 @pytest.fixture
-def world(db: Session) -> tuple[Organisation, Person, str]:
+def world(db: Session) -> World:
     org = make_org(db)
     admin = make_person(db, org, role="admin", name="Ada Admin", email="ada@asnes.no")
     economy = make_department(db, org, name="Økonomi")
@@ -42,7 +42,7 @@ def world(db: Session) -> tuple[Organisation, Person, str]:
     make_person(db, make_org(db), name="Fremmed Ødegård", email="fremmed@asnes.no")
     _token, raw = create_api_token(db, admin, "test")
     db.flush()
-    return org, admin, raw
+    return World(org=org, admin=admin, token=raw)
 
 
 def names_in(text: str) -> set[str]:
@@ -85,14 +85,14 @@ def surfaces(client: TestClient, org: Organisation, raw: str, q: str) -> dict[st
     ],
 )
 def test_the_same_query_finds_the_same_people_everywhere(client, db, world, q, expected):
-    org, admin, raw = world
+    org, admin, raw = world.org, world.admin, world.token
     login(client, db, admin)
     found = surfaces(client, org, raw, q)
     assert found == {"type-ahead": expected, "admin": expected, "api": expected}
 
 
 def test_an_empty_query(client, db, world):
-    org, admin, raw = world
+    org, admin, raw = world.org, world.admin, world.token
     login(client, db, admin)
     found = surfaces(client, org, raw, "")
     everyone = {n for n in NAMES if n not in ("Odd Ødegård", "Fremmed Ødegård")}
@@ -101,7 +101,7 @@ def test_an_empty_query(client, db, world):
 
 
 def test_word_starts_come_before_the_rest(db, world):
-    org, _admin, _raw = world
+    org = world.org
     make_person(db, org, name="Johan Dahl", email="jd@asnes.no")
     make_person(db, org, name="Anne Berg", email="ab@asnes.no")
     found = [p.name for p in people.search(db, org.id, "an")]
@@ -110,7 +110,7 @@ def test_word_starts_come_before_the_rest(db, world):
 
 
 def test_status_and_organisation(db, world):
-    org, _admin, _raw = world
+    org = world.org
     assert [p.name for p in people.search(db, org.id, "odegard", status="inactive")] == [
         "Odd Ødegård"
     ]

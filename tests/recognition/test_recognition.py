@@ -14,6 +14,7 @@ from app.recognition import feeds, giving, service
 from app.recognition import progress as daily_progress
 from app.recognition.models import Notification, Reaction, Recognition, Visibility
 from tests.helpers import (
+    World,
     give,
     login,
     make_department,
@@ -44,7 +45,15 @@ def org_world(db):
     me = make_person(db, org, name="Kari Nordmann", department_id=dept.id)
     colleague = make_person(db, org, name="Åse Løkken", department_id=dept.id, title="sykepleier")
     teacher = make_person(db, org, name="Øystein Brænd", department_id=other_dept.id, title="lærer")
-    return org, dept, other_dept, values, me, colleague, teacher
+    return World(
+        org=org,
+        dept=dept,
+        other_dept=other_dept,
+        values=values,
+        me=me,
+        colleague=colleague,
+        teacher=teacher,
+    )
 
 
 def _count(db, model=Recognition) -> int:
@@ -59,7 +68,7 @@ def _give_form(client, org):
 
 
 def test_give_flow_names_colleague_value_and_progress(client, db, org_world):
-    org, _, _, values, me, colleague, _ = org_world
+    org, values, me, colleague = org_world.org, org_world.values, org_world.me, org_world.colleague
     login(client, db, me)
     _, key = _give_form(client, org)
     response = post_form(
@@ -84,7 +93,7 @@ def test_give_flow_names_colleague_value_and_progress(client, db, org_world):
 
 
 def test_double_submit_creates_one(client, db, org_world):
-    org, _, _, values, me, colleague, _ = org_world
+    org, values, me, colleague = org_world.org, org_world.values, org_world.me, org_world.colleague
     login(client, db, me)
     _, key = _give_form(client, org)
     data = {
@@ -116,7 +125,7 @@ def test_double_submit_creates_one(client, db, org_world):
 def test_invalid_give_shows_errors_keeps_input_and_stores_nothing(
     client, db, org_world, change, field, message
 ):
-    org, _, _, values, me, colleague, _ = org_world
+    org, values, me, colleague = org_world.org, org_world.values, org_world.me, org_world.colleague
     stranger_org = make_org(db)
     stranger = make_person(db, stranger_org)
     stranger_value = make_value(db, stranger_org)
@@ -147,7 +156,7 @@ def test_invalid_give_shows_errors_keeps_input_and_stores_nothing(
 
 def test_give_works_without_javascript_search(client, db, org_world):
     """The search button reloads the form by GET with everything typed kept."""
-    org, _, _, values, me, _colleague, _ = org_world
+    org, values, me = org_world.org, org_world.values, org_world.me
     login(client, db, me)
     page = client.get(
         f"/{org.slug}/give",
@@ -162,7 +171,7 @@ def test_give_works_without_javascript_search(client, db, org_world):
     "query", ["ase", "ÅSE", "løkken", "lokken", "oystein", "Øystein", "braend", "skole", "sykepl"]
 )
 def test_type_ahead_is_accent_and_case_insensitive(client, db, org_world, query):
-    org, _, _, _, me, _colleague, _teacher = org_world
+    org, me = org_world.org, org_world.me
     login(client, db, me)
     response = client.get(
         f"/{org.slug}/give/people", params={"q": query}, headers={"HX-Request": "true"}
@@ -173,7 +182,7 @@ def test_type_ahead_is_accent_and_case_insensitive(client, db, org_world, query)
 
 
 def test_type_ahead_never_offers_yourself_inactive_or_other_orgs(client, db, org_world):
-    org, _, _, _, me, _, _ = org_world
+    org, me = org_world.org, org_world.me
     make_person(db, org, name="Kari Gammel", active=False)
     make_person(db, make_org(db), name="Kari Fremmed")
     login(client, db, me)
@@ -185,7 +194,7 @@ def test_type_ahead_never_offers_yourself_inactive_or_other_orgs(client, db, org
 
 
 def test_recent_colleagues_come_first(db, org_world):
-    org, _, _, values, me, _colleague, teacher = org_world
+    org, values, me, teacher = org_world.org, org_world.values, org_world.me, org_world.teacher
     other = make_person(db, org, name="Anne Aaberg")
     give(db, me, [teacher], values[:1])
     names = [p.name for p in service.search_colleagues(db, me, "")]
@@ -197,7 +206,7 @@ def test_recent_colleagues_come_first(db, org_world):
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_hostile_text_renders_as_text_everywhere(client, db, org_world, text):
-    org, _, _, values, me, colleague, _ = org_world
+    org, values, me, colleague = org_world.org, org_world.values, org_world.me, org_world.colleague
     rec = give(db, colleague, [me], values[:1], text=text)
     login(client, db, me)
     for url in [f"/{org.slug}/", f"/{org.slug}/r/{rec.id}", f"/{org.slug}/?feed=to_me"]:
@@ -214,7 +223,14 @@ def test_hostile_text_renders_as_text_everywhere(client, db, org_world, text):
 def test_private_recognition_is_seen_only_by_giver_recipients_and_their_leaders(
     client, db, org_world
 ):
-    org, dept, _, values, me, colleague, teacher = org_world
+    org, dept, values, me, colleague, teacher = (
+        org_world.org,
+        org_world.dept,
+        org_world.values,
+        org_world.me,
+        org_world.colleague,
+        org_world.teacher,
+    )
     leader = make_person(db, org, name="Leder Lise", role="leader")
     db.add(DepartmentLeader(department_id=dept.id, person_id=leader.id))
     rec = give(db, me, [colleague], values[:1], text="Privat takk for i går!", visibility="private")
@@ -235,7 +251,12 @@ def test_private_recognition_is_seen_only_by_giver_recipients_and_their_leaders(
 
 
 def test_feed_pages_without_duplicates_or_gaps_while_others_give(db, org_world):
-    _org, _, _, values, me, colleague, teacher = org_world
+    values, me, colleague, teacher = (
+        org_world.values,
+        org_world.me,
+        org_world.colleague,
+        org_world.teacher,
+    )
     base = datetime(2026, 11, 2, 8, tzinfo=UTC)
     made = [
         give(db, colleague, [teacher], values[:1], now=base + timedelta(minutes=i)).id
@@ -254,7 +275,13 @@ def test_feed_pages_without_duplicates_or_gaps_while_others_give(db, org_world):
 
 
 def test_feed_paginates_with_a_real_link_and_htmx(client, db, org_world):
-    org, _, _, values, me, colleague, teacher = org_world
+    org, values, me, colleague, teacher = (
+        org_world.org,
+        org_world.values,
+        org_world.me,
+        org_world.colleague,
+        org_world.teacher,
+    )
     for i in range(25):
         give(db, colleague, [teacher], values[:1], text=f"Takk nummer {i:02d} for innsatsen")
     login(client, db, me)
@@ -271,7 +298,13 @@ def test_feed_paginates_with_a_real_link_and_htmx(client, db, org_world):
 
 
 def test_feed_filters_by_value_and_department(client, db, org_world):
-    org, _, _, values, me, colleague, teacher = org_world
+    org, values, me, colleague, teacher = (
+        org_world.org,
+        org_world.values,
+        org_world.me,
+        org_world.colleague,
+        org_world.teacher,
+    )
     give(db, teacher, [colleague], [values[0]], text="Engasjert innsats på hjemmetjenesten")
     give(db, colleague, [teacher], [values[2]], text="Service på skolen i dag")
     login(client, db, me)
@@ -282,15 +315,15 @@ def test_feed_filters_by_value_and_department(client, db, org_world):
 
 
 def test_empty_feed_teaches(client, db, org_world):
-    org, *_ = org_world
-    login(client, db, org_world[4])
+    org = org_world.org
+    login(client, db, org_world.me)
     page = client.get(f"/{org.slug}/", headers={"Accept-Language": "en"}).text
     assert "Nobody has recognised anyone yet." in page
     assert f'href="/{org.slug}/give"' in page
 
 
 def test_reactions_toggle_with_accessible_names(client, db, org_world):
-    org, _, _, values, me, colleague, _ = org_world
+    org, values, me, colleague = org_world.org, org_world.values, org_world.me, org_world.colleague
     rec = give(db, colleague, [me], values[:1])
     login(client, db, me)
     for _ in range(2):  # a double click still counts once
@@ -313,7 +346,13 @@ def test_reactions_toggle_with_accessible_names(client, db, org_world):
 
 
 def test_recipient_hides_from_public_feeds_and_opts_out(client, db, org_world):
-    org, _, _, values, me, colleague, teacher = org_world
+    org, values, me, colleague, teacher = (
+        org_world.org,
+        org_world.values,
+        org_world.me,
+        org_world.colleague,
+        org_world.teacher,
+    )
     rec = give(db, me, [colleague], values[:1], text="Synlig takk til Åse!")
     login(client, db, colleague)
     post_form(client, f"/{org.slug}/r/{rec.id}/hide", {"hidden": "1"})
@@ -329,7 +368,13 @@ def test_recipient_hides_from_public_feeds_and_opts_out(client, db, org_world):
 
 def test_curator_hides_with_a_logged_reason(client, db, org_world):
 
-    org, _, _, values, me, colleague, teacher = org_world
+    org, values, me, colleague, teacher = (
+        org_world.org,
+        org_world.values,
+        org_world.me,
+        org_world.colleague,
+        org_world.teacher,
+    )
     curator = make_person(db, org, role="curator")
     rec = give(db, me, [colleague], values[:1], text="Upassende tekst her")
     login(client, db, curator)
@@ -352,7 +397,7 @@ def test_curator_hides_with_a_logged_reason(client, db, org_world):
 
 
 def test_giver_deletes_within_24_hours_only(client, db, org_world):
-    org, _, _, values, me, colleague, _ = org_world
+    org, values, me, colleague = org_world.org, org_world.values, org_world.me, org_world.colleague
     fresh = give(db, me, [colleague], values[:1], text="Denne angrer jeg på")
     old = give(
         db,
@@ -374,7 +419,13 @@ def test_giver_deletes_within_24_hours_only(client, db, org_world):
 
 
 def test_notifications_follow_each_persons_choice(db, org_world):
-    org, _, _, values, me, colleague, teacher = org_world
+    org, values, me, colleague, teacher = (
+        org_world.org,
+        org_world.values,
+        org_world.me,
+        org_world.colleague,
+        org_world.teacher,
+    )
     teacher.email_frequency = EmailFrequency.daily
     third = make_person(db, org, email_frequency=EmailFrequency.none)
     now = datetime(2026, 11, 23, 10, tzinfo=UTC)  # 11:00 in Oslo
@@ -388,7 +439,7 @@ def test_notifications_follow_each_persons_choice(db, org_world):
 
 
 def test_progress_counts_the_organisations_day_and_streak(db, org_world):
-    _org, _, _, values, me, colleague, _ = org_world
+    values, me, colleague = org_world.values, org_world.me, org_world.colleague
     oslo_midnight = datetime(2026, 11, 22, 23, tzinfo=UTC)  # 00:00 on the 23rd in Oslo
     give(db, me, [colleague], values[:1], now=oslo_midnight - timedelta(days=1, minutes=5))
     give(db, me, [colleague], values[:1], now=oslo_midnight - timedelta(minutes=1))  # the 22nd
@@ -404,7 +455,7 @@ def test_progress_counts_the_organisations_day_and_streak(db, org_world):
 
 
 def test_home_shows_progress_and_the_goal_celebration(client, db, org_world):
-    org, _, _, values, me, colleague, _ = org_world
+    org, values, me, colleague = org_world.org, org_world.values, org_world.me, org_world.colleague
     for _ in range(3):
         give(db, me, [colleague], values[:1])
     login(client, db, me)
@@ -415,7 +466,7 @@ def test_home_shows_progress_and_the_goal_celebration(client, db, org_world):
 
 def test_search_button_without_javascript_posts_and_stores_nothing(client, db, org_world):
     """The no-JS search is a POST: the CSRF token never ends up in a URL."""
-    org, _, _, values, me, _, _ = org_world
+    org, values, me = org_world.org, org_world.values, org_world.me
     login(client, db, me)
     response = post_form(
         client,
@@ -455,7 +506,7 @@ def _checked_inputs(html: str, name: str) -> set[str]:
 def test_chosen_values_with_descriptions_stay_chosen(client, db, org_world, how):
     """A value with a description has two attributes after `checked`: the browser must still
     see `checked` (the template once rendered `checkedaria-describedby=...`)."""
-    org, _, _, values, me, colleague, _ = org_world
+    org, values, me, colleague = org_world.org, org_world.values, org_world.me, org_world.colleague
     for v in values:
         v.description = f"Hva {v.name} betyr hos oss"
         db.add(v)

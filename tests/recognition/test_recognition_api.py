@@ -23,7 +23,15 @@ from app.recognition.models import (
     RecognitionRecipient,
     Visibility,
 )
-from tests.helpers import csrf_token, login, make_department, make_org, make_person, make_value
+from tests.helpers import (
+    World,
+    csrf_token,
+    login,
+    make_department,
+    make_org,
+    make_person,
+    make_value,
+)
 
 FEEDS = ("all", "department", "to_me", "from_me")
 
@@ -38,12 +46,12 @@ def api(org: Organisation, path: str = "") -> str:
     return f"/api/v1/orgs/{org.slug}{path}"
 
 
-def make_world(db: Session) -> SimpleNamespace:
+def make_world(db: Session) -> World:
     """An organisation with two departments, three values and people in both departments."""
     org = make_org(db, name="Åsnes kommune")
     helse = make_department(db, org, name="Helse")
     skole = make_department(db, org, name="Skole")
-    return SimpleNamespace(
+    return World(
         org=org,
         helse=helse,
         skole=skole,
@@ -85,7 +93,7 @@ def count(db: Session, model: Any) -> int:
     return db.exec(select(func.count()).select_from(model)).one()
 
 
-def feed_ids(client: Any, w: SimpleNamespace, headers: dict[str, str], **params: Any) -> list[int]:
+def feed_ids(client: Any, w: World, headers: dict[str, str], **params: Any) -> list[int]:
     response = client.get(api(w.org, "/recognitions"), params=params, headers=headers)
     assert response.status_code == 200, response.text
     return [item["id"] for item in response.json()["items"]]
@@ -201,7 +209,7 @@ def test_without_a_key_every_request_is_a_new_recognition(client, db):
     assert len(set(keys)) == 2 and all(giving.KEY_RE.match(k) for k in keys)
 
 
-def _outsiders(db: Session, w: SimpleNamespace) -> SimpleNamespace:
+def _outsiders(db: Session, w: World) -> SimpleNamespace:
     other = make_org(db, name="Beta kommune")
     return SimpleNamespace(
         person=make_person(db, other, name="Beate i Beta", email="beate@beta.no"),
@@ -432,7 +440,7 @@ def test_text_cleaning_keeps_what_people_wrote():
 # --- feeds --------------------------------------------------------------------------------
 
 
-def _feed_world(db: Session) -> tuple[SimpleNamespace, dict[str, Recognition]]:
+def _feed_world(db: Session) -> tuple[World, dict[str, Recognition]]:
     w = make_world(db)
     base = utcnow() - timedelta(hours=1)
     recs = {
@@ -582,7 +590,7 @@ def test_pages_have_no_duplicates_and_no_gaps_while_others_give(client, db):
 # --- visibility ---------------------------------------------------------------------------
 
 
-def _private_world(db: Session) -> tuple[SimpleNamespace, Recognition, dict[str, Person]]:
+def _private_world(db: Session) -> tuple[World, Recognition, dict[str, Person]]:
     w = make_world(db)
     avdeling = make_department(db, w.org, name="Hjemmetjenesten", parent_id=w.helse.id)
     recipient = make_person(db, w.org, name="Rita Mottaker", department_id=avdeling.id)

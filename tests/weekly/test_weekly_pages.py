@@ -18,6 +18,7 @@ from app.weekly import schedule
 from app.weekly.curate_routes import reason_texts
 from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
 from tests.helpers import (
+    World,
     give,
     login,
     make_department,
@@ -36,7 +37,7 @@ def world(db):
     org = make_org(db, name="Åsnes kommune", slug="asnes")
     dept = make_department(db, org, name="Hjemmetjenesten")
     values = [make_value(db, org, name=n) for n in ("Engasjement", "Samarbeid", "Servicefokus")]
-    w = SimpleNamespace(
+    w = World(
         org=org,
         dept=dept,
         values=values,

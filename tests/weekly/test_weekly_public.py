@@ -32,6 +32,7 @@ from app.weekly.models import (
 )
 from tests.helpers import (
     INTRANET,
+    World,
     entry_feature,
     feature_with_photo,
     fresh,
@@ -76,24 +77,24 @@ def world(db):
     )
     db.add(hook)
     db.flush()
-    return {
-        "org": org,
-        "value": value,
-        "giver": giver,
-        "anne": anne,
-        "curator": curator,
-        "rec": rec,
-        "image": image,
-        "member": make_person(db, org, name="Mona Medlem"),
-        "hook": hook,
-        "other": make_org(db, slug="avesta", name="Avesta kommun", locale="sv"),
-    }
+    return World(
+        org=org,
+        value=value,
+        giver=giver,
+        anne=anne,
+        curator=curator,
+        rec=rec,
+        image=image,
+        member=make_person(db, org, name="Mona Medlem"),
+        hook=hook,
+        other=make_org(db, slug="avesta", name="Avesta kommun", locale="sv"),
+    )
 
 
-def surfaces(client: TestClient, db: Session, world: dict[str, Any], feature: Feature) -> set[str]:
+def surfaces(client: TestClient, db: Session, world: World, feature: Feature) -> set[str]:
     """The surfaces that show `feature` now."""
     headline = feature.headline
-    image = world["image"]
+    image = world.image
     shown: set[str] = set()
     if headline in fresh(client, "/embed/asnes/feature").text:
         shown.add("widget")
@@ -107,9 +108,9 @@ def surfaces(client: TestClient, db: Session, world: dict[str, Any], feature: Fe
         shown.add("oembed")
     if fresh(client, photo_path(feature, image, "800.webp")).status_code == 200:
         shown.add("photo")
-    if public.feature_image_visible(db, world["member"], image.id):
+    if public.feature_image_visible(db, world.member, image.id):
         shown.add("image_visible")
-    login(client, db, world["member"])
+    login(client, db, world.member)
     if headline in client.get("/asnes/features").text:
         shown.add("archive")
     if client.get(f"/asnes/features/{feature.id}").status_code == 200:
@@ -118,13 +119,13 @@ def surfaces(client: TestClient, db: Session, world: dict[str, Any], feature: Fe
         shown.add("home")
     client.cookies.clear()
     try:
-        webhooks.send_test(db, world["org"], world["hook"], None)
+        webhooks.send_test(db, world.org, world.hook, None)
     except Invalid:
         pass
     else:
         queued = db.exec(
             select(WebhookDelivery.feature_id).where(
-                WebhookDelivery.webhook_id == world["hook"].id, WebhookDelivery.event == "test"
+                WebhookDelivery.webhook_id == world.hook.id, WebhookDelivery.event == "test"
             )
         ).all()
         if feature.id in queued:
@@ -139,13 +140,13 @@ def change(db: Session, thing: Any, **values: Any) -> None:
     db.flush()
 
 
-def _rec(world: dict[str, Any]) -> Recognition:
-    return world["rec"]
+def _rec(world: World) -> Recognition:
+    return world.rec
 
 
-def _recipient(db: Session, world: dict[str, Any]) -> RecognitionRecipient:
+def _recipient(db: Session, world: World) -> RecognitionRecipient:
     return db.exec(
-        select(RecognitionRecipient).where(RecognitionRecipient.recognition_id == world["rec"].id)
+        select(RecognitionRecipient).where(RecognitionRecipient.recognition_id == world.rec.id)
     ).one()
 
 
@@ -177,13 +178,13 @@ REASONS: dict[str, Reason] = {
     "opted out of this recognition": lambda db, w, f: change(
         db, _recipient(db, w), feature_opt_out=True
     ),
-    "opted out of being featured": lambda db, w, f: change(db, w["anne"], feature_opt_out=True),
+    "opted out of being featured": lambda db, w, f: change(db, w.anne, feature_opt_out=True),
     "recognition deleted": lambda db, w, f: _delete(db, _rec(w), f),
     "made private": lambda db, w, f: change(db, _rec(w), visibility=Visibility.private),
     "taken off the feeds": lambda db, w, f: change(db, _rec(w), listed=False),
     "hidden by a curator": lambda db, w, f: change(db, _rec(w), hidden_by_curator=True),
     "the giver did not agree": lambda db, w, f: change(db, _rec(w), feature_consent=False),
-    "of another organisation": lambda db, w, f: change(db, _rec(w), org_id=w["other"].id),
+    "of another organisation": lambda db, w, f: change(db, _rec(w), org_id=w.other.id),
 }
 
 
@@ -198,12 +199,12 @@ ENTRY_REASONS: dict[str, Reason] = {
     "people in the photo did not agree": lambda db, w, f: change(
         db, _entry(f), people_consent=False
     ),
-    "photographer opted out": lambda db, w, f: change(db, w["anne"], feature_opt_out=True),
+    "photographer opted out": lambda db, w, f: change(db, w.anne, feature_opt_out=True),
     "photographer has not answered": lambda db, w, f: change(
         db, f.consents[0], answer=ConsentAnswer.pending
     ),
     "competition of another organisation": lambda db, w, f: change(
-        db, _entry(f), contest_id=make_contest(db, w["other"], "closed").id
+        db, _entry(f), contest_id=make_contest(db, w.other, "closed").id
     ),
     "entry deleted": lambda db, w, f: _delete(db, _entry(f), f),
     "withdrawn": lambda db, w, f: change(
@@ -234,32 +235,32 @@ def test_a_winning_photo_that_is_not_public_is_on_no_surface(client, db, world, 
 
 def test_curators_still_see_the_photo_of_a_feature_that_is_not_public(db, world):
     feature = feature_with_photo(db, world, status=FeatureStatus.draft)
-    assert public.feature_image_visible(db, world["curator"], world["image"].id)
-    assert not public.feature_image_visible(db, world["member"], world["image"].id)
+    assert public.feature_image_visible(db, world.curator, world.image.id)
+    assert not public.feature_image_visible(db, world.member, world.image.id)
     assert not public.is_public(db, feature)
 
 
 def test_newer_features_that_are_not_public_do_not_hide_the_older_public_ones(client, db, world):
     """The rule is in the query: no LIMIT cuts the list before a later filter empties it."""
-    org = world["org"]
+    org = world.org
     now = utcnow()
     old = make_feature(
         db,
         org,
-        world["rec"],
-        consents=[(world["anne"], "yes")],
+        world.rec,
+        consents=[(world.anne, "yes")],
         week=(2026, 10),
         headline="Den eldre som fortsatt er offentlig",
         published_at=now - timedelta(days=60),
     )
-    hidden = give(db, world["giver"], [world["anne"]], [world["value"]], feature_consent=True)
+    hidden = give(db, world.giver, [world.anne], [world.value], feature_consent=True)
     change(db, hidden, hidden_by_curator=True)
     for n in range(21):  # more than the feed's 20 entries
         make_feature(
             db,
             org,
             hidden,
-            consents=[(world["anne"], "yes")],
+            consents=[(world.anne, "yes")],
             week=(2026, 11 + n),
             headline=f"Skjult {n}",
             published_at=now - timedelta(days=50 - n),
@@ -274,7 +275,7 @@ def test_newer_features_that_are_not_public_do_not_hide_the_older_public_ones(cl
     assert old.headline in atom and "Skjult" not in atom
     link = urlencode({"url": "http://testserver/embed/asnes/feature"})
     assert fresh(client, f"/oembed?{link}").json()["title"] == old.headline
-    login(client, db, world["member"])
+    login(client, db, world.member)
     assert old.headline in client.get("/asnes/").text
     archive = client.get("/asnes/features").text
     assert old.headline in archive and "Skjult" not in archive
