@@ -22,7 +22,7 @@ from app.contests.scope import require_curator
 from app.errors import N_, Invalid, Problem
 from app.kernel.audit import audit
 from app.kernel.clock import utcnow
-from app.kernel.forms import clean_text
+from app.kernel.forms import clean_line
 from app.orgs.models import Organisation, Person, Value
 
 TITLE_MAX, THEME_MAX = 120, 1000
@@ -106,11 +106,11 @@ def _clean_input(
     errors: dict[str, Problem] = {}
     clean: dict[str, Any] = {}
     try:
-        clean["title"] = clean_text(data.title, max_length=TITLE_MAX, required=True)
+        clean["title"] = clean_line(data.title, max_length=TITLE_MAX, required=True)
     except ValueError as exc:
         errors["title"] = exc.args[0]
     try:
-        clean["theme"] = clean_text(data.theme, max_length=THEME_MAX)
+        clean["theme"] = clean_line(data.theme, max_length=THEME_MAX)
     except ValueError as exc:
         errors["theme"] = exc.args[0]
     clean["value_id"] = None

@@ -4,7 +4,7 @@ from sqlmodel import Session, col, delete, func, select
 
 from app.errors import N_, Invalid, Problem
 from app.kernel.audit import audit
-from app.kernel.forms import clean_text, parse_id
+from app.kernel.forms import clean_line, parse_id
 from app.orgs.fields import collect
 from app.orgs.models import Department, DepartmentLeader, Organisation, Person
 
@@ -26,7 +26,7 @@ def add_department(
     actor: Person | None = None,
 ) -> Department:
     errors: dict[str, Problem] = {}
-    name = collect(errors, "name", clean_text, name, max_length=120, required=True)
+    name = collect(errors, "name", clean_line, name, max_length=120, required=True)
     if name and department_by_name(session, org, name):
         errors["name"] = Problem("taken", N_("A department with this name already exists."))
     if errors:
@@ -107,7 +107,7 @@ def update_department(
 ) -> None:
     """Rename and move a department; it may not end up below itself."""
     errors: dict[str, Problem] = {}
-    name = collect(errors, "name", clean_text, name, max_length=120, required=True)
+    name = collect(errors, "name", clean_line, name, max_length=120, required=True)
     clash = department_by_name(session, org, name) if name else None
     if clash is not None and clash.id != dept.id:
         errors["name"] = Problem("taken", N_("A department with this name already exists."))

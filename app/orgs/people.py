@@ -12,7 +12,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app.auth import service as auth
 from app.errors import N_, Invalid, Problem
 from app.kernel.audit import audit
-from app.kernel.forms import REQUIRED, clean_text, normalise_email
+from app.kernel.forms import REQUIRED, clean_line, normalise_email
 from app.kernel.paging import Page, paginate
 from app.orgs.departments import (
     UNKNOWN_DEPARTMENT,
@@ -166,9 +166,9 @@ def upsert_person(
     """
     errors: dict[str, Problem] = {}
     email = collect(errors, "email", normalise_email, email or "")
-    name = collect(errors, "name", clean_text, name, max_length=120, required=True)
-    title = collect(errors, "title", clean_text, title, max_length=120)
-    dept_name = collect(errors, "department", clean_text, department, max_length=120)
+    name = collect(errors, "name", clean_line, name, max_length=120, required=True)
+    title = collect(errors, "title", clean_line, title, max_length=120)
+    dept_name = collect(errors, "department", clean_line, department, max_length=120)
     role_value = collect(errors, "role", parse_role, role) if (role or "").strip() else None
     if errors:
         raise Invalid(errors)
@@ -232,9 +232,9 @@ def _person_form(
     out: dict[str, Any] = {
         "email": collect(errors, "email", _email_field, data.get("email")),
         "name": collect(
-            errors, "name", clean_text, data.get("name"), max_length=120, required=True
+            errors, "name", clean_line, data.get("name"), max_length=120, required=True
         ),
-        "title": collect(errors, "title", clean_text, data.get("title"), max_length=120),
+        "title": collect(errors, "title", clean_line, data.get("title"), max_length=120),
         "department": collect(
             errors, "department", department_ref, session, org, data.get("department")
         ),

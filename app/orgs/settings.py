@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from app.errors import N_, Invalid, Problem
 from app.i18n import LOCALES
 from app.kernel.audit import audit
-from app.kernel.forms import clean_text, normalise_email
+from app.kernel.forms import clean_line, normalise_email
 from app.orgs.colours import DEFAULT_COLOURS, check_colour
 from app.orgs.fields import collect
 from app.orgs.models import Organisation, Person, Role
@@ -65,7 +65,7 @@ def create_org(
 ) -> Organisation:
     errors: dict[str, Problem] = {}
     slug = collect(errors, "slug", _slug, slug)
-    name = collect(errors, "name", clean_text, name, max_length=120, required=True)
+    name = collect(errors, "name", clean_line, name, max_length=120, required=True)
     if locale not in LOCALES:
         errors["locale"] = Problem("locale", N_("Choose one of the languages offered."))
     if timezone not in available_timezones():
@@ -94,9 +94,9 @@ def update_org_settings(
 ) -> None:
     """Apply the settings form; all fields are checked before anything changes."""
     errors: dict[str, Problem] = {}
-    name = collect(errors, "name", clean_text, data.get("name"), max_length=120, required=True)
+    name = collect(errors, "name", clean_line, data.get("name"), max_length=120, required=True)
     feature_name = collect(
-        errors, "feature_name", clean_text, data.get("feature_name"), max_length=60
+        errors, "feature_name", clean_line, data.get("feature_name"), max_length=60
     )
     locale = data.get("locale", "")
     if locale not in LOCALES:

@@ -7,7 +7,7 @@ from app.auth import service as auth
 from app.auth.models import ApiToken
 from app.errors import N_, Invalid, NotFound, Problem
 from app.kernel.audit import audit
-from app.kernel.forms import clean_text, parse_id
+from app.kernel.forms import clean_line, parse_id
 from app.orgs.fields import collect
 from app.orgs.models import Organisation, Person
 
@@ -40,7 +40,7 @@ def create_token(
 ) -> tuple[ApiToken, str]:
     """A new API token for an active person; the raw secret is returned only here."""
     errors: dict[str, Problem] = {}
-    name = collect(errors, "name", clean_text, name, max_length=80, required=True)
+    name = collect(errors, "name", clean_line, name, max_length=80, required=True)
     id_ = parse_id(person_id)
     person = session.get(Person, id_) if id_ is not None else None
     if person is None or person.org_id != org.id or not person.active:

@@ -4,7 +4,7 @@ from sqlmodel import Session, col, func, select
 
 from app.errors import N_, Invalid, Problem
 from app.kernel.audit import audit
-from app.kernel.forms import clean_text
+from app.kernel.forms import clean_line, clean_text
 from app.orgs.colours import check_colour
 from app.orgs.fields import collect
 from app.orgs.models import Organisation, Person, Value
@@ -20,7 +20,7 @@ def add_value(
     actor: Person | None = None,
 ) -> Value:
     errors: dict[str, Problem] = {}
-    name = collect(errors, "name", clean_text, name, max_length=60, required=True)
+    name = collect(errors, "name", clean_line, name, max_length=60, required=True)
     description = collect(errors, "description", clean_text, description, max_length=200)
     colour = collect(errors, "colour", check_colour, colour)
     if (
@@ -55,7 +55,7 @@ def update_value(
     actor: Person | None = None,
 ) -> None:
     errors: dict[str, Problem] = {}
-    name = collect(errors, "name", clean_text, name, max_length=60, required=True)
+    name = collect(errors, "name", clean_line, name, max_length=60, required=True)
     description = collect(errors, "description", clean_text, description, max_length=200)
     colour = collect(errors, "colour", check_colour, colour)
     clash = session.exec(

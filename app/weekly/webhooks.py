@@ -14,7 +14,7 @@ from app.config import get_settings
 from app.errors import N_, Invalid, NotFound, Problem
 from app.kernel.audit import audit
 from app.kernel.clock import utcnow
-from app.kernel.forms import REQUIRED, TOO_LONG, clean_text
+from app.kernel.forms import REQUIRED, TOO_LONG, clean_line
 from app.orgs.models import Organisation, Person
 from app.weekly import public
 from app.weekly.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookKind
@@ -126,7 +126,7 @@ def add_webhook(
     if chosen is None:
         errors["kind"] = BAD_CHOICE
     try:
-        name = clean_text(name, max_length=MAX_NAME, required=True)
+        name = clean_line(name, max_length=MAX_NAME, required=True)
     except ValueError as exc:
         errors["name"] = exc.args[0]
     try:
