@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -19,8 +19,13 @@ from starlette.datastructures import FormData
 from app import i18n
 from app.config import ROOT, get_settings
 from app.errors import Problem
+from app.kernel.forms import MAX_ID
 
 STATIC_DIR = ROOT / "static"
+# A row id in a URL: beyond what the database stores is a 422, never a database error.
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+# A page number as typed in a URL ("2", or anything: page_number() reads it).
+PageParam = Annotated[str, Query(max_length=10)]
 CSRF_COOKIE = "tod_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"

@@ -7,7 +7,7 @@ Vote counts never appear before voting closes: `votes` is null until then, for e
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from app.access import Member, MemberDep
@@ -19,9 +19,10 @@ from app.db import SessionDep
 from app.errors import PermissionDenied
 from app.kernel.apischema import ERRORS, ErrorOut
 from app.kernel.clock import utcnow
-from app.kernel.forms import MAX_ID, RowId
+from app.kernel.forms import RowId
 from app.media import service as media
 from app.security import PROTECT
+from app.web import PathId
 
 Limit = Annotated[StrictInt, Field(ge=service.LIMIT_MIN, le=service.LIMIT_MAX)]
 FORBIDDEN: dict[int | str, dict[str, Any]] = {
@@ -146,9 +147,7 @@ class ResultsOut(BaseModel):
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _contest(
-    session: SessionDep, m: MemberDep, contest_id: Annotated[int, Path(ge=1, le=MAX_ID)]
-) -> Contest:
+def _contest(session: SessionDep, m: MemberDep, contest_id: PathId) -> Contest:
     # A dependency, so that the 404 comes before anything in the body is looked at.
     return scope.contest_for(session, m.person, contest_id)
 
@@ -160,7 +159,7 @@ def _entry(
     session: SessionDep,
     m: MemberDep,
     contest: ContestDep,
-    entry_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    entry_id: PathId,
 ) -> ContestEntry:
     return scope.entry_for(session, m.person, contest, entry_id)
 

@@ -3,7 +3,7 @@ with its vote buttons, the podium, moderation, the curators' form and the CSV ex
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
@@ -16,16 +16,15 @@ from app.contests.presentation import PLACE_LABELS
 from app.db import SessionDep
 from app.errors import N_, Invalid
 from app.kernel.clock import utcnow
-from app.kernel.forms import MAX_ID
 from app.kernel.paging import page_number
 from app.media import service as media
 from app.orgs.models import Value
 from app.security import PROTECT
+from app.web import PathId as Id
 from app.web import field_errors, flash, is_htmx, is_safe_next, redirect, render
 
 router = APIRouter(prefix="/{org}/contests", include_in_schema=False)
 
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 PHASE_LABELS = {
     Phase.upcoming: N_("Coming up"),

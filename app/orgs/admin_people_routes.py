@@ -7,7 +7,7 @@ event.
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
@@ -15,7 +15,6 @@ from app import i18n
 from app.access import AdminDep
 from app.db import SessionDep, SessionFactoryDep
 from app.errors import Invalid
-from app.kernel.forms import MAX_ID
 from app.kernel.paging import page_number
 from app.kernel.scope import in_org
 from app.orgs import importer
@@ -30,14 +29,13 @@ from app.orgs.people import (
     update_person,
 )
 from app.security import PROTECT
-from app.web import FieldsDep, close_form, field_errors, redirect, render
+from app.web import FieldsDep, PageParam, close_form, field_errors, redirect, render
+from app.web import PathId as Id
 
 router = APIRouter(
     prefix="/{org}/admin", include_in_schema=False, dependencies=[Depends(close_form)]
 )
 
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-PageParam = Annotated[str, Query(max_length=10)]
 PERSON_FIELDS = ("email", "name", "title", "department", "role", "active")
 
 

@@ -5,17 +5,16 @@ admin_people_routes.py). Every change goes through the services of app.orgs (set
 departments, tokens), which also write the audit event.
 """
 
-from typing import Annotated, Any
+from typing import Any
 
 from babel import Locale, dates
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from app import i18n
 from app.access import AdminDep
 from app.db import SessionDep
 from app.errors import N_, Invalid, Problem
-from app.kernel.forms import MAX_ID
 from app.kernel.paging import page_number
 from app.kernel.scope import in_org
 from app.orgs.admin_links import admin_base, page_links
@@ -35,14 +34,13 @@ from app.orgs.settings import update_org_settings
 from app.orgs.tokens import create_token, org_tokens, revoke_token, token_in_org
 from app.orgs.values import add_value, list_values, move_value, set_value_active, update_value
 from app.security import PROTECT
-from app.web import FieldsDep, close_form, field_errors, form_page, redirect, render
+from app.web import FieldsDep, PageParam, close_form, field_errors, form_page, redirect, render
+from app.web import PathId as Id
 
 router = APIRouter(
     prefix="/{org}/admin", include_in_schema=False, dependencies=[Depends(close_form)]
 )
 
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-PageParam = Annotated[str, Query(max_length=10)]
 COMMON_TIMEZONES = (
     "Europe/Oslo",
     "Europe/Stockholm",

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -33,6 +33,7 @@ from app.recognition import feeds, giving, hiding, progress, scope
 from app.recognition import reactions as reaction_service
 from app.recognition.models import ReactionKind, Recognition, Visibility
 from app.security import PROTECT
+from app.web import PathId
 
 
 def _ref_kind(value: Any) -> str | None:
@@ -193,9 +194,7 @@ class TodayOut(BaseModel):
 # --- helpers --------------------------------------------------------------------------------
 
 
-def visible_recognition(
-    session: SessionDep, m: MemberDep, rec_id: Annotated[int, Path(ge=1, le=MAX_ID)]
-) -> Recognition:
+def visible_recognition(session: SessionDep, m: MemberDep, rec_id: PathId) -> Recognition:
     # A dependency, so that the 404 comes before anything in the body is looked at.
     return scope.recognition_for(session, m.person, rec_id)
 

@@ -1,9 +1,8 @@
 """Admin pages for webhooks: add, switch off and on, delete, test, and what was delivered."""
 
-from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from app import i18n
@@ -11,11 +10,11 @@ from app.access import AdminDep
 from app.config import get_settings
 from app.db import SessionDep
 from app.errors import Invalid
-from app.kernel.forms import MAX_ID
 from app.kernel.scope import in_org
 from app.orgs.models import Organisation
 from app.security import PROTECT
 from app.web import FieldsDep, close_form, field_errors, flash, form_page, redirect, render
+from app.web import PathId as Id
 from app.weekly import webhooks
 from app.weekly.models import Webhook, WebhookKind
 
@@ -23,7 +22,6 @@ router = APIRouter(
     prefix="/{org}/admin/webhooks", include_in_schema=False, dependencies=[Depends(close_form)]
 )
 
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 ADD_FIELDS = ("kind", "name", "url")
 
 
