@@ -13,7 +13,7 @@ from app.media import access, service
 from app.media.pipeline import CONTENT_TYPES
 from app.media.serving import CACHE_CONTROL, VARIANT_RE, variant_headers
 from app.media.storage import MissingObject, get_storage
-from app.web import env
+from app.web import PathId, env
 
 log = logging.getLogger("tod.media")
 
@@ -34,7 +34,7 @@ def serve(
     request: Request,
     session: SessionDep,
     m: MemberDep,
-    image_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    image_id: PathId,
     variant: Annotated[str, Path(max_length=40)],
 ) -> Response:
     """One variant, e.g. `800.webp` or `320.jpg`, of a photo the viewer may see."""

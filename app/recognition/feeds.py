@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
 from app.errors import N_, Invalid, Problem
+from app.kernel.forms import MAX_ID
 from app.orgs.models import Person
 from app.recognition.models import Recognition, RecognitionRecipient, RecognitionValue
 from app.recognition.reactions import ReactionCount, reactions_for
@@ -43,7 +44,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         if at.tzinfo is None:
             raise ValueError
         at, rec_id = at.astimezone(UTC), int(rid)
-        if not 0 < rec_id < 2**63 or at.year < 2000:
+        if not 0 < rec_id <= MAX_ID or at.year < 2000:
             raise ValueError
         return at, rec_id
     except (ValueError, UnicodeDecodeError, OverflowError) as exc:
