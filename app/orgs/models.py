@@ -108,6 +108,7 @@ class Department(SQLModel, table=True):
 class Person(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("org_id", "email"),
+        UniqueConstraint("org_id", "external_id"),
         Index("ix_person_org_name", "org_id", "name"),
     )
 
@@ -127,6 +128,9 @@ class Person(SQLModel, table=True):
         ),
     )
     title: str = Field(default="", max_length=120)
+    # The identity system's stable id for this person (SCIM `externalId`, an HR number): what a
+    # provisioned or imported person is matched by, since an e-mail address can change.
+    external_id: str | None = Field(default=None, max_length=255)
     role: Role = Field(default=Role.employee, sa_type=str_enum(Role), nullable=False)
     active: bool = Field(default=True)
     locale: str | None = Field(default=None, max_length=5)
