@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
-from app import i18n, scheduler
+from app import i18n, resend, scheduler
 from app.auth.routes import router as auth_router
 from app.config import get_settings
 from app.contests.api import router as contests_api_router
@@ -24,6 +24,7 @@ from app.embed.admin_routes import router as embed_admin_router
 from app.embed.memo import WidgetFastPath
 from app.embed.routes import router as embed_router
 from app.errors import (
+    N_,
     CsrfFailed,
     Invalid,
     NotAuthenticated,
@@ -43,7 +44,7 @@ from app.orgs.routes import router as org_router
 from app.recognition.api import router as recognition_api_router
 from app.recognition.routes import router as recognition_router
 from app.site import router as site_router
-from app.web import STATIC_DIR, render
+from app.web import STATIC_DIR, redirect, render
 from app.weekly.curate_routes import router as curate_router
 from app.weekly.routes import public_router as feature_public_router
 from app.weekly.routes import router as feature_router
@@ -137,56 +138,81 @@ def _error(request: Request, status: int, code: str, message: str, **extra: Any)
     )
 
 
+async def _keep_refused_form(request: Request) -> Response | None:
+    """A refused page form (expired token or session): keep what was typed, then resend it.
+
+    The person goes to the page that sends it again, through the login first when signed out.
+    None when there is nothing to keep.
+    """
+    if _wants_json(request) or request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    route = request.scope.get("route")
+    if not getattr(route, "path", "").startswith("/{org}/"):
+        return None  # only an organisation's pages: a login or language form is not kept
+    kept = await resend.refused_form(request)
+    if kept is None or not kept.fields:
+        return None
+    # Signed out, the page sends the person through the login and back (it needs a member).
+    response = redirect(request, f"/{request.path_params['org']}/resend")
+    return response if resend.keep(response, kept) else None
+
+
 async def _server_error(scope: Scope) -> Response:
     request = Request(scope)
     return _error(
-        request, 500, "server_error", "Something went wrong on our side. We have logged it."
+        request, 500, "server_error", N_("Something went wrong on our side. We have logged it.")
     )
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
-        return _error(request, 404, "not_found", "We could not find that page.")
+        return _error(request, 404, "not_found", N_("We could not find that page."))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
-            return _error(request, 404, "not_found", "We could not find that page.")
+            return _error(request, 404, "not_found", N_("We could not find that page."))
         if exc.status_code == 405:
-            return _error(request, 405, "method_not_allowed", "That action is not possible here.")
+            return _error(
+                request, 405, "method_not_allowed", N_("That action is not possible here.")
+            )
         if exc.status_code == 413:
-            return _error(request, 413, "too_large", "The file is too large.")
-        return _error(request, exc.status_code, "error", "Something went wrong.")
+            return _error(request, 413, "too_large", N_("The file is too large."))
+        return _error(request, exc.status_code, "error", N_("Something went wrong."))
 
     @app.exception_handler(PermissionDenied)
     async def forbidden(request: Request, exc: PermissionDenied) -> Response:
-        return _error(request, 403, "forbidden", "You do not have access to this page.")
+        return _error(request, 403, "forbidden", N_("You do not have access to this page."))
 
     @app.exception_handler(CsrfFailed)
     async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
+        if (kept := await _keep_refused_form(request)) is not None:
+            return kept
         return _error(
             request,
             403,
             "csrf",
-            "The form had expired. Go back, reload the page and try again.",
+            N_("The page had expired, so nothing was sent. Reload it and try again."),
         )
 
     @app.exception_handler(NotAuthenticated)
     async def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
         if _wants_json(request):
             response = _error(
-                request, 401, "not_authenticated", "Log in or send a valid API token."
+                request, 401, "not_authenticated", N_("Log in or send a valid API token.")
             )
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
+        if (kept := await _keep_refused_form(request)) is not None:
+            return kept
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
     @app.exception_handler(RateLimited)
     async def rate_limited(request: Request, exc: RateLimited) -> Response:
         response = _error(
-            request, 429, "rate_limited", "Too many attempts. Wait a little and try again."
+            request, 429, "rate_limited", N_("Too many attempts. Wait a little and try again.")
         )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -195,7 +221,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, exc: Invalid) -> Response:
         _ = i18n.gettext_for(request)
         fields = {f: {"code": p.code, "message": _(p.message)} for f, p in exc.errors.items()}
-        return _error(request, 422, "invalid", "Some of the input was not valid.", fields=fields)
+        return _error(
+            request, 422, "invalid", N_("Some of the input was not valid."), fields=fields
+        )
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -206,7 +234,9 @@ def _install_error_handlers(app: FastAPI) -> None:
                 "code": str(err.get("type", "invalid")),
                 "message": str(err.get("msg", "")),
             }
-        return _error(request, 422, "invalid", "Some of the input was not valid.", fields=fields)
+        return _error(
+            request, 422, "invalid", N_("Some of the input was not valid."), fields=fields
+        )
 
 
 app = create_app()

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import text
 
-from app import i18n
-from app.access import OptionalPerson
+from app import i18n, resend
+from app.access import MemberDep, OptionalPerson
 from app.db import SessionDep, get_engine
 from app.middleware import LANG_COOKIE
 from app.migrate import alembic_config
@@ -51,6 +51,19 @@ def choose_language(
 @router.get("/accessibility")
 def accessibility(request: Request, person: OptionalPerson) -> Response:
     return render(request, "pages/accessibility.html")
+
+
+@router.get("/{org}/resend")
+def resend_page(request: Request, m: MemberDep) -> Response:
+    """A form that was refused (expired page or session), shown again to be sent by a click."""
+    kept = resend.kept(request)
+    if kept is None or not kept.action.startswith(f"/{m.org.slug}/"):
+        return redirect(request, f"/{m.org.slug}/")
+    # Free text the person wrote, shown so they can see what will be sent.
+    written = [value for _name, value in kept.fields if len(value.split()) > 2]
+    response = render(request, "errors/resend.html", {"kept": kept, "written": written})
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @router.get("/healthz")

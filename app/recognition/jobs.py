@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, update
 from sqlmodel import Session, col, select
 
 from app import i18n, mail
+from app.errors import N_
 from app.config import ROOT, get_settings
 from app.kernel import outbox
 from app.kernel.clock import utcnow
@@ -49,7 +50,7 @@ BACKOFF_CAP = timedelta(hours=6)
 # out while its e-mail is still on the way; after a crash the row is due again this much later.
 LEASE = timedelta(minutes=10)
 RETRY = outbox.Retry(MAX_ATTEMPTS, BACKOFF_FIRST, BACKOFF_CAP, LEASE)
-SUBJECT = "You were seen!"
+SUBJECT = N_("You were seen!")
 
 # E-mail templates: HTML is autoescaped (user text never becomes markup), plain text is not
 # (it would show "&lt;" to the reader). Same gettext helpers as the pages: they read the
