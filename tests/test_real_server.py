@@ -613,7 +613,8 @@ def test_a_cookie_session_gives_reacts_hides_moderates_and_logs_out(
     curator.submit(f"/{ORG}/r/{plain}/moderate", {"hidden": "1", "reason": "Må sjekkes"})
     curator.submit(f"/{ORG}/r/{plain}/moderate", {"hidden": ""})
 
-    giver.submit(f"/{ORG}/r/{plain}/delete")
+    giver.page(f"/{ORG}/r/{plain}/delete")
+    giver.submit(f"/{ORG}/r/{plain}/delete", {"confirm": "yes"})
     assert giver.get(f"/{ORG}/r/{plain}").status_code == 404
     giver.submit("/auth/logout")
     assert giver.get(f"/{ORG}/", follow_redirects=False).status_code == 303

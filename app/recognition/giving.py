@@ -176,14 +176,11 @@ def next_digest_time(org: Organisation, now: datetime) -> datetime:
     return candidate.astimezone(UTC)
 
 
-def delete_recognition(
-    session: Session, person: Person, rec: Recognition, now: datetime | None = None
-) -> None:
-    """The giver may take a recognition back within 24 hours (undo included)."""
-    now = now or utcnow()
+def check_can_delete(person: Person, rec: Recognition, now: datetime | None = None) -> None:
+    """Only the giver, and only within 24 hours of giving."""
     if rec.giver_id != person.id:
         raise PermissionDenied()
-    if now - rec.created_at > DELETE_WINDOW:
+    if (now or utcnow()) - rec.created_at > DELETE_WINDOW:
         raise Invalid(
             {
                 "recognition": Problem(
@@ -191,12 +188,34 @@ def delete_recognition(
                 )
             }
         )
+
+
+def delete_recognition(
+    session: Session, person: Person, rec: Recognition, now: datetime | None = None
+) -> None:
+    """The giver may take a recognition back within 24 hours (undo included)."""
+    check_can_delete(person, rec, now)
     photo = rec.photo
     session.delete(rec)
     if photo is not None:
         from app.media.service import release_image
 
         release_image(session, photo)  # its files go with the commit, unless used elsewhere
+
+
+def told_by_email(session: Session, rec: Recognition) -> list[Person]:
+    """Recipients whose "Du ble sett!" e-mail about `rec` has gone: deleting cannot recall it.
+
+    E-mail not sent yet is cancelled with the recognition (its outbox rows go with it).
+    """
+    return list(
+        session.exec(
+            select(Person)
+            .join(Notification, col(Notification.person_id) == col(Person.id))
+            .where(Notification.recognition_id == rec.id, col(Notification.sent_at).is_not(None))
+            .order_by(col(Person.name))
+        )
+    )
 
 
 def active_values(session: Session, org_id: int | None) -> list[Value]:

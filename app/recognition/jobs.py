@@ -30,8 +30,8 @@ from sqlalchemy import ColumnElement, update
 from sqlmodel import Session, col, select
 
 from app import i18n, mail
-from app.errors import N_
 from app.config import ROOT, get_settings
+from app.errors import N_
 from app.kernel import outbox
 from app.kernel.clock import utcnow
 from app.orgs.models import EmailFrequency, Person

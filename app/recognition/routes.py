@@ -276,10 +276,42 @@ def detail(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> 
     return _detail(request, session, m, scope.recognition_for(session, m.person, rec_id))
 
 
+def _delete_confirmation(
+    request: Request, session: SessionDep, m: MemberDep, rec: Recognition
+) -> Response:
+    try:
+        giving.check_can_delete(m.person, rec)
+    except Invalid as exc:
+        _ = i18n.gettext_for(request)
+        return _detail(request, session, m, rec, error=_(exc.first.message), status_code=422)
+    return render(
+        request,
+        "recognition/delete.html",
+        {"rec": rec, "told": giving.told_by_email(session, rec)},
+    )
+
+
+@router.get("/r/{rec_id}/delete")
+def delete_page(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> Response:
+    """Ask before deleting, and say what deleting cannot take back (an e-mail that went)."""
+    return _delete_confirmation(
+        request, session, m, scope.recognition_for(session, m.person, rec_id)
+    )
+
+
 @router.post("/r/{rec_id}/delete", dependencies=PROTECT)
-def delete(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> Response:
+def delete(
+    request: Request,
+    session: SessionDep,
+    m: MemberDep,
+    rec_id: int,
+    confirm: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
     rec = scope.recognition_for(session, m.person, rec_id)
+    if confirm != "yes":
+        return _delete_confirmation(request, session, m, rec)
     _ = i18n.gettext_for(request)
+    told = [p.name for p in giving.told_by_email(session, rec)]
     try:
         giving.delete_recognition(session, m.person, rec)
     except Invalid as exc:
@@ -292,7 +324,13 @@ def delete(request: Request, session: SessionDep, m: MemberDep, rec_id: int) -> 
             status_code=422,
         )
     session.commit()
-    return redirect(request, f"/{m.org.slug}/", message=_("Deleted. Nobody was notified."))
+    if told:
+        message = _(
+            "Deleted. %(names)s had already been told by e-mail; it is gone from the app."
+        ) % {"names": ", ".join(told)}
+    else:
+        message = _("Deleted. Nobody was notified.")
+    return redirect(request, f"/{m.org.slug}/", message=message)
 
 
 @router.post("/r/{rec_id}/react", dependencies=PROTECT)

@@ -646,7 +646,7 @@ def test_deleting_a_recognition_deletes_its_photo(client, db, world, local_store
     login(client, db, giver)
     response = client.post(
         f"/{org.slug}/r/{rec.id}/delete",
-        data={"csrf_token": csrf_token(client)},
+        data={"csrf_token": csrf_token(client), "confirm": "yes"},
         follow_redirects=False,
     )
     assert response.status_code == 303

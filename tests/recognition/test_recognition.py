@@ -8,6 +8,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from app.kernel.audit import AuditEvent
+from app.kernel.clock import utcnow
 from app.kernel.forms import clean_paragraphs
 from app.orgs.models import DepartmentLeader, EmailFrequency
 from app.recognition import feeds, giving, service
@@ -408,14 +409,20 @@ def test_giver_deletes_within_24_hours_only(client, db, org_world):
         now=datetime.now(UTC) - timedelta(hours=25),
     )
     login(client, db, me)
-    assert post_form(client, f"/{org.slug}/r/{fresh.id}/delete").status_code == 303
+    assert (
+        post_form(client, f"/{org.slug}/r/{fresh.id}/delete", {"confirm": "yes"}).status_code == 303
+    )
     assert db.get(Recognition, fresh.id) is None
     assert _count(db, Notification) == 1  # the deleted one's e-mail went with it
-    assert post_form(client, f"/{org.slug}/r/{old.id}/delete").status_code == 422
+    assert (
+        post_form(client, f"/{org.slug}/r/{old.id}/delete", {"confirm": "yes"}).status_code == 422
+    )
     client.cookies.clear()
     login(client, db, colleague)
     other = give(db, me, [colleague], values[:1])
-    assert post_form(client, f"/{org.slug}/r/{other.id}/delete").status_code == 403
+    assert (
+        post_form(client, f"/{org.slug}/r/{other.id}/delete", {"confirm": "yes"}).status_code == 403
+    )
 
 
 def test_notifications_follow_each_persons_choice(db, org_world):
@@ -460,8 +467,68 @@ def test_home_shows_progress_and_the_goal_celebration(client, db, org_world):
         give(db, me, [colleague], values[:1])
     login(client, db, me)
     page = client.get(f"/{org.slug}/", headers={"Accept-Language": "en"}).text
-    assert "3 of 3 today" in page
+    assert "Goal reached: 3 today" in page
     assert "goal reached" in page
+
+
+def test_past_the_goal_it_says_reached_and_keeps_the_way_to_give_more(client, db, org_world):
+    org, values, me, colleague = org_world.org, org_world.values, org_world.me, org_world.colleague
+    for _ in range(3):
+        give(db, me, [colleague], values[:1])
+    rec = give(db, me, [colleague], values[:1])
+    login(client, db, me)
+    home = client.get(f"/{org.slug}/", headers={"Accept-Language": "nb"}).text
+    assert "Målet er nådd: 4 i dag" in home and "4 av 3" not in home
+    given = client.get(f"/{org.slug}/given/{rec.id}", headers={"Accept-Language": "nb"})
+    assert "4 av 3" not in given.text
+    assert f'href="/{org.slug}/give"' in given.text  # the goal is not a limit
+
+
+def _tell(db, rec):
+    """The e-mail job has sent the recipients their "Du ble sett!" about `rec`."""
+    for row in db.exec(select(Notification).where(Notification.recognition_id == rec.id)):
+        row.sent_at = utcnow()
+        db.add(row)
+    db.flush()
+
+
+@pytest.mark.parametrize("told", [True, False])
+def test_delete_asks_first_and_says_who_was_already_told(client, db, org_world, told):
+    org, values, me, colleague = org_world.org, org_world.values, org_world.me, org_world.colleague
+    rec = give(db, me, [colleague], values[:1], text="Denne angrer jeg litt på")
+    if told:
+        _tell(db, rec)
+    login(client, db, me)
+    en = {"Accept-Language": "en"}
+    detail = client.get(f"/{org.slug}/r/{rec.id}", headers=en).text
+    assert f'href="/{org.slug}/r/{rec.id}/delete"' in detail  # a link to a question, not a tap
+
+    for ask in (
+        client.get(f"/{org.slug}/r/{rec.id}/delete", headers=en),
+        post_form(client, f"/{org.slug}/r/{rec.id}/delete", headers=en),  # no confirm: asks
+    ):
+        assert ask.status_code == 200
+        assert "Delete the recognition?" in ask.text
+        assert ("already got the e-mail" in ask.text) is told
+        assert ("Nobody has been told by e-mail yet" in ask.text) is not told
+    assert db.get(Recognition, rec.id) is not None
+
+    done = post_form(client, f"/{org.slug}/r/{rec.id}/delete", {"confirm": "yes"}, headers=en)
+    assert done.status_code == 303
+    assert db.get(Recognition, rec.id) is None
+    page = client.get(done.headers["location"], headers=en).text
+    if told:
+        assert "Åse Løkken had already been told by e-mail" in page
+        assert "Nobody was notified" not in page
+    else:
+        assert "Deleted. Nobody was notified." in page
+
+
+def test_someone_elses_recognition_has_no_delete_question(client, db, org_world):
+    org, values, me, colleague = org_world.org, org_world.values, org_world.me, org_world.colleague
+    rec = give(db, me, [colleague], values[:1])
+    login(client, db, colleague)
+    assert client.get(f"/{org.slug}/r/{rec.id}/delete").status_code == 403
 
 
 def test_search_button_without_javascript_posts_and_stores_nothing(client, db, org_world):
