@@ -50,7 +50,12 @@ def choose_language(
 
 @router.get("/accessibility")
 def accessibility(request: Request, person: OptionalPerson) -> Response:
-    return render(request, "pages/accessibility.html")
+    """The statement under the law of the reader's organisation (by language when signed out)."""
+    if person is not None:
+        country = person.org.country
+    else:
+        country = "SE" if request.state.locale == "sv" else "NO"
+    return render(request, "pages/accessibility.html", {"country": country})
 
 
 @router.get("/{org}/resend")

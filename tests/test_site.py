@@ -43,3 +43,10 @@ def test_only_pages_with_a_form_token_set_the_csrf_cookie(client):
     # A browser that has the cookie keeps it: no new one on the next page.
     client.get("/login")
     assert "set-cookie" not in client.get("/login").headers
+
+
+def test_signed_out_the_statement_follows_the_language(client):
+    swedish = client.get("/accessibility", headers={"Accept-Language": "sv"}).text
+    assert "digg.se" in swedish and "uutilsynet" not in swedish
+    norwegian = client.get("/accessibility", headers={"Accept-Language": "nn"}).text
+    assert "uutilsynet.no" in norwegian and "digg.se" not in norwegian

@@ -176,8 +176,9 @@ def demo_login(
     request: Request,
     session: SessionDep,
     email: Annotated[str, Form(max_length=254)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    """Dev mode only: log in as any demo person without e-mail."""
+    """Dev mode only: log in as any demo person without e-mail (and back where they were)."""
     if not get_settings().dev:
         raise NotFound()
     people = service.people_for_email(session, email)
@@ -190,7 +191,7 @@ def demo_login(
             status_code=422,
             error=_("No active person has that e-mail address."),
         )
-    return _log_in(request, session, people[0], "")
+    return _log_in(request, session, people[0], next)
 
 
 @router.post("/auth/logout", dependencies=PROTECT)

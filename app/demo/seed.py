@@ -80,6 +80,7 @@ class OrgSpec:
     name: str
     locale: str
     timezone: str
+    country: str
     domain: str
     values: tuple[tuple[str, str, str], ...]  # name, description, colour
     departments: tuple[tuple[str, str | None], ...]  # name, parent (parents come first)
@@ -135,6 +136,7 @@ def load_org(name: str) -> OrgSpec:
         name=data["name"],
         locale=data["locale"],
         timezone=data["timezone"],
+        country=data["country"],
         domain=data["domain"],
         values=tuple((v["name"], v["description"], v["colour"]) for v in data["values"]),
         departments=tuple((d["name"], d.get("parent")) for d in data["departments"]),
@@ -229,7 +231,12 @@ class DemoOrg:
 def _seed_org(session: Session, plan: OrgPlan) -> DemoOrg:
     spec = plan.spec
     org = create_org(
-        session, slug=spec.slug, name=spec.name, locale=spec.locale, timezone=spec.timezone
+        session,
+        slug=spec.slug,
+        name=spec.name,
+        locale=spec.locale,
+        timezone=spec.timezone,
+        country=spec.country,
     )
     org.daily_goal = 3
     org.feature_name = spec.feature_name

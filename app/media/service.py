@@ -189,13 +189,27 @@ def _same_content(session: Session, org: Organisation, sha256: str) -> MediaImag
 
 
 def _reuse(existing: MediaImage, owner: Person, alt: str) -> MediaImage:
-    if existing.owner_id != owner.id or not existing.variants:
+    """The uploader may use their photo again (a team photo for several recognitions)."""
+    if existing.owner_id != owner.id:
         # One photo, one owner: erasing a person must be able to delete "their" photos.
         raise Invalid(
             {
                 "photo": Problem(
                     "duplicate",
-                    N_("Someone in your organisation has already shared this photo."),
+                    N_(
+                        "Someone else in your organisation has already shared this photo. "
+                        "Choose another, or ask them to use it."
+                    ),
+                )
+            }
+        )
+    if not existing.variants:
+        # Its files were deleted when a photo competition's retention ran out: not again.
+        raise Invalid(
+            {
+                "photo": Problem(
+                    "removed",
+                    N_("This photo was deleted after a photo competition. Choose another."),
                 )
             }
         )

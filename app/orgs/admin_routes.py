@@ -30,7 +30,7 @@ from app.orgs.departments import (
 )
 from app.orgs.models import Department, Organisation, Value
 from app.orgs.people import active_people
-from app.orgs.settings import update_org_settings
+from app.orgs.settings import COUNTRIES, update_org_settings
 from app.orgs.tokens import create_token, org_tokens, revoke_token, token_in_org
 from app.orgs.values import add_value, list_values, move_value, set_value_active, update_value
 from app.security import PROTECT
@@ -54,6 +54,7 @@ SETTINGS_FIELDS = (
     "name",
     "locale",
     "timezone",
+    "country",
     "daily_goal",
     "feature_name",
     "theme_primary",
@@ -84,6 +85,7 @@ def _weekdays(request: Request) -> list[tuple[int, str]]:
 def _settings_page(
     request: Request, form: dict[str, str], errors: dict[str, str] | None = None
 ) -> Response:
+    _ = i18n.gettext_for(request)
     return render(
         request,
         "admin/settings.html",
@@ -92,6 +94,7 @@ def _settings_page(
             "errors": errors or {},
             "weekdays": _weekdays(request),
             "timezones": COMMON_TIMEZONES,
+            "countries": [(code, _(label)) for code, label in COUNTRIES.items()],
         },
         status_code=422 if errors else 200,
     )
@@ -104,6 +107,7 @@ def settings_form(request: Request, m: AdminDep) -> Response:
         "name": o.name,
         "locale": o.locale,
         "timezone": o.timezone,
+        "country": o.country,
         "daily_goal": str(o.daily_goal),
         "feature_name": o.feature_name,
         "theme_primary": o.theme_primary,

@@ -35,6 +35,8 @@ class Organisation(SQLModel, table=True):
     name: str = Field(max_length=120)
     locale: str = Field(default="nb", max_length=5)
     timezone: str = Field(default="Europe/Oslo", max_length=64)
+    # Whose law applies to the service (the accessibility statement, the supervisory body).
+    country: str = Field(default="NO", max_length=2)
     daily_goal: int = Field(default=3)
     feature_name: str = Field(default="", max_length=60)
     theme_primary: str = Field(default="#1d4f73", max_length=7)

@@ -15,6 +15,10 @@ from app.orgs.fields import collect
 from app.orgs.models import Organisation, Person, Role
 from app.orgs.values import add_value
 
+# The countries whose public bodies the service is made for: their own accessibility law and
+# supervisory body apply (templates/pages/accessibility.html).
+COUNTRIES: dict[str, str] = {"NO": N_("Norway"), "SE": N_("Sweden")}
+
 RESERVED_SLUGS = frozenset(
     {
         "api",
@@ -62,7 +66,9 @@ def create_org(
     admin_email: str | None = None,
     admin_name: str | None = None,
     timezone: str = "Europe/Oslo",
+    country: str | None = None,
 ) -> Organisation:
+    """A new organisation; its country follows its language unless given (sv: Sweden)."""
     errors: dict[str, Problem] = {}
     slug = collect(errors, "slug", _slug, slug)
     name = collect(errors, "name", clean_line, name, max_length=120, required=True)
@@ -70,12 +76,15 @@ def create_org(
         errors["locale"] = Problem("locale", N_("Choose one of the languages offered."))
     if timezone not in available_timezones():
         errors["timezone"] = Problem("timezone", N_("Choose a valid time zone."))
+    country = country or ("SE" if locale == "sv" else "NO")
+    if country not in COUNTRIES:
+        errors["country"] = Problem("country", N_("Choose one of the countries offered."))
     if slug and session.exec(select(Organisation).where(Organisation.slug == slug)).first():
         errors["slug"] = Problem("taken", N_("This address is already in use."))
     email = collect(errors, "admin", normalise_email, admin_email) if admin_email else None
     if errors:
         raise Invalid(errors)
-    org = Organisation(slug=slug, name=name, locale=locale, timezone=timezone)
+    org = Organisation(slug=slug, name=name, locale=locale, timezone=timezone, country=country)
     session.add(org)
     session.flush()
     for i, value_name in enumerate(v.strip() for v in values or [] if v.strip()):
@@ -104,6 +113,9 @@ def update_org_settings(
     timezone = data.get("timezone", "")
     if timezone not in available_timezones():
         errors["timezone"] = Problem("timezone", N_("Choose a valid time zone."))
+    country = data.get("country", "")
+    if country not in COUNTRIES:
+        errors["country"] = Problem("country", N_("Choose one of the countries offered."))
     try:
         goal = int(data.get("daily_goal", ""))
         if not 1 <= goal <= 20:
@@ -130,6 +142,7 @@ def update_org_settings(
     if errors:
         raise Invalid(errors)
     org.name, org.feature_name, org.locale, org.timezone = name, feature_name, locale, timezone
+    org.country = country
     org.daily_goal, org.theme_primary, org.theme_accent = goal, primary, accent
     org.intranet_origins = origins
     org.auto_publish = data.get("auto_publish") in ("on", "true", "1")

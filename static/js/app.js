@@ -9,6 +9,15 @@
     if (t) evt.detail.ctx.request.headers["X-CSRF-Token"] = t;
   });
 
+  // After a refused send, focus the error summary (its links lead to the fields), also when
+  // htmx swapped the form in and for browsers that ignore autofocus on a non-control.
+  const focusErrors = (root) => {
+    const summary = root.querySelector(".error-summary");
+    if (summary && document.activeElement !== summary) summary.focus();
+  };
+  document.addEventListener("DOMContentLoaded", () => focusErrors(document));
+  document.addEventListener("htmx:after:swap", (evt) => focusErrors(evt.target));
+
   // Close an open disclosure menu with Escape and return focus to its button.
   document.addEventListener("keydown", (evt) => {
     if (evt.key !== "Escape") return;

@@ -28,6 +28,7 @@ from tests.helpers import (
     make_person,
     make_value,
     phone_jpeg,
+    post_form,
     upright_marker,
 )
 from tests.pg import _free_port
@@ -665,3 +666,34 @@ def test_same_photo_twice_is_one_image_and_someone_elses_is_refused(db, world, l
     theirs = media.save_upload(db, outsider.org, outsider, phone_jpeg())
     assert theirs.id != first.id
     assert not set(media.image_keys(theirs)) & set(media.image_keys(first))
+
+
+def test_the_uploader_may_use_the_same_team_photo_again(client, db, world, local_store):
+    """Kari shares the team photo with Åse, and later with Ola: one image, two recognitions."""
+    org, value, giver = world.org, world.value, world.giver
+    login(client, db, giver)
+    first = _give_with_photo(client, org, value, world.recipient, phone_jpeg())
+    assert first.status_code == 303, first.text[:500]
+    again = _give_with_photo(
+        client, org, value, world.other, phone_jpeg(), text="Takk for dugnaden i helga!"
+    )
+    assert again.status_code == 303, again.text[:500]
+    recs = db.exec(select(Recognition).order_by(Recognition.id)).all()
+    assert len(recs) == 2 and recs[0].photo_id == recs[1].photo_id is not None
+    assert _count(db, MediaImage) == 1
+    # Deleting one keeps the photo for the other; the uploader still owns it (erasure).
+    login(client, db, giver)
+    post_form(client, f"/{org.slug}/r/{recs[0].id}/delete", {"confirm": "yes"})
+    image = db.exec(select(MediaImage)).one()
+    assert image.owner_id == giver.id and image.variants
+
+
+def test_a_photo_deleted_by_competition_retention_is_not_shared_again(db, world, local_store):
+    org, giver = world.org, world.giver
+    image = media.save_upload(db, org, giver, phone_jpeg())
+    media.purge_files(db, image)
+    db.commit()
+    with pytest.raises(media.Invalid) as info:
+        media.save_upload(db, org, giver, phone_jpeg())
+    assert info.value.errors["photo"].code == "removed"
+    assert list(local_store.keys()) == []

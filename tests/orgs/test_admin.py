@@ -103,8 +103,14 @@ def test_index_links_to_every_section(client, db):
 
 def test_forms_without_csrf_token_are_refused(client, db):
     org, _admin = signed_in_admin(client, db)
-    response = client.post(f"/{org.slug}/admin/values", data={"name": "X", "colour": "#1d4f73"})
-    assert response.status_code == 403
+    response = client.post(
+        f"/{org.slug}/admin/values",
+        data={"name": "X", "colour": "#1d4f73"},
+        follow_redirects=False,
+    )
+    # Refused and kept to be sent again by a click (app/resend.py): nothing saved yet.
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/{org.slug}/resend"
     assert db.exec(select(Value).where(Value.org_id == org.id)).first() is None
 
 
@@ -116,6 +122,7 @@ def settings_form(**overrides: str) -> dict[str, str]:
         "name": "Åsnes kommune",
         "locale": "nn",
         "timezone": "Europe/Oslo",
+        "country": "NO",
         "daily_goal": "4",
         "feature_name": "",
         "theme_primary": "#123456",
@@ -164,6 +171,22 @@ def test_settings_are_saved_with_a_message(client, db):
     assert "The settings are saved." in client.get(response.headers["location"]).text
 
 
+def test_the_country_decides_the_law_in_the_accessibility_statement(client, db):
+    org, admin = signed_in_admin(client, db)
+    en = {"Accept-Language": "en"}
+    page = client.get("/accessibility", headers=en).text
+    assert "uutilsynet.no" in page and "digg.se" not in page
+    post_form(client, f"/{org.slug}/admin/settings", settings_form(country="SE", locale="sv"))
+    db.refresh(org)
+    assert org.country == "SE"
+    admin.locale = "nb"  # a Norwegian-speaking employee of a Swedish municipality
+    db.add(admin)
+    db.flush()
+    page = client.get("/accessibility").text
+    assert "2018:1937" in page and "digg.se" in page
+    assert "uutilsynet" not in page and "IKT-løsninger krever" not in page
+
+
 @pytest.mark.parametrize(
     ("field", "typed", "message"),
     [
@@ -175,6 +198,7 @@ def test_settings_are_saved_with_a_message(client, db):
         ("theme_accent", "#ffff00", "This colour is too light to read on white."),
         ("locale", "de", "Choose one of the languages offered."),
         ("timezone", "Mars/Olympus", "Choose a valid time zone."),
+        ("country", "DK", "Choose one of the countries offered."),
         ("intranet_origins", "http://intranet.example.no/path", "Write each intranet address"),
         ("pick_weekday", "7", "Choose a day of the week."),
         ("publish_time", "25:00", "Write the time as HH:MM"),
