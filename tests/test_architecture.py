@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("people", ("app.orgs.models",)),
     ("auth", ("app.auth",)),
     ("orgs", ("app.orgs",)),
-    ("web", ("app.web", "app.access", "app.security", "app.middleware")),
+    ("web", ("app.web", "app.access", "app.security", "app.middleware", "app.resend")),
     ("media", ("app.media",)),
     ("recognition", ("app.recognition",)),
     ("contests", ("app.contests",)),

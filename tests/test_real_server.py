@@ -708,7 +708,7 @@ def test_ukens_ess_is_picked_agreed_approved_published_and_shown_in_the_widget(
     headline = "Varm lunsj takket vaere Dag"
     curator.submit(editor, {"headline": headline, "body": "Skolekjøkkenet var i gang igjen."})
     curator.page(f"{editor}/preview?headline=Forslag&body=Tekst")
-    curator.submit(f"{editor}/photo", {"choice": "subject"})
+    curator.submit(editor, {"choice": "subject"})
     curator.submit(f"{editor}/approve")
 
     # The one named answers from the e-mail's link, on a device where they are not signed in.

@@ -397,21 +397,83 @@ def editor_preview(
     return _editor(request, session, m, feature, headline=headline, body=body, block="preview")
 
 
+class PhotoChoice(StrEnum):
+    keep = "keep"  # leave it as it is (a photo another curator uploaded stays theirs)
+    none = "none"  # no photo
+    subject = "subject"  # the recognition's or the winning entry's own photo
+    upload = "upload"  # one the curator uploads now
+
+
+def _choose_photo(
+    session: Session,
+    m: CuratorDep,
+    feature: Feature,
+    choice: str,
+    photo: UploadFile | None,
+    photo_alt: str,
+) -> str | None:
+    """Apply the photo choice; the message for what changed, None when nothing did."""
+    try:
+        picked = PhotoChoice(choice)
+    except ValueError:
+        raise Invalid(
+            {"photo": Problem("choice", N_("Choose one of the photo options."))}
+        ) from None
+    if picked == PhotoChoice.keep:
+        return None
+    image: MediaImage | None = None
+    if picked == PhotoChoice.subject:
+        image = drafting.subject_photo(feature)
+        if image is None:
+            raise Invalid(
+                {"photo": Problem("no_photo", N_("It came without a photo. Upload one."))}
+            )
+    elif picked == PhotoChoice.upload:
+        if photo is None or not media.has_file(photo):
+            raise Invalid({"photo": Problem("empty", N_("Choose a photo to upload."))})
+        image = media.save_upload(session, m.org, m.person, photo, alt=photo_alt)
+    before = feature.image_id
+    drafting.set_photo(session, feature, image, actor=m.person)
+    if feature.image_id == before:
+        return None
+    return N_("The photo is saved.") if image is not None else N_("It has no photo now.")
+
+
 @router.post("/curate/{feature_id}", dependencies=PROTECT)
 def save(
     request: Request,
     session: SessionDep,
     m: CuratorDep,
     feature_id: int,
-    headline: Annotated[str, Form(max_length=500)] = "",
-    body: Annotated[str, Form(max_length=3000)] = "",
+    headline: Annotated[str | None, Form(max_length=500)] = None,
+    body: Annotated[str | None, Form(max_length=3000)] = None,
+    choice: Annotated[str, Form(max_length=20)] = "",
+    photo: Annotated[UploadFile | None, File()] = None,
+    photo_alt: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
+    """Save the editor: its text and its photo choice are one form, so neither is lost.
+
+    A field that is not sent is left as it is. A sync route runs in the threadpool, so
+    processing an upload here keeps the event loop free.
+    """
     feature = feature_for_curator(session, m.org, feature_id)
     _ = i18n.gettext_for(request)
+    text_sent = headline is not None or body is not None
     try:
-        drafting.update_draft(session, feature, headline=headline, body=body, actor=m.person)
+        if text_sent:
+            drafting.update_draft(
+                session,
+                feature,
+                headline=feature.headline if headline is None else headline,
+                body=feature.body if body is None else body,
+                actor=m.person,
+            )
+        photo_message = (
+            _choose_photo(session, m, feature, choice, photo, photo_alt) if choice else None
+        )
     except Invalid as exc:
-        session.rollback()
+        session.rollback()  # an uploaded photo's files go with it (app/media/service.py)
+        session.refresh(feature)
         return _editor(
             request,
             session,
@@ -423,69 +485,9 @@ def save(
             status_code=422,
         )
     session.commit()
-    return redirect(request, f"/{m.org.slug}/curate/{feature_id}", message=_("Saved."))
-
-
-class PhotoChoice(StrEnum):
-    keep = "keep"  # leave it as it is (a photo another curator uploaded stays theirs)
-    none = "none"  # no photo
-    subject = "subject"  # the recognition's or the winning entry's own photo
-    upload = "upload"  # one the curator uploads now
-
-
-@router.post("/curate/{feature_id}/photo", dependencies=PROTECT)
-def choose_photo(
-    request: Request,
-    session: SessionDep,
-    m: CuratorDep,
-    feature_id: int,
-    choice: Annotated[str, Form(max_length=20)] = "",
-    photo: Annotated[UploadFile | None, File()] = None,
-    photo_alt: Annotated[str, Form(max_length=1000)] = "",
-) -> Response:
-    """Choose the feature's photo: none, the one that came with it, or a new upload.
-
-    A sync route runs in the threadpool, so processing an upload here keeps the event loop free.
-    """
-    feature = feature_for_curator(session, m.org, feature_id)
-    _ = i18n.gettext_for(request)
-    image: MediaImage | None = None
-    try:
-        try:
-            picked = PhotoChoice(choice)
-        except ValueError:
-            raise Invalid(
-                {"photo": Problem("choice", N_("Choose one of the photo options."))}
-            ) from None
-        if picked == PhotoChoice.keep:
-            return redirect(
-                request, f"/{m.org.slug}/curate/{feature_id}#photo-h", message=_("Nothing changed.")
-            )
-        if picked == PhotoChoice.subject:
-            image = drafting.subject_photo(feature)
-            if image is None:
-                raise Invalid(
-                    {"photo": Problem("no_photo", N_("It came without a photo. Upload one."))}
-                )
-        elif picked == PhotoChoice.upload:
-            if photo is None or not media.has_file(photo):
-                raise Invalid({"photo": Problem("empty", N_("Choose a photo to upload."))})
-            image = media.save_upload(session, m.org, m.person, photo, alt=photo_alt)
-        drafting.set_photo(session, feature, image, actor=m.person)
-    except Invalid as exc:
-        session.rollback()  # an uploaded photo's files go with it (app/media/service.py)
-        session.refresh(feature)
-        return _editor(
-            request,
-            session,
-            m,
-            feature,
-            errors=field_errors(request, exc.errors),
-            status_code=422,
-        )
-    session.commit()
-    message = _("The photo is saved.") if image is not None else _("It has no photo now.")
-    return redirect(request, f"/{m.org.slug}/curate/{feature_id}#photo-h", message=message)
+    said = ([_("Saved.")] if text_sent else []) + ([_(photo_message)] if photo_message else [])
+    url = f"/{m.org.slug}/curate/{feature_id}" + ("" if text_sent else "#photo-h")
+    return redirect(request, url, message=" ".join(said) or _("Nothing changed."))
 
 
 @router.post("/curate/{feature_id}/approve", dependencies=PROTECT)

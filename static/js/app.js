@@ -18,6 +18,19 @@
   document.addEventListener("DOMContentLoaded", () => focusErrors(document));
   document.addEventListener("htmx:after:swap", (evt) => focusErrors(evt.target));
 
+  // A form marked data-warn-unsaved asks before the page is left with changes not saved.
+  let unsaved = null;
+  document.addEventListener("input", (evt) => {
+    const form = evt.target.closest?.("form[data-warn-unsaved]");
+    if (form && evt.target.name) unsaved = form;
+  });
+  document.addEventListener("submit", (evt) => {
+    if (evt.target === unsaved) unsaved = null;
+  });
+  window.addEventListener("beforeunload", (evt) => {
+    if (unsaved && document.body.contains(unsaved)) evt.preventDefault();
+  });
+
   // Close an open disclosure menu with Escape and return focus to its button.
   document.addEventListener("keydown", (evt) => {
     if (evt.key !== "Escape") return;

@@ -39,7 +39,7 @@ def check(page: Page, name: str, found: dict[str, list[dict[str, Any]]]) -> None
 
 
 def save_photo_choice(page: Page) -> None:
-    page.locator('form[action$="/photo"] button[type="submit"]').click()
+    page.locator('.feature-photo button[type="submit"]').click()
     page.wait_for_load_state()
     expect(page.locator(".flash")).to_have_count(1)
 
@@ -87,7 +87,7 @@ def test_curator_features_the_winning_photo_and_chooses_its_photo(new_context, l
     page.locator("#f-photo").set_input_files(
         files=[{"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": b"<html>no</html>"}]
     )
-    page.locator('form[action$="/photo"] button[type="submit"]').click()
+    page.locator('.feature-photo button[type="submit"]').click()
     page.wait_for_load_state()
     expect(page.locator("#f-photo-error")).to_be_visible()
     expect(page.locator(PREVIEW_IMG)).to_have_attribute("alt", "Kaffebordet på Servicetorget")
@@ -100,5 +100,22 @@ def test_curator_features_the_winning_photo_and_chooses_its_photo(new_context, l
     page.locator("#f-photo-subject").check()
     save_photo_choice(page)
     expect(page.locator(PREVIEW_IMG)).to_be_visible()
+
+    # A new headline, then the photo card's Save: one form, so the headline is saved too.
+    headline = "Kaffebordet som samlet Servicetorget"
+    page.locator("#f-headline").fill(headline)
+    page.locator("#f-photo-none").check()
+    save_photo_choice(page)
+    page.reload()
+    assert page.locator("#f-headline").input_value() == headline
+
+    # Unsaved text: leaving the page asks first.
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    page.locator("#f-body").press_sequentially(" Takk!")
+    page.locator('a[href="/asnes/curate"]').first.click()
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"], asked
+    assert re.search(r"/asnes/curate/\d+$", page.url), page.url  # still on the editor
 
     assert not found, "axe-core violations:\n" + format_violations(found)

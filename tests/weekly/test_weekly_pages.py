@@ -359,6 +359,38 @@ def test_edit_is_saved_and_audited(client, db, world):
     assert db.exec(select(AuditEvent).where(AuditEvent.action == "feature.edit")).first()
 
 
+def test_the_text_and_the_photo_choice_are_saved_together(client, db, world):
+    """One form: pressing Save by the photo keeps the headline typed above it."""
+    feature = make_feature(db, world.org, world.rec, answers={world.hero.id: "pending"})
+    login(client, db, world.curator)
+    form = {"headline": "Ny tittel fra redaktøren", "body": feature.body, "choice": "none"}
+    response = post_form(client, f"/asnes/curate/{feature.id}", form)
+    assert response.status_code == 303
+    db.refresh(feature)
+    assert feature.headline == "Ny tittel fra redaktøren" and feature.image_id is None
+
+    # A refused photo choice saves nothing, and shows the text as typed.
+    form = {"headline": "Enda en tittel", "body": feature.body, "choice": "upload"}
+    response = post_form(client, f"/asnes/curate/{feature.id}", form)
+    assert response.status_code == 422
+    assert 'value="Enda en tittel"' in response.text
+    db.refresh(feature)
+    assert feature.headline == "Ny tittel fra redaktøren"
+
+
+def test_an_approved_feature_says_saving_keeps_the_approval(client, db, world):
+    feature = make_feature(db, world.org, world.rec, answers={world.hero.id: "yes"})
+    feature.status = FeatureStatus.approved
+    db.add(feature)
+    db.flush()
+    login(client, db, world.curator)
+    page = client.get(f"/asnes/curate/{feature.id}", headers={"Accept-Language": "en"}).text
+    assert 'id="approved-note"' in page and "It stays approved when you save" in page
+    post_form(client, f"/asnes/curate/{feature.id}", {"headline": "Etter godkjenning"})
+    db.refresh(feature)
+    assert feature.status == FeatureStatus.approved and feature.headline == "Etter godkjenning"
+
+
 def test_approving_while_consent_is_pending_waits_for_it_and_a_no_blocks(client, db, world):
     feature = make_feature(db, world.org, world.rec, answers={world.hero.id: "pending"})
     login(client, db, world.curator)
