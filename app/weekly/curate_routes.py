@@ -432,9 +432,9 @@ def _choose_photo(
         if photo is None or not media.has_file(photo):
             raise Invalid({"photo": Problem("empty", N_("Choose a photo to upload."))})
         image = media.save_upload(session, m.org, m.person, photo, alt=photo_alt)
-    before = feature.image_id
+    before = feature.image
     drafting.set_photo(session, feature, image, actor=m.person)
-    if feature.image_id == before:
+    if feature.image is before:
         return None
     return N_("The photo is saved.") if image is not None else N_("It has no photo now.")
 
@@ -486,7 +486,8 @@ def save(
         )
     session.commit()
     said = ([_("Saved.")] if text_sent else []) + ([_(photo_message)] if photo_message else [])
-    url = f"/{m.org.slug}/curate/{feature_id}" + ("" if text_sent else "#photo-h")
+    # Back where the change shows: the photo card when the photo changed.
+    url = f"/{m.org.slug}/curate/{feature_id}" + ("#photo-h" if photo_message else "")
     return redirect(request, url, message=" ".join(said) or _("Nothing changed."))
 
 

@@ -116,6 +116,6 @@ def test_curator_features_the_winning_photo_and_chooses_its_photo(new_context, l
     page.locator('a[href="/asnes/curate"]').first.click()
     page.wait_for_timeout(500)
     assert asked == ["beforeunload"], asked
-    assert re.search(r"/asnes/curate/\d+$", page.url), page.url  # still on the editor
+    assert re.search(r"/asnes/curate/\d+(#[\w-]+)?$", page.url), page.url  # still there
 
     assert not found, "axe-core violations:\n" + format_violations(found)
