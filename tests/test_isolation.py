@@ -263,9 +263,10 @@ def _build(client: TestClient, db: Session, slug: str, label: str, colour: int) 
         _post(
             client,
             f"/{slug}/stories/relays/{t.ids['written_relay']}/write",
-            {**story, "idempotency_key": secrets.token_urlsafe(12)},
+            {**story, "idempotency_key": secrets.token_urlsafe(12), "feature_consent": "1"},
         )
     )
+    t.ids["story"] = _one_id(db, "SELECT max(id) FROM story WHERE org_id = :o", o=org.id)
     client.cookies.clear()
     return t
 
@@ -434,6 +435,7 @@ CASES = {
     "relay start: first leader": C("curator", "POST", "/{org}/stories/relays", "leader", form={"title": "Ny stafett", "first": ID}),
     "relay hand: leader": C("curator", "POST", "/{org}/stories/relays/{relay}/hand", "leader", form={"to": ID}),
     "relay pass: leader": C("admin", "POST", "/{org}/stories/relays/{written_relay}/pass", "leader", form={"to": ID}),
+    "curate pick: story": C("curator", "POST", "/{org}/curate/pick", "story", form={"story_id": ID}),
     "story write: value": C("admin", "POST", "/{org}/stories/relays/{relay}/write", "value", form={**STORY, "values": ID}),
     "story write: colleague": C("admin", "POST", "/{org}/stories/relays/{relay}/write", "colleague", form={**STORY, "people": ID}),
     "story write search: colleague": C("admin", "POST", "/{org}/stories/relays/{relay}/write", "colleague", form={**STORY, "people": ID, "search": "1", "q": "Beta"}, shows=True),
