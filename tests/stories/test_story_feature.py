@@ -11,7 +11,7 @@ from app.errors import Invalid
 from app.stories import relay, writing
 from app.stories.models import Story
 from app.weekly import consent as consents
-from app.weekly import drafting, public, publish
+from app.weekly import drafting, public, publish, schedule
 from app.weekly.schedule import week_feature
 from tests.helpers import PICK, PUBLISH, TUESDAY, WEEK, YEAR, Scene, login, post_form, reason
 
@@ -139,3 +139,17 @@ def test_the_curator_picks_a_story_and_the_widget_shows_it(ss, db, client, time_
     widget = client.get("/embed/asnes/feature")
     assert widget.status_code == 200
     assert "Rutene i snøværet" in widget.text and "Nina Sykepleier" in widget.text
+
+
+def test_the_feature_consent_email_names_the_story_and_its_author(ss, db):
+    from app.weekly import jobs
+
+    s = ss.story()
+    ss.agree(s, ss.nina)
+    feature = ss.draft(s)
+    msg = jobs.build_consent_message(feature.consents[0], "t" * 32)
+    text = msg.get_body(preferencelist=("plain",)).get_content()
+    assert "Lea Leder" in text and "Rutene i snøværet" in text
+    assert "/consent/" + "t" * 32 in text
+    [ready] = jobs.ready_messages(db, ss.org, feature, schedule.schedule(ss.org, YEAR, WEEK))
+    assert "fra en leders historie om Nina Sykepleier" in ready.get_body().get_content()
