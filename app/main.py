@@ -44,6 +44,7 @@ from app.orgs.routes import router as org_router
 from app.recognition.api import router as recognition_api_router
 from app.recognition.routes import router as recognition_router
 from app.site import router as site_router
+from app.stories.routes import router as stories_router
 from app.web import STATIC_DIR, redirect, render
 from app.weekly.curate_routes import router as curate_router
 from app.weekly.routes import public_router as feature_public_router
@@ -111,6 +112,7 @@ def create_app() -> FastAPI:
     app.include_router(curate_router)
     app.include_router(feature_router)
     app.include_router(contests_router)
+    app.include_router(stories_router)
     app.include_router(org_router)
     app.include_router(home_router)
     app.include_router(recognition_router)

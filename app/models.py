@@ -22,6 +22,7 @@ from app.recognition.models import (
     RecognitionRecipient,
     RecognitionValue,
 )
+from app.stories.models import Leg, Relay, Story, StoryConsent, StoryMail, StoryValue  # noqa: F401
 from app.weekly.models import (
     Feature,
     FeatureConsent,

@@ -23,6 +23,7 @@ from sqlmodel import Session
 from app.contests import jobs as contest_jobs
 from app.db import new_session
 from app.recognition import jobs as recognition_jobs
+from app.stories import jobs as story_jobs
 from app.weekly import jobs as feature_jobs
 from app.weekly import webhook_delivery
 
@@ -53,6 +54,8 @@ def job_specs() -> list[tuple[JobFunc, BaseTrigger, str]]:
         # out from the database what is due (and catches up what a restart missed), so one
         # frequent check replaces a CronTrigger per organisation.
         (feature_jobs.weekly_tick, IntervalTrigger(minutes=1), "weekly"),
+        # Stafettpinnen: weekly reminders to the baton's holder, the stall notice, its e-mails.
+        (story_jobs.relay_tick, IntervalTrigger(minutes=1), "stories"),
     ]
 
 

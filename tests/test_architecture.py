@@ -27,6 +27,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("media", ("app.media",)),
     ("recognition", ("app.recognition",)),
     ("contests", ("app.contests",)),
+    # Stafettpinnen: weekly ranks its stories as candidates, so it sits below weekly.
+    ("stories", ("app.stories",)),
     ("weekly", ("app.weekly",)),
     # Serving a photo asks every owner of images whether the viewer may see it.
     ("media serving", ("app.media.access", "app.media.routes")),
@@ -50,7 +52,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 WEB = "web"
 PLATFORM = {"kernel", "web", "top"}  # groups of small modules that may use each other
-FEATURES = {f"app.{f}" for f in ("orgs", "auth", "media", "recognition", "contests", "weekly")}
+FEATURES = {
+    f"app.{f}" for f in ("orgs", "auth", "media", "recognition", "contests", "stories", "weekly")
+}
 FEATURES |= {"app.embed", "app.demo", "app.home"}
 FRAMEWORKS = ("fastapi", "starlette", "app.access", "app.web", "app.security", "app.middleware")
 

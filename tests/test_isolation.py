@@ -245,6 +245,28 @@ def _build(client: TestClient, db: Session, slug: str, label: str, colour: int) 
     db.flush()
     assert delivery.id is not None
     t.ids["delivery"] = delivery.id
+
+    # Stafettpinnen: the admin (a leader) holds two batons, one with the story written.
+    t.ids["leader"] = make_person(db, org, name=f"{label} Leader", role="leader").id
+    for kind in ("relay", "written_relay"):
+        _ok(
+            _post(
+                client,
+                f"/{slug}/stories/relays",
+                {"title": f"{label} {kind}", "first": t.ids["admin"]},
+            )
+        )
+        t.ids[kind] = _one_id(db, "SELECT max(id) FROM relay WHERE org_id = :o", o=org.id)
+    login(client, db, t.people["admin"])
+    story = {"title": f"{label} historie", "text": TEXT * 2, "idempotency_key": NEW_KEY}
+    _ok(
+        _post(
+            client,
+            f"/{slug}/stories/relays/{t.ids['written_relay']}/write",
+            {**story, "idempotency_key": secrets.token_urlsafe(12), "feature_consent": "1"},
+        )
+    )
+    t.ids["story"] = _one_id(db, "SELECT max(id) FROM story WHERE org_id = :o", o=org.id)
     client.cookies.clear()
     return t
 
@@ -360,6 +382,7 @@ API = "/api/v1/orgs/{org}"
 GIVE = {"recipients": "{colleague}", "values": "{value}", "text": TEXT, "idempotency_key": NEW_KEY}
 GIVE_JSON = {"recipients": ["{colleague}"], "values": ["{value}"], "text": TEXT}
 JURY = "{org}/contests/{jury_contest}"
+STORY = {"title": "Vakta i helga", "text": TEXT * 2, "idempotency_key": NEW_KEY}
 
 # One line per case (the formatter would spread them over many).
 # fmt: off
@@ -407,6 +430,15 @@ CASES = {
     "department add: parent": C("admin", "POST", "/{org}/admin/departments", "department", form={"name": "Ny avdeling", "parent": ID}),
     "department save: parent": C("admin", "POST", "/{org}/admin/departments/{other_department}", "department", form={"name": "Omdøpt", "parent": ID}),
     "token create: person": C("admin", "POST", "/{org}/admin/tokens", "colleague", form={"person": ID, "name": "Intranett"}),
+    # Stafettpinnen: the leader a relay starts with, is passed or handed to; a story's values
+    # and colleagues.
+    "relay start: first leader": C("curator", "POST", "/{org}/stories/relays", "leader", form={"title": "Ny stafett", "first": ID}),
+    "relay hand: leader": C("curator", "POST", "/{org}/stories/relays/{relay}/hand", "leader", form={"to": ID}),
+    "relay pass: leader": C("admin", "POST", "/{org}/stories/relays/{written_relay}/pass", "leader", form={"to": ID}),
+    "curate pick: story": C("curator", "POST", "/{org}/curate/pick", "story", form={"story_id": ID}),
+    "story write: value": C("admin", "POST", "/{org}/stories/relays/{relay}/write", "value", form={**STORY, "values": ID}),
+    "story write: colleague": C("admin", "POST", "/{org}/stories/relays/{relay}/write", "colleague", form={**STORY, "people": ID}),
+    "story write search: colleague": C("admin", "POST", "/{org}/stories/relays/{relay}/write", "colleague", form={**STORY, "people": ID, "search": "1", "q": "Beta"}, shows=True),
     # Webhooks: A's webhook, B's delivery.
     "webhook retry: delivery": C("admin", "POST", "/{org}/admin/webhooks/{webhook}/deliveries/<id>/retry", "delivery"),
 }

@@ -23,7 +23,7 @@ def _never_called():
 def test_build_scheduler_registers_the_jobs():
     sched = scheduler.build_scheduler(_never_called)
     found = {job.id: job for job in sched.get_jobs()}
-    assert set(found) == {"notifications", "digests", "webhooks", "contests", "weekly"}
+    assert set(found) == {"notifications", "digests", "webhooks", "contests", "weekly", "stories"}
     for job in found.values():
         assert job.coalesce is True
         assert job.max_instances == 1
@@ -70,6 +70,7 @@ def test_app_lifespan_starts_the_scheduler_only_when_on(settings_env, setting):
                 "webhooks",
                 "contests",
                 "weekly",
+                "stories",
             }
     if setting == "on":
         assert not sched.running

@@ -22,6 +22,7 @@ from app.models import (
 )
 from app.orgs.models import Role
 from app.security import csrf_protect
+from app.stories.models import Leg, Relay, Story
 from app.weekly.models import (
     DeliveryStatus,
     Feature,
@@ -172,6 +173,8 @@ PARAM_MODELS = {
     "entry_id": ContestEntry,
     "webhook_id": Webhook,
     "delivery_id": WebhookDelivery,
+    "relay_id": Relay,
+    "story_id": Story,
 }
 
 
@@ -231,6 +234,22 @@ def two_orgs(db):
     )
     db.add(b_rows[WebhookDelivery])
     db.flush()
+    b_rows[Relay] = Relay(org_id=b.id, title="Beta-stafett", started_by_id=b_person.id)
+    db.add(b_rows[Relay])
+    db.flush()
+    b_leg = Leg(org_id=b.id, relay_id=b_rows[Relay].id, holder_id=b_person.id)
+    db.add(b_leg)
+    db.flush()
+    b_rows[Story] = Story(
+        org_id=b.id,
+        relay_id=b_rows[Relay].id,
+        leg_id=b_leg.id,
+        author_id=b_person.id,
+        title="Beta-historie",
+        text="Beta-tekst som er hemmelig",
+        idempotency_key="beta-story",
+    )
+    db.add(b_rows[Story])
     db.flush()
     return a, b, admin_a, b_rows
 

@@ -19,6 +19,8 @@ from app.recognition import feeds, giving, progress
 from app.recognition.feeds import FeedKind, feed
 from app.recognition.models import Recognition
 from app.recognition.presentation import REACTION_LABELS
+from app.stories.relay import held_by
+from app.stories.writing import pending_questions
 from app.web import is_htmx, render
 from app.weekly.consent import pending_consents
 from app.weekly.public import current_feature, public_people
@@ -33,6 +35,8 @@ def home_context(session: Session, org: Organisation, person: Person) -> dict[st
         "current_feature": current,
         "current_feature_people": public_people(current) if current else [],
         "pending_consents": pending_consents(session, person),
+        "batons": held_by(session, person),
+        "story_questions": pending_questions(session, person),
     }
 
 
@@ -126,5 +130,7 @@ def me(request: Request, session: SessionDep, m: MemberDep) -> Response:
             "given": feed(session, m.person, kind=FeedKind.from_me, limit=3),
             "frequencies": list(EmailFrequency),
             "pending_consents": pending_consents(session, m.person),
+            "batons": held_by(session, m.person),
+            "story_questions": pending_questions(session, m.person),
         },
     )

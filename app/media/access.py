@@ -3,7 +3,7 @@
 Media itself knows no feature; this module sits above them (see docs/ARCHITECTURE.md) and is
 the one place that names them. An image is visible to a member of its organisation when they
 uploaded it, or when one of its owners shows it to them: a recognition they may read, a contest
-entry they may see, or a weekly feature (curators while they work on it, everyone once public).
+entry they may see, a relay story they may read, or a weekly feature (curators while they work on it, everyone once public).
 """
 
 from sqlmodel import Session
@@ -13,6 +13,7 @@ from app.errors import NotFound
 from app.media.models import MediaImage
 from app.orgs.models import Person
 from app.recognition import scope as recognition
+from app.stories import scope as stories
 from app.weekly import public as weekly
 
 
@@ -26,6 +27,7 @@ def can_view(session: Session, viewer: Person, image: MediaImage) -> bool:
     return (
         recognition.photo_visible(session, viewer, image.id)
         or bool(contests.entry_image_visible(session, viewer, image.id))
+        or stories.photo_visible(session, viewer, image.id)
         or weekly.feature_image_visible(session, viewer, image.id)
     )
 

@@ -24,6 +24,7 @@ from app.media.models import MediaImage
 from app.orgs.models import Organisation
 from app.recognition.models import Recognition
 from app.security import PROTECT
+from app.stories.models import Story
 from app.web import env, field_errors, redirect, render
 from app.weekly import drafting, jobs, presentation, ranking, schedule
 from app.weekly.consent import ask_again as ask_again_by_email
@@ -148,6 +149,18 @@ def reason_texts(request: Request, reasons: list[dict[str, Any]]) -> list[str]:
             out.append(n_("%(num)d vote", "%(num)d votes", count) % {"num": count})
         elif code == "jury":
             out.append(_("Chosen by the jury."))
+        elif code == "leader_story":
+            out.append(
+                _("A leader's story from the relay, by %(author)s")
+                % {"author": reason.get("author", "")}
+            )
+        elif code == "recent_story":
+            days = int(reason.get("days", 0))
+            out.append(
+                _("Written today")
+                if days == 0
+                else n_("Written %(num)d day ago", "Written %(num)d days ago", days) % {"num": days}
+            )
     return out
 
 
@@ -274,11 +287,15 @@ def pick(
     m: CuratorDep,
     recognition_id: Annotated[str, Form(max_length=20)] = "",
     entry_id: Annotated[str, Form(max_length=20)] = "",
+    story_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """Draft this week's feature from a candidate and open it in the editor."""
     _ = i18n.gettext_for(request)
     subject: Subject | None = None
-    if recognition_id.isdigit() and not entry_id:
+    if story_id.isdigit() and not recognition_id and not entry_id:
+        story = session.get(Story, int(story_id))
+        subject = story if story is not None and story.org_id == m.org.id else None
+    elif recognition_id.isdigit() and not entry_id:
         rec = session.get(Recognition, int(recognition_id))
         subject = rec if rec is not None and rec.org_id == m.org.id else None
     elif entry_id.isdigit() and not recognition_id:

@@ -20,17 +20,21 @@ from app.kernel.locale import babel_name
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person
 from app.recognition.models import Recognition, Visibility
+from app.stories.models import Story
 from app.weekly.consent import PUBLISHED, consent_rows, consent_state
 from app.weekly.models import Feature, FeatureStatus, Subject
 from app.weekly.public import people_of
 from app.weekly.ranking import (
     candidates,
     check_entry_featurable,
+    check_story_featurable,
     entry_facts,
     entry_unavailable,
     featured_elsewhere,
     recognition_facts,
     refused,
+    story_facts,
+    story_unavailable,
 )
 from app.weekly.schedule import week_feature, week_label
 from app.weekly.scoring import Candidate, score_candidates
@@ -41,8 +45,8 @@ BODY_MIN, BODY_MAX = 10, 1200
 
 
 def _headline_for(org: Organisation, subject: Subject) -> str:
-    if isinstance(subject, ContestEntry):
-        headline = subject.contest.title
+    if isinstance(subject, ContestEntry | Story):
+        headline = subject.contest.title if isinstance(subject, ContestEntry) else subject.title
         return headline if len(headline) <= HEADLINE_MAX else headline[: HEADLINE_MAX - 1] + "…"
     names = [p.name for p in people_of(subject)]
     locale = babel_name(org.locale or "nb")
@@ -104,6 +108,9 @@ def _draft(
     if isinstance(subject, ContestEntry):
         check_entry_featurable(session, org, subject, now)
         unavailable = entry_unavailable(session, subject, year, week)
+    elif isinstance(subject, Story):
+        check_story_featurable(session, org, subject)
+        unavailable = story_unavailable(session, subject, year, week)
     else:
         _check_featurable(org, subject)
         unavailable = (
@@ -124,11 +131,12 @@ def _draft(
             }
         )
     if reasons is None:
-        facts = (
-            [entry_facts(subject.contest, _placing(session, subject, now))]
-            if isinstance(subject, ContestEntry)
-            else recognition_facts(session, [subject], [subject.id])
-        )
+        if isinstance(subject, ContestEntry):
+            facts = [entry_facts(subject.contest, _placing(session, subject, now))]
+        elif isinstance(subject, Story):
+            facts = [story_facts(subject)]
+        else:
+            facts = recognition_facts(session, [subject], [subject.id])
         scored = score_candidates(session, org, facts, year=year, week=week, now=now)
         reasons = scored[0].reasons if scored else []
     feature = week_feature(session, org, year, week)
@@ -172,19 +180,28 @@ def _fill(
     reasons: list[dict[str, Any]],
     now: datetime,
 ) -> None:
-    is_entry = isinstance(subject, ContestEntry)
-    same = feature.entry_id == subject.id if is_entry else feature.recognition_id == subject.id
+    if isinstance(subject, ContestEntry):
+        same = feature.entry_id == subject.id
+    elif isinstance(subject, Story):
+        same = feature.story_id == subject.id
+    else:
+        same = feature.recognition_id == subject.id
     if not same:
         if feature.consents:
             feature.consents = []
             session.flush()  # the old answers go before new rows reuse (feature, person)
         feature.consents = consent_rows(subject, now)
     if isinstance(subject, ContestEntry):
-        feature.entry, feature.recognition = subject, None
+        feature.entry, feature.recognition, feature.story = subject, None, None
         feature.body = subject.caption[:BODY_MAX]
         feature.image = subject.image
+    elif isinstance(subject, Story):
+        feature.story, feature.recognition, feature.entry = subject, None, None
+        body = subject.text
+        feature.body = body if len(body) <= BODY_MAX else body[: BODY_MAX - 1] + "…"
+        feature.image = subject.image
     else:
-        feature.recognition, feature.entry = subject, None
+        feature.recognition, feature.entry, feature.story = subject, None, None
         feature.body = subject.text[:BODY_MAX]
         feature.image = subject.photo
     feature.status = FeatureStatus.draft
@@ -205,6 +222,7 @@ def _audit_draft(session: Session, feature: Feature, actor: Person | None) -> No
         feature=feature.id,
         recognition=feature.recognition_id,
         entry=feature.entry_id,
+        story=feature.story_id,
     )
 
 
@@ -316,6 +334,9 @@ def update_draft(
 
 def subject_photo(feature: Feature) -> MediaImage | None:
     """The photo that came with what is featured (the recognition's, or the winning entry's)."""
+    if feature.story is not None:
+        image = feature.story.image
+        return image if image is not None and image.variants else None
     subject = feature.entry or feature.recognition
     if isinstance(subject, ContestEntry):
         return subject.image if contests.has_photo(subject) else None

@@ -101,7 +101,12 @@ def build_consent_message(consent: FeatureConsent, raw_token: str) -> EmailMessa
         "name": person.name,
         "org_name": org.name,
         "feature_name": org.display_feature_name,
-        "giver": rec.giver.name if rec is not None else "",
+        "giver": rec.giver.name
+        if rec is not None
+        else feature.story.author.name
+        if feature.story is not None
+        else "",
+        "story": feature.story_id is not None,
         "contest": feature.entry.contest.title if feature.entry is not None else "",
         "headline": feature.headline,
         "values": [v.name for v in public.feature_values(feature)],
@@ -154,6 +159,8 @@ def _curator_message(
 
 
 def _subject_label(feature: Feature) -> str:
+    if feature.story_id is not None:
+        return f"story {feature.story_id}"
     if feature.entry_id is not None:
         return f"competition entry {feature.entry_id}"
     return f"recognition {feature.recognition_id}"
@@ -174,6 +181,8 @@ def ready_messages(
         drafted_from = (
             N_("The weekly pick drafted week %(week)s from the winning photo by %(names)s.")
             if feature.entry_id is not None
+            else N_("The weekly pick drafted week %(week)s from a leader's story about %(names)s.")
+            if feature.story_id is not None
             else N_("The weekly pick drafted week %(week)s from a recognition of %(names)s.")
         )
         lines: list[tuple[str, dict[str, str]]] = [

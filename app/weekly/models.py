@@ -13,8 +13,9 @@ from app.kernel.types import UTCDateTime, str_enum
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person
 from app.recognition.models import Recognition
+from app.stories.models import Story
 
-Subject = Recognition | ContestEntry  # what a feature tells about
+Subject = Recognition | ContestEntry | Story  # what a feature tells about
 
 
 def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> Column[int]:
@@ -43,12 +44,16 @@ class Feature(SQLModel, table=True):
     status: FeatureStatus = Field(
         default=FeatureStatus.draft, sa_type=str_enum(FeatureStatus), nullable=False
     )
-    # What is featured: a recognition, or a photo competition's winning entry (one of the two).
+    # What is featured: a recognition, a photo competition's winning entry or a story (one).
     recognition_id: int | None = Field(
         default=None, sa_column=_fk("recognition.id", nullable=True, ondelete="SET NULL")
     )
     entry_id: int | None = Field(
         default=None, sa_column=_fk("contestentry.id", nullable=True, ondelete="SET NULL")
+    )
+    # ... or a leader's story from the relay (stafettpinnen).
+    story_id: int | None = Field(
+        default=None, sa_column=_fk("story.id", nullable=True, ondelete="SET NULL")
     )
     # The photo the curator chose (the recognition's or the entry's, or one uploaded for it).
     image_id: int | None = Field(
@@ -72,6 +77,7 @@ class Feature(SQLModel, table=True):
     org: Organisation = Relationship()
     recognition: Recognition | None = Relationship()
     entry: ContestEntry | None = Relationship()
+    story: Story | None = Relationship()
     image: MediaImage | None = Relationship()
     consents: list["FeatureConsent"] = Relationship(
         back_populates="feature",

@@ -16,7 +16,10 @@ test. A feature is public only while none of these holds:
   (private, unlisted, hidden by a recipient), hidden by a curator, or its giver did not agree
   to featuring;
 - its competition entry is not approved, the people in the photo did not agree, or its
-  competition belongs to another organisation.
+  competition belongs to another organisation;
+- its story (stafettpinnen) is not public in the app (a colleague it names has not said yes,
+  or took it back), its author did not agree to featuring or opted out, someone it names
+  opted out of being featured, or it belongs to another organisation.
 
 Who is *shown* with a public feature is a second, per-person rule (`public_people`).
 """
@@ -33,6 +36,8 @@ from app.kernel.clock import utcnow
 from app.media.models import MediaImage
 from app.orgs.models import Organisation, Person, Value
 from app.recognition.models import Recognition, RecognitionRecipient, Visibility
+from app.stories.models import Story, StoryConsent
+from app.stories.scope import story_public
 from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus, Subject
 
 
@@ -77,6 +82,24 @@ def public_condition(now: datetime | None = None) -> ColumnElement[bool]:
             col(Person.feature_opt_out).is_(False),
         )
     )
+    story_shown = exists(
+        select(Story.id)
+        .join(Person, col(Person.id) == Story.author_id)
+        .where(
+            col(Story.id) == Feature.story_id,
+            col(Story.org_id) == Feature.org_id,
+            col(Story.feature_consent).is_(True),
+            col(Person.feature_opt_out).is_(False),
+            story_public(),
+            ~exists(
+                select(StoryConsent.person_id)
+                .join(Person, col(Person.id) == StoryConsent.person_id)
+                .where(
+                    col(StoryConsent.story_id) == Story.id, col(Person.feature_opt_out).is_(True)
+                )
+            ),
+        )
+    )
     return and_(
         col(Feature.status) == FeatureStatus.published,
         col(Feature.published_at).is_not(None),
@@ -87,6 +110,7 @@ def public_condition(now: datetime | None = None) -> ColumnElement[bool]:
         or_(
             and_(col(Feature.recognition_id).is_not(None), recognition_shown),
             and_(col(Feature.entry_id).is_not(None), entry_shown),
+            and_(col(Feature.story_id).is_not(None), story_shown),
         ),
     )
 
@@ -134,16 +158,19 @@ def feature_image_visible(session: Session, viewer: Person, image_id: int) -> bo
 
 
 def people_of(subject: Subject) -> list[Person]:
-    """Who a feature of `subject` names: the recipients, or the photographer."""
+    """Who a feature of `subject` names: the recipients, the photographer, or the colleagues
+    a story is about (its author when it names nobody)."""
     if isinstance(subject, ContestEntry):
         return [subject.author]
+    if isinstance(subject, Story):
+        return subject.people or [subject.author]
     return [r.person for r in subject.recipients]
 
 
 def named_people(feature: Feature) -> list[Person]:
     """The people named who agreed, in the recognition's order (or the photographer)."""
     agreed = {c.person_id: c.person for c in feature.consents if c.answer == ConsentAnswer.yes}
-    subject = feature.entry or feature.recognition
+    subject = feature.entry or feature.recognition or feature.story
     order = [p.id for p in people_of(subject)] if subject is not None else []
     ordered = [agreed[pid] for pid in order if pid in agreed]
     return ordered + [p for pid, p in agreed.items() if pid not in order]
@@ -169,6 +196,8 @@ def feature_values(feature: Feature) -> list[Value]:
     if feature.entry is not None:
         value = feature.entry.contest.value
         return [value] if value is not None else []
+    if feature.story is not None:
+        return feature.story.values
     rec = feature.recognition
     if rec is None:
         return []

@@ -20,12 +20,15 @@ from app.recognition.models import (
     RecognitionValue,
     Visibility,
 )
+from app.stories.models import Story, StoryConsent
+from app.stories.scope import story_public
 from app.weekly.models import ConsentAnswer, Feature, FeatureConsent
 from app.weekly.schedule import week_bounds
 from app.weekly.scoring import (
     JURY_POINTS,
     POINTS_PER_REACTOR,
     REACTORS_CAP,
+    STORY_POINTS,
     WINNER_POINTS,
     Candidate,
     Facts,
@@ -174,6 +177,89 @@ def _winning_entries(
     return facts
 
 
+def story_unavailable(session: Session, story: Story, year: int, week: int) -> bool:
+    """Someone named said no to featuring this story, or it was featured in another week."""
+    said_no = exists(
+        select(FeatureConsent.id).where(
+            col(FeatureConsent.feature_id) == Feature.id, FeatureConsent.answer == ConsentAnswer.no
+        )
+    )
+    found = session.exec(
+        select(Feature.id).where(
+            Feature.story_id == story.id,
+            or_(said_no, col(Feature.iso_year) != year, col(Feature.iso_week) != week),
+        )
+    )
+    return found.first() is not None
+
+
+def story_facts(story: Story) -> Facts:
+    """A leader's story: its own reason, its values, and the units of the people it names."""
+    return Facts(
+        subject=story,
+        engagement=[(STORY_POINTS, {"code": "leader_story", "author": story.author.name})],
+        chars=len(story.text),
+        values=story.values,
+        people=story.people or [story.author],
+        moment=story.created_at,
+        recent_code="recent_story",
+    )
+
+
+def check_story_featurable(session: Session, org: Organisation, story: Story) -> None:
+    """A story public in the app whose author agreed to featuring and nobody named opted out."""
+    if story.org_id != org.id:
+        raise NotFound()
+    if not story.feature_consent:
+        raise Invalid(
+            {
+                "story": Problem(
+                    "no_author_consent", N_("The author did not agree that it may be featured.")
+                )
+            }
+        )
+    public = session.exec(select(Story.id).where(Story.id == story.id, story_public())).first()
+    if public is None:
+        raise Invalid(
+            {"story": Problem("not_public", N_("Not everyone the story is about has agreed yet."))}
+        )
+    if any(p.feature_opt_out or not p.active for p in [story.author, *story.people]):
+        raise Invalid(
+            {"story": Problem("opted_out", N_("Someone named in it does not want to be featured."))}
+        )
+
+
+def _week_stories(
+    session: Session, org: Organisation, *, year: int, week: int, now: datetime
+) -> list[Facts]:
+    """The leaders' stories written in the week that may be featured (a handful at most)."""
+    start, end = week_bounds(org, year, week)
+    opted_out = exists(
+        select(StoryConsent.person_id)
+        .join(Person, col(Person.id) == StoryConsent.person_id)
+        .where(
+            col(StoryConsent.story_id) == Story.id,
+            or_(col(Person.feature_opt_out).is_(True), col(Person.active).is_(False)),
+        )
+    )
+    stories = session.exec(
+        select(Story)
+        .join(Person, col(Person.id) == Story.author_id)
+        .where(
+            Story.org_id == org.id,
+            col(Story.created_at) >= start,
+            col(Story.created_at) < min(end, now + timedelta(microseconds=1)),
+            col(Story.feature_consent).is_(True),
+            col(Person.feature_opt_out).is_(False),
+            col(Person.active).is_(True),
+            story_public(),
+            ~opted_out,
+        )
+        .order_by(col(Story.id))
+    ).all()
+    return [story_facts(s) for s in stories if not story_unavailable(session, s, year, week)]
+
+
 def _candidate_filter(org: Organisation, year: int, week: int, now: datetime) -> list[Any]:
     """The week's recognitions that may be featured, but for one condition: nobody named
     opted out or left, which `_week_facts` checks on the recipients it reads anyway
@@ -293,8 +379,8 @@ def candidates(
     now: datetime | None = None,
     limit: int = 20,
 ) -> list[Candidate]:
-    """The week's recognitions and winning competition photos that may be featured, best
-    first, each with its reasons.
+    """The week's recognitions, winning competition photos and leaders' stories that may be
+    featured, best first, each with its reasons.
 
     Reads only the week's rows (on the feed index) in a fixed number of queries: the
     recognitions as plain columns with their recipients, values and reaction counts in one
@@ -304,6 +390,7 @@ def candidates(
     now = now or utcnow()
     facts = _week_facts(session, org, year, week, now)
     facts += _winning_entries(session, org, year=year, week=week, now=now)
+    facts += _week_stories(session, org, year=year, week=week, now=now)
     if not facts:
         return []
     parts_of, best = rank_facts(session, org, facts, year=year, week=week, now=now, limit=limit)

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from app.contests.models import Contest, ContestEntry
 from app.orgs.models import Department, Organisation, Person, Value
 from app.recognition.models import Recognition, RecognitionRecipient, RecognitionValue
+from app.stories.models import Story
 from app.weekly.models import Feature, Subject
 from app.weekly.schedule import monday_of, week_bounds
 
@@ -26,11 +27,12 @@ RECIPIENT_REST_POINTS = 2.0  # ... a person; pro rata for fewer weeks
 REST_WEEKS = 8
 REST_MIN_WEEKS = 2  # featured last week or the week before: no bonus
 RECENT_POINTS = 2.0  # given on the last day; a seventh less for each day before
+STORY_POINTS = 5.0  # a leader's story from the relay: written with care, read by many
 WINNER_POINTS = 3.0  # a competition's winning photo ...
 JURY_POINTS = 5.0  # ... chosen by the jury (instead of points per vote, as per reactor)
 # A reason is listed for each part that adds at least this much, so the list explains the score.
 REASON_MIN_POINTS = 1.0
-ALWAYS_LISTED = {"colleagues", "contest_winner", "votes", "jury"}
+ALWAYS_LISTED = {"colleagues", "contest_winner", "votes", "jury", "leader_story"}
 
 
 @dataclass
@@ -52,9 +54,14 @@ class Candidate:
         return self.subject if isinstance(self.subject, ContestEntry) else None
 
     @property
+    def story(self) -> Story | None:
+        return self.subject if isinstance(self.subject, Story) else None
+
+    @property
     def key(self) -> str:
-        """The pick form's value: "r12" for a recognition, "e7" for a competition entry."""
-        return ("e" if self.entry is not None else "r") + str(self.subject.id)
+        """An id for the page: "r12" a recognition, "e7" a competition entry, "s3" a story."""
+        kind = "e" if self.entry is not None else "s" if self.story is not None else "r"
+        return kind + str(self.subject.id)
 
 
 def _week_key(year: int, week: int) -> int:

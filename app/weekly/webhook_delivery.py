@@ -202,6 +202,8 @@ def teams_payload(feature: Feature, base_url: str, *, test: bool = False) -> dic
         line = (
             _("Photo: %(name)s") % {"name": names}
             if feature.entry_id is not None
+            else _("About: %(names)s") % {"names": names}
+            if feature.story_id is not None
             else _("Recognised: %(names)s") % {"names": names}
         )
         body.append(_text_block(markdown_text(line)))

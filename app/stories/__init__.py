@@ -1,0 +1,1 @@
+"""Stafettpinnen: the leaders' story relay (a baton passed from leader to leader)."""
