@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from app.contests import jobs as contest_jobs
 from app.db import new_session
+from app.privacy import jobs as privacy_jobs
 from app.recognition import jobs as recognition_jobs
 from app.weekly import jobs as feature_jobs
 from app.weekly import webhook_delivery
@@ -53,6 +54,9 @@ def job_specs() -> list[tuple[JobFunc, BaseTrigger, str]]:
         # out from the database what is due (and catches up what a restart missed), so one
         # frequent check replaces a CronTrigger per organisation.
         (feature_jobs.weekly_tick, IntervalTrigger(minutes=1), "weekly"),
+        # Expired logins, old rate-limit counters and deliveries go; people deactivated
+        # longer than their organisation keeps them are erased.
+        (privacy_jobs.privacy_tick, IntervalTrigger(hours=1), "privacy"),
     ]
 
 
