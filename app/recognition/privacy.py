@@ -9,7 +9,7 @@ deleted. Photos are not deleted here: every photo a person uploaded goes with me
 import secrets
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
 from app import i18n
@@ -133,11 +133,11 @@ def former_colleague(session: Session, org: Organisation) -> Person:
     return person
 
 
-def _delete_recognitions(session: Session, ids: list[int]) -> int:
+def _delete_recognitions(session: Session, ids: list[int], person: Person) -> int:
     """Delete recognitions (recipients, values, reactions and e-mails go with them by cascade).
 
-    Their photos lose the reference (SET NULL) and are deleted with their owner's photos, or,
-    when their owner stays, released here."""
+    Their photos lose the reference (SET NULL): the erased person's go with media's part,
+    another giver's are released here (deleted unless something else uses them)."""
     if not ids:
         return 0
     from app.media.service import release_image
@@ -145,7 +145,10 @@ def _delete_recognitions(session: Session, ids: list[int]) -> int:
     photos = session.exec(
         select(MediaImage)
         .join(Recognition, col(Recognition.photo_id) == MediaImage.id)
-        .where(col(Recognition.id).in_(ids))
+        .where(
+            col(Recognition.id).in_(ids),
+            or_(col(MediaImage.owner_id).is_(None), col(MediaImage.owner_id) != person.id),
+        )
     ).all()
     for rec in session.exec(select(Recognition).where(col(Recognition.id).in_(ids))):
         session.delete(rec)
@@ -183,7 +186,7 @@ def erase_person(session: Session, person: Person) -> dict[str, int]:
     )
     empty = [rid for rid in received if rid is not None and rid not in still_named]
     session.expire_all()
-    deleted = _delete_recognitions(session, empty)
+    deleted = _delete_recognitions(session, empty, person)
     # As a giver: deleted, or kept from "a former colleague".
     given = [
         rid
@@ -192,7 +195,7 @@ def erase_person(session: Session, person: Person) -> dict[str, int]:
     ]
     anonymised = 0
     if org.erase_given == DELETE:
-        deleted += _delete_recognitions(session, given)
+        deleted += _delete_recognitions(session, given, person)
     elif given:
         stand_in = former_colleague(session, org)
         for rec in session.exec(select(Recognition).where(col(Recognition.id).in_(given))):
