@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from app.media import service as media
 from app.media.models import MediaImage
-from app.media.storage import LocalStorage, S3Storage, get_storage, storage_for
+from app.media.storage import LocalStorage, get_storage, storage_for
 from app.recognition.models import Recognition
 from tests.helpers import (
     BAD_FILES,
@@ -31,7 +31,6 @@ from tests.helpers import (
     upright_marker,
 )
 from tests.pg import _free_port
-
 
 # --- storage backends ------------------------------------------------------------------------
 
