@@ -407,6 +407,9 @@ CASES = {
     "department add: parent": C("admin", "POST", "/{org}/admin/departments", "department", form={"name": "Ny avdeling", "parent": ID}),
     "department save: parent": C("admin", "POST", "/{org}/admin/departments/{other_department}", "department", form={"name": "Omdøpt", "parent": ID}),
     "token create: person": C("admin", "POST", "/{org}/admin/tokens", "colleague", form={"person": ID, "name": "Intranett"}),
+    # The audit log filtered by who did it.
+    "audit log: ?actor=": C("admin", "GET", "/{org}/admin/audit?actor=<id>", "colleague"),
+    "audit csv: ?actor=": C("admin", "GET", "/{org}/admin/audit.csv?actor=<id>", "colleague"),
     # Webhooks: A's webhook, B's delivery.
     "webhook retry: delivery": C("admin", "POST", "/{org}/admin/webhooks/{webhook}/deliveries/<id>/retry", "delivery"),
 }
