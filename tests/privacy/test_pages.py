@@ -70,7 +70,7 @@ def test_admin_sets_erasure_choices_with_clear_errors(client, db, world):
     ]:
         response = post_form(client, url, bad)
         assert response.status_code == 422
-        assert 'aria-invalid="true"' in response.text or "class=\"error\"" in response.text
+        assert 'aria-invalid="true"' in response.text or 'class="error"' in response.text
         db.expire_all()
         assert db.get(Organisation, world.org.id).erase_given == "anonymise"
     done = post_form(client, url, {"erase_given": "delete", "erase_after": "60"})
@@ -95,7 +95,7 @@ def _events(db, world):
         org_id=world.org.id,
         actor_id=world.admin.id,
         action="value.add",
-        target="=HYPERLINK(\"x\")",
+        target='=HYPERLINK("x")',
         created_at=NOW - timedelta(days=40),
     )
     db.add(old)
@@ -142,9 +142,9 @@ def test_audit_log_as_csv_for_excel(client, db, world):
     assert rows[0] == ["Time", "Who", "Action", "What", "Target"]
     body = rows[1:]
     assert len(body) == 4 and all("hemmelig" not in ";".join(r) for r in body)
-    assert ["Astrid Admin", "person.add", "Person added", "ny@vaga.example"] == body[-2][1:] or any(
-        r[1:] == ["Astrid Admin", "person.add", "Person added", "ny@vaga.example"] for r in body
-    )
+    assert ["Astrid Admin", "person.add", "Person added", "ny@vaga.example"] in [
+        r[1:] for r in body
+    ]
     assert any(r[1] == "The system" and r[2] == "contest.results" for r in body)
-    assert any(r[4] == "'=HYPERLINK(\"x\")" for r in body)  # never a formula
+    assert any(r[4] == '\'=HYPERLINK("x")' for r in body)  # never a formula
     assert client.get(f"/{world.org.slug}/admin/audit.csv?until=x").status_code == 422
