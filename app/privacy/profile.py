@@ -112,7 +112,7 @@ def erase_from_imports(session: Session, person: Person) -> dict[str, int]:
 
 
 def _names(event: AuditEvent, person: Person) -> bool:
-    if event.target.strip().lower() == person.email.lower():
+    if event.target.strip().lower() in (person.email.lower(), f"person {person.id}"):
         return True
     return any(
         key in ("person", "person_id", "email", "name") and value in (person.id, person.email)
@@ -142,6 +142,7 @@ def erase_audit(session: Session, person: Person) -> dict[str, int]:
             AuditEvent.org_id == person.org_id,
             or_(
                 func.lower(AuditEvent.target) == person.email.lower(),
+                AuditEvent.target == f"person {person.id}",
                 detail.contains(str(person.id)),
                 func.lower(detail).contains(person.email.lower()),
             ),

@@ -124,6 +124,7 @@ def world(db: Session, storage) -> World:
     audit(db, org, admin, "person.add", EMAIL, role="employee")
     audit(db, org, zach, "feature.consent", f"feature {about_him.id}", answer="yes")
     audit(db, org, admin, "feature.ask_again", f"feature {draft.id}", person=zach.id)
+    audit(db, org, admin, "person.export", f"person {zach.id}")
     db.add(
         ImportJob(
             org_id=org.id,
@@ -195,6 +196,9 @@ def test_erasure_leaves_no_row_and_no_file_of_theirs(db, world, storage, mode):
     db.expire_all()
 
     assert _rows_naming(db, zach_id, [NAME, EMAIL]) == []
+    assert (
+        db.exec(select(AuditEvent).where(AuditEvent.target == f"person {zach_id}")).first() is None
+    )
     # Every file left belongs to an image row that is left, and none of them was his.
     assert set(storage.keys()) == _all_keys(db)
     assert not his_keys & set(storage.keys())
@@ -207,7 +211,7 @@ def test_erasure_leaves_no_row_and_no_file_of_theirs(db, world, storage, mode):
     assert counts["consents"] == 1 and counts["features_withdrawn"] == 2
     assert counts["drafts_deleted"] == 1 and counts["login_sessions"] == 1
     assert counts["api_tokens"] == 1 and counts["import_rows"] == 1
-    assert counts["audit_rows_scrubbed"] == 2
+    assert counts["audit_rows_scrubbed"] == 3
     # Received alone: gone. Shared with Bjørn: Bjørn's only. Others' reactions stay.
     assert db.get(Recognition, world.alone.id) is None
     assert [r.person_id for r in db.get(Recognition, world.shared.id).recipients] == [
@@ -282,6 +286,7 @@ def test_the_stand_in_is_never_listed_and_cannot_be_erased(client, db, world):
 
 @LOCAL_ONLY
 def test_admin_erases_after_typing_the_name(client, db, world):
+    client.headers["Accept-Language"] = "en"
     org, zach = world.org, world.zach
     login(client, db, world.admin)
     url = f"/{org.slug}/admin/people/{zach.id}/erase"
@@ -301,6 +306,7 @@ def test_admin_erases_after_typing_the_name(client, db, world):
 
 @LOCAL_ONLY
 def test_an_admin_cannot_erase_themselves(client, db, world):
+    client.headers["Accept-Language"] = "en"
     login(client, db, world.admin)
     url = f"/{world.org.slug}/admin/people/{world.admin.id}/erase"
     assert "cannot erase yourself" in client.get(url).text
