@@ -9,14 +9,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app.contests.models import ContestEntry, ContestVote
 from app.errors import N_, Invalid, PermissionDenied, Problem
 from app.kernel.audit import audit
 from app.kernel.clock import utcnow
+from app.media.models import MediaImage
 from app.orgs.models import FORMER_COLLEAGUE_EMAIL, Organisation, Person
 from app.privacy.parts import AGGREGATES, PARTS
-from app.recognition.models import Recognition, RecognitionRecipient
+from app.recognition.models import Reaction, Recognition, RecognitionRecipient
+from app.weekly.models import FeatureConsent
 
 ERASE_ACTION = "person.erase"
 
@@ -117,12 +121,6 @@ def due_for_erasure(session: Session, now: datetime) -> list[int]:
 
 def preview(session: Session, person: Person) -> dict[str, int]:
     """What an erasure of `person` would remove, counted, for the confirmation page."""
-    from sqlalchemy import func
-
-    from app.contests.models import ContestEntry, ContestVote
-    from app.media.models import MediaImage
-    from app.recognition.models import Reaction
-    from app.weekly.models import FeatureConsent
 
     def count(model: type, column: object) -> int:
         return int(

@@ -142,7 +142,7 @@ def erase_audit(session: Session, person: Person) -> dict[str, int]:
             AuditEvent.org_id == person.org_id,
             or_(
                 func.lower(AuditEvent.target) == person.email.lower(),
-                AuditEvent.target == f"person {person.id}",
+                col(AuditEvent.target) == f"person {person.id}",
                 detail.contains(str(person.id)),
                 func.lower(detail).contains(person.email.lower()),
             ),

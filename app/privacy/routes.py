@@ -38,9 +38,10 @@ def zip_response(session: Session, person: Person) -> StreamingResponse:
 
 @router.get("/{org}/personvern")
 def privacy_page(
-    request: Request, session: SessionDep, person: OptionalPerson, org: str
+    request: Request, session: SessionDep, _viewer: OptionalPerson, org: str
 ) -> Response:
-    """What is stored, why, for how long and who sees it: readable before logging in."""
+    """What is stored, why, for how long and who sees it: readable before logging in (a
+    signed-in viewer gets their language and a link to their own export)."""
     organisation = org_by_slug(session, org)
     return render(request, "privacy/personvern.html", {"org": organisation})
 
