@@ -101,6 +101,27 @@ def cmd_people_import(args: argparse.Namespace) -> int:
         return import_people_cli(session, org, Path(args.file))
 
 
+def cmd_people_erase(args: argparse.Namespace) -> int:
+    from app.db import session_scope
+    from app.orgs.models import FORMER_COLLEAGUE_EMAIL, Person
+    from app.privacy.erasure import erase_person
+
+    email = args.email.strip().lower()
+    with session_scope() as session:
+        org = _org(session, args.org)
+        person = session.exec(
+            select(Person).where(Person.org_id == org.id, Person.email == email)
+        ).first()
+        if person is None or email == FORMER_COLLEAGUE_EMAIL:
+            print(f"no person {args.email!r} in {org.slug}", file=sys.stderr)
+            return 2
+        summary = erase_person(session, person, actor=None)
+    print(f"erased {email} from {args.org}")
+    for what, count in sorted(summary.counts.items()):
+        print(f"  {what}: {count}")
+    return 0
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     from app.auth.service import create_api_token
     from app.db import session_scope
@@ -218,6 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--org", required=True)
     p.set_defaults(func=cmd_people_import)
+    p = people.add_parser(
+        "erase",
+        help="erase a person and everything about them (the organisation's choice decides "
+        "whether the recognitions they gave are kept anonymised or deleted)",
+    )
+    p.add_argument("--org", required=True)
+    p.add_argument("--email", required=True)
+    p.set_defaults(func=cmd_people_erase)
 
     token = sub.add_parser("token", help="API tokens").add_subparsers(
         dest="token_command", required=True

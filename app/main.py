@@ -41,6 +41,8 @@ from app.orgs.admin_people_routes import router as admin_people_router
 from app.orgs.admin_routes import router as admin_router
 from app.orgs.api import router as api_router
 from app.orgs.routes import router as org_router
+from app.privacy.routes import api_router as privacy_api_router
+from app.privacy.routes import router as privacy_router
 from app.recognition.api import router as recognition_api_router
 from app.recognition.routes import router as recognition_router
 from app.site import router as site_router
@@ -104,9 +106,11 @@ def create_app() -> FastAPI:
     app.include_router(recognition_api_router, prefix=API_PREFIX)
     app.include_router(media_api_router, prefix=API_PREFIX)
     app.include_router(contests_api_router, prefix=API_PREFIX)
+    app.include_router(privacy_api_router, prefix=API_PREFIX)
     # Org pages last: "/{org}/..." would otherwise shadow fixed paths.
     app.include_router(embed_admin_router)
     app.include_router(admin_router)
+    app.include_router(privacy_router)  # /{org}/personvern, /{org}/admin/people/{id}/erase, ...
     app.include_router(admin_people_router)  # /{org}/admin/people...: no path of admin_router
     app.include_router(webhook_router)
     app.include_router(curate_router)

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from app.contests import jobs as contest_jobs
 from app.db import new_session
+from app.privacy import jobs as privacy_jobs
 from app.recognition import jobs as recognition_jobs
 from app.stories import jobs as story_jobs
 from app.weekly import jobs as feature_jobs
@@ -56,6 +57,9 @@ def job_specs() -> list[tuple[JobFunc, BaseTrigger, str]]:
         (feature_jobs.weekly_tick, IntervalTrigger(minutes=1), "weekly"),
         # Stafettpinnen: weekly reminders to the baton's holder, the stall notice, its e-mails.
         (story_jobs.relay_tick, IntervalTrigger(minutes=1), "stories"),
+        # Expired logins, old rate-limit counters and deliveries go; people deactivated
+        # longer than their organisation keeps them are erased.
+        (privacy_jobs.privacy_tick, IntervalTrigger(hours=1), "privacy"),
     ]
 
 

@@ -258,3 +258,41 @@ def receiver() -> Iterator[Any]:
         server.shutdown()
         server.server_close()  # waits for the handler threads
         thread.join()
+
+
+# --- object storage: a real S3-compatible server on loopback (media and privacy tests) ---
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A real S3-compatible server on loopback (moto), for the whole run."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.pg import _free_port
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_url(moto_server: str, monkeypatch: pytest.MonkeyPatch, request: Any) -> Iterator[str]:
+    """A fresh bucket on the moto server for one test, as a TOD_MEDIA_URL."""
+    from app.media.storage import S3Storage, storage_for
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    bucket = f"tod-media-test-{abs(hash(request.node.nodeid)) % 10**8}"
+    url = f"s3://{bucket}/photos?endpoint={moto_server}&region=eu-north-1"
+    storage = storage_for(url)
+    assert isinstance(storage, S3Storage)
+    storage.client.create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-north-1"}
+    )
+    yield url
+    storage_for.cache_clear()

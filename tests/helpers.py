@@ -650,6 +650,7 @@ def org_routes() -> list[tuple[str, str]]:
 # list: it takes ids, so the isolation test below tries it with another organisation's.
 PUBLIC_ORG_ROUTES = {
     ("GET", "/{org}/theme.css"),
+    ("GET", "/{org}/personvern"),  # the privacy statement: readable before logging in
     ("GET", "/embed/{org}/feature"),
     ("GET", "/embed/{org}/feature.json"),
     ("GET", "/embed/{org}/feed.atom"),

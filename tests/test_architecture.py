@@ -33,6 +33,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Serving a photo asks every owner of images whether the viewer may see it.
     ("media serving", ("app.media.access", "app.media.routes")),
     ("embed", ("app.embed",)),
+    # The privacy rights: export and erasure walk every feature's privacy.py.
+    ("privacy", ("app.privacy",)),
     # The pages that put every feature side by side: home, its feed, "Meg".
     ("home", ("app.home",)),
     (
@@ -55,7 +57,7 @@ PLATFORM = {"kernel", "web", "top"}  # groups of small modules that may use each
 FEATURES = {
     f"app.{f}" for f in ("orgs", "auth", "media", "recognition", "contests", "stories", "weekly")
 }
-FEATURES |= {"app.embed", "app.demo", "app.home"}
+FEATURES |= {"app.embed", "app.demo", "app.home", "app.privacy"}
 FRAMEWORKS = ("fastapi", "starlette", "app.access", "app.web", "app.security", "app.middleware")
 
 

@@ -439,6 +439,9 @@ CASES = {
     "story write: value": C("admin", "POST", "/{org}/stories/relays/{relay}/write", "value", form={**STORY, "values": ID}),
     "story write: colleague": C("admin", "POST", "/{org}/stories/relays/{relay}/write", "colleague", form={**STORY, "people": ID}),
     "story write search: colleague": C("admin", "POST", "/{org}/stories/relays/{relay}/write", "colleague", form={**STORY, "people": ID, "search": "1", "q": "Beta"}, shows=True),
+    # The audit log filtered by who did it.
+    "audit log: ?actor=": C("admin", "GET", "/{org}/admin/audit?actor=<id>", "colleague"),
+    "audit csv: ?actor=": C("admin", "GET", "/{org}/admin/audit.csv?actor=<id>", "colleague"),
     # Webhooks: A's webhook, B's delivery.
     "webhook retry: delivery": C("admin", "POST", "/{org}/admin/webhooks/{webhook}/deliveries/<id>/retry", "delivery"),
 }

@@ -23,7 +23,15 @@ def _never_called():
 def test_build_scheduler_registers_the_jobs():
     sched = scheduler.build_scheduler(_never_called)
     found = {job.id: job for job in sched.get_jobs()}
-    assert set(found) == {"notifications", "digests", "webhooks", "contests", "weekly", "stories"}
+    assert set(found) == {
+        "notifications",
+        "digests",
+        "webhooks",
+        "contests",
+        "weekly",
+        "stories",
+        "privacy",
+    }
     for job in found.values():
         assert job.coalesce is True
         assert job.max_instances == 1
@@ -33,6 +41,7 @@ def test_build_scheduler_registers_the_jobs():
     assert found["digests"].trigger.interval_length == 300
     assert found["notifications"].args[0] is jobs.send_due_notifications
     assert found["digests"].args[0] is jobs.send_daily_digests
+    assert found["privacy"].trigger.interval_length == 3600
     assert not sched.running
 
 
@@ -71,6 +80,7 @@ def test_app_lifespan_starts_the_scheduler_only_when_on(settings_env, setting):
                 "contests",
                 "weekly",
                 "stories",
+                "privacy",
             }
     if setting == "on":
         assert not sched.running

@@ -5,7 +5,6 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, update
@@ -19,6 +18,7 @@ from app.contests.submissions import WITH_IMAGE_AND_AUTHOR, show_author
 from app.errors import N_, Invalid, Problem
 from app.kernel.audit import audit
 from app.kernel.clock import utcnow
+from app.kernel.spreadsheet import csv_cell
 from app.orgs.models import Organisation, Person
 
 PODIUM_PLACES = 3
@@ -259,15 +259,6 @@ def _podiums(session: Session, contests: list[Contest]) -> dict[int, list[Placin
 
 
 # --- CSV ----------------------------------------------------------------------------------
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> str:
-    """Text as a spreadsheet shows it, never as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
 
 CSV_HEADER = [
     "entry",

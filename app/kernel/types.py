@@ -35,3 +35,8 @@ def str_enum(enum: type[StrEnum], length: int = 16) -> Enum:
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
     )
+
+
+def iso(value: datetime | None) -> str | None:
+    """A UTC time as ISO 8601 text for JSON documents (exports), None as None."""
+    return value.isoformat() if value is not None else None

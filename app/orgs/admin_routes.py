@@ -5,11 +5,12 @@ admin_people_routes.py). Every change goes through the services of app.orgs (set
 departments, tokens), which also write the audit event.
 """
 
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from babel import Locale, dates
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response, StreamingResponse
 
 from app import i18n
 from app.access import AdminDep
@@ -18,7 +19,15 @@ from app.errors import N_, Invalid, Problem
 from app.kernel.paging import page_number
 from app.kernel.scope import in_org
 from app.orgs.admin_links import admin_base, page_links
-from app.orgs.audit_log import actor_names, audit_page
+from app.orgs.audit_log import (
+    ACTIONS,
+    AuditFilter,
+    actor_choices,
+    actor_names,
+    audit_csv,
+    audit_page,
+    parse_filter,
+)
 from app.orgs.colours import DEFAULT_COLOURS
 from app.orgs.departments import (
     add_department,
@@ -447,17 +456,79 @@ def token_revoke(request: Request, session: SessionDep, m: AdminDep, token_id: I
 # --- audit log ------------------------------------------------------------------------------
 
 
+AuditQuery = Annotated[str, Query(max_length=20)]
+
+
+def _audit_filter(
+    request: Request, actor: str, action: str, since: str, until: str
+) -> tuple[AuditFilter, dict[str, str]]:
+    """The filter asked for, or no filter and the errors to show beside the fields."""
+    try:
+        return parse_filter(actor, action, since, until), {}
+    except Invalid as exc:
+        return AuditFilter(), field_errors(request, exc.errors)
+
+
 @router.get("/audit")
 def audit_log(
-    request: Request, session: SessionDep, m: AdminDep, page: PageParam = "1"
+    request: Request,
+    session: SessionDep,
+    m: AdminDep,
+    page: PageParam = "1",
+    actor: AuditQuery = "",
+    action: Annotated[str, Query(max_length=60)] = "",
+    since: AuditQuery = "",
+    until: AuditQuery = "",
 ) -> Response:
-    result = audit_page(session, m.org, page_number(page))
+    f, errors = _audit_filter(request, actor, action, since, until)
+    result = audit_page(session, m.org, page_number(page), f)
+    _ = i18n.gettext_for(request)
     return render(
         request,
         "admin/audit.html",
         {
             "page": result,
             "actors": actor_names(session, result.items),
-            **page_links(result, f"{admin_base(m.org)}/audit"),
+            "actor_choices": actor_choices(session, m.org),
+            "actions": {code: _(label) for code, label in ACTIONS.items()},
+            "form": {"actor": actor, "action": action, "since": since, "until": until},
+            "errors": errors,
+            "csv_url": f"{admin_base(m.org)}/audit.csv?{urlencode(f.params())}",
+            **page_links(result, f"{admin_base(m.org)}/audit", **f.params()),
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+@router.get("/audit.csv")
+def audit_log_csv(
+    request: Request,
+    session: SessionDep,
+    m: AdminDep,
+    actor: AuditQuery = "",
+    action: Annotated[str, Query(max_length=60)] = "",
+    since: AuditQuery = "",
+    until: AuditQuery = "",
+) -> Response:
+    """The filtered log for a spreadsheet (a read: it writes no audit event of its own)."""
+    try:
+        f = parse_filter(actor, action, since, until)
+    except Invalid:
+        return Response(status_code=422)
+    _ = i18n.gettext_for(request)
+    lines = audit_csv(
+        session,
+        m.org,
+        f,
+        label=_,
+        header=[_("Time"), _("Who"), _("Action"), _("What"), _("Target")],
+        system=_("The system"),
+    )
+    return StreamingResponse(
+        lines,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="audit-{m.org.slug}.csv"',
+            "Cache-Control": "no-store",
         },
     )

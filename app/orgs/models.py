@@ -16,6 +16,11 @@ def _created() -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+# The stand-in giver of the recognitions an erased person gave, when the organisation keeps
+# them anonymised: one inactive person per organisation, never listed, never able to log in.
+FORMER_COLLEAGUE_EMAIL = "former-colleague@erased.invalid"
+
+
 class Role(StrEnum):
     employee = "employee"
     leader = "leader"
@@ -51,6 +56,11 @@ class Organisation(SQLModel, table=True):
     auto_publish: bool = Field(default=False)
     keep_photo_originals: bool = Field(default=False)
     contest_photo_retention_days: int = Field(default=365)
+    # Erasing a person: what happens to the recognitions they gave ("anonymise": kept, from
+    # "a former colleague"; "delete": removed), and after how many days of deactivation a
+    # person is erased automatically (None: only by an admin).
+    erase_given: str = Field(default="anonymise", max_length=10)
+    erase_after_days: int | None = Field(default=None)
     created_at: datetime = _created()
 
     values: list["Value"] = Relationship(
@@ -144,6 +154,8 @@ class Person(SQLModel, table=True):
     # Name and title folded to plain letters ("Øystein Åsheim" -> "oystein asheim ..."),
     # kept up to date by a mapper event, so type-ahead is accent-insensitive on every database.
     search_text: str = Field(default="", max_length=600)
+    # When `active` last became false (the clock of automatic erasure); None while active.
+    deactivated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _created()
 
     org: Organisation = Relationship()
@@ -227,3 +239,12 @@ _LONG = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ä": "ae", "ö": "oe
 @event.listens_for(Person, "before_update")
 def _person_search_text(_mapper: Any, _conn: Any, person: Person) -> None:
     person.search_text = fold(f"{person.name} {person.title} {person.email.split('@')[0]}")[:600]
+
+
+@event.listens_for(Person.active, "set")
+def _person_deactivated_at(person: Person, value: bool, old: Any, _initiator: Any) -> None:
+    # Every way a person is deactivated (admin page, import, SCIM) goes through this attribute.
+    if value is False and old is not False:
+        person.deactivated_at = utcnow()
+    elif value is True:
+        person.deactivated_at = None

@@ -21,7 +21,15 @@ from app.orgs.departments import (
     department_ref,
 )
 from app.orgs.fields import collect
-from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role, fold
+from app.orgs.models import (
+    FORMER_COLLEAGUE_EMAIL,
+    Department,
+    DepartmentLeader,
+    Organisation,
+    Person,
+    Role,
+    fold,
+)
 
 PEOPLE_STATUSES = ("active", "inactive", "all")
 MAX_TERMS = 4
@@ -72,7 +80,7 @@ def matching(
     `status` is "active", "inactive" or "all". Unordered: add `ranking(q)` (after an order of
     your own, if you have one).
     """
-    stmt = select(Person).where(Person.org_id == org_id)
+    stmt = select(Person).where(Person.org_id == org_id, Person.email != FORMER_COLLEAGUE_EMAIL)
     stmt = stmt.options(selectinload(Person.department))  # type: ignore[arg-type]
     if status == "active":
         stmt = stmt.where(col(Person.active).is_(True))

@@ -16,6 +16,7 @@ from typing import Literal
 
 from sqlmodel import Session, col, select
 
+from app import i18n
 from app.errors import N_, Invalid, NotFound, PermissionDenied, Problem
 from app.kernel.audit import audit
 from app.kernel.clock import utcnow
@@ -94,6 +95,22 @@ def consent_for_token(session: Session, raw_token: str) -> FeatureConsent | None
     ).first()
 
 
+def question_text(consent: FeatureConsent) -> str:
+    """The question as the person was shown it, in their language: kept with their answer."""
+    feature, person = consent.feature, consent.person
+    _ = i18n.catalog(i18n.normalise(person.locale or feature.org.locale) or "nb").gettext
+    name = feature.org.display_feature_name
+    title = (
+        _("Your winning photo may become %(name)s")
+        if feature.entry_id
+        else _("A colleague's recognition of you may become %(name)s")
+    ) % {"name": name}
+    parts = [title, _("OK to show your name on the intranet?")]
+    if feature.headline:
+        parts.append(f"“{feature.headline}”")
+    return " ".join(parts)[:1000]
+
+
 def _lock(session: Session, feature: Feature) -> None:
     """Serialise with a concurrent publish of the same feature (PostgreSQL; SQLite is serial)."""
     session.exec(
@@ -109,6 +126,7 @@ def _answer(
     _lock(session, feature)
     consent.answer = ConsentAnswer.yes if yes else ConsentAnswer.no
     consent.answered_at = now
+    consent.answered_text = question_text(consent)
     consent.token_hash = placeholder(NO_LINK)  # the e-mail's link is used up
     session.add(consent)
     session.flush()

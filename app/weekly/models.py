@@ -105,6 +105,9 @@ class FeatureConsent(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)  # the e-mail's one-click link
     asked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What the person was shown when they answered, in their language (question and headline):
+    # the record of what they agreed to, kept even if the feature is edited afterwards.
+    answered_text: str = Field(default="", max_length=1000)
 
     feature: Feature = Relationship(back_populates="consents")
     person: Person = Relationship()

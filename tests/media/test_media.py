@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from app.media import service as media
 from app.media.models import MediaImage
-from app.media.storage import LocalStorage, S3Storage, get_storage, storage_for
+from app.media.storage import LocalStorage, get_storage, storage_for
 from app.recognition.models import Recognition
 from tests.helpers import (
     BAD_FILES,
@@ -33,40 +33,7 @@ from tests.helpers import (
 )
 from tests.pg import _free_port
 
-BUCKET = "tod-media-test"
-
-
 # --- storage backends ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def moto_server():
-    """A real S3-compatible server on loopback (moto), for the whole run."""
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def s3_url(moto_server, monkeypatch, request):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    bucket = f"{BUCKET}-{abs(hash(request.node.nodeid)) % 10**8}"
-    url = f"s3://{bucket}/photos?endpoint={moto_server}&region=eu-north-1"
-    storage = storage_for(url)
-    assert isinstance(storage, S3Storage)
-    storage.client.create_bucket(
-        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-north-1"}
-    )
-    yield url
-    storage_for.cache_clear()
 
 
 @pytest.fixture(params=["local", "s3"])

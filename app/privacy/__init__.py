@@ -1,0 +1,1 @@
+"""The privacy rights: a person's export, their erasure, retention, and the privacy page."""
