@@ -14,7 +14,7 @@ from app.db import SessionDep, get_engine
 from app.middleware import LANG_COOKIE
 from app.migrate import alembic_config
 from app.security import csrf_protect
-from app.web import is_safe_next, redirect, render
+from app.web import STATIC_DIR, is_safe_next, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -68,6 +68,25 @@ def resend_page(request: Request, m: MemberDep) -> Response:
     written = [value for _name, value in kept.fields if len(value.split()) > 2]
     response = render(request, "errors/resend.html", {"kept": kept, "written": written})
     response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@router.get("/sw.js")
+def service_worker() -> Response:
+    """The service worker, from the site's root so that it may serve every page."""
+    return Response(
+        (STATIC_DIR / "js" / "sw.js").read_bytes(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+    )
+
+
+@router.get("/offline")
+def offline(request: Request, person: OptionalPerson) -> Response:
+    """What the service worker shows when a page cannot load: no personal data, so it may be
+    cached on a phone that several people share; in the reader's language."""
+    response = render(request, "pages/offline.html")
+    response.headers["Cache-Control"] = "no-cache"
     return response
 
 

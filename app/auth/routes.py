@@ -202,4 +202,6 @@ def logout(request: Request, session: SessionDep) -> Response:
     _ = i18n.gettext_for(request)
     response = redirect(request, "/login", message=_("You are logged out."))
     response.delete_cookie(SESSION_COOKIE, path="/")
+    # A phone may be shared: nothing cached while signed in stays for the next person.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response

@@ -1,6 +1,7 @@
 """A member's own settings and the organisation's theme (the pages are app.home)."""
 
 import hashlib
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -9,8 +10,9 @@ from fastapi.responses import Response
 from app import i18n
 from app.access import MemberDep
 from app.db import SessionDep
+from app.errors import NotFound
 from app.orgs.models import EmailFrequency
-from app.orgs.presentation import theme_css
+from app.orgs.presentation import ICON_SIZES, app_icon, theme_css, web_manifest
 from app.orgs.scope import org_by_slug
 from app.security import PROTECT
 from app.web import redirect
@@ -70,3 +72,23 @@ def theme(request: Request, session: SessionDep, org: str) -> Response:
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="text/css", headers=headers)
+
+
+@router.get("/manifest.webmanifest")
+def manifest(session: SessionDep, org: str) -> Response:
+    """The installable app of the organisation: its name, colours and icons (public, like
+    its theme: a browser fetches the manifest without cookies)."""
+    body = json.dumps(web_manifest(org_by_slug(session, org)), ensure_ascii=False)
+    return Response(
+        body,
+        media_type="application/manifest+json",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.get("/icon-{size}.png")
+def icon(session: SessionDep, org: str, size: int) -> Response:
+    if size not in ICON_SIZES:
+        raise NotFound()
+    png = app_icon(org_by_slug(session, org), size)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})

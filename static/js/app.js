@@ -31,6 +31,23 @@
     if (unsaved && document.body.contains(unsaved)) evt.preventDefault();
   });
 
+  // The installable app: a service worker for cached static files and the offline page.
+  if ("serviceWorker" in navigator) {
+    window.addEventListener("load", () => navigator.serviceWorker.register("/sw.js"));
+  }
+  // "Meg" offers to install it where the browser can (Chromium's beforeinstallprompt).
+  window.addEventListener("beforeinstallprompt", (evt) => {
+    const hint = document.getElementById("install-hint");
+    if (!hint) return;
+    evt.preventDefault();
+    hint.hidden = false;
+    hint.querySelector("button")?.addEventListener("click", async () => {
+      evt.prompt();
+      await evt.userChoice;
+      hint.hidden = true;
+    }, { once: true });
+  });
+
   // Close an open disclosure menu with Escape and return focus to its button.
   document.addEventListener("keydown", (evt) => {
     if (evt.key !== "Escape") return;
