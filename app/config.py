@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # file:PATH or s3://BUCKET[/PREFIX]?endpoint=...&region=... (credentials: AWS_* variables)
     media_url: str = "file:data/media"
     max_upload_mb: int = 25  # request bodies above this are refused with 413 before reading
+    # Comma-separated host names or addresses webhooks may reach although they are inside the
+    # network (loopback, private): for tests and development only (app/kernel/netguard.py).
+    webhook_allow_hosts: str = ""
 
     @field_validator("base_url")
     @classmethod
@@ -59,6 +62,10 @@ class Settings(BaseSettings):
     @property
     def dev(self) -> bool:
         return self.env == "dev"
+
+    @property
+    def webhook_allowed(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.webhook_allow_hosts.split(",") if h.strip())
 
     @property
     def https(self) -> bool:
