@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     mail_from: str = "Tre om dagen <noreply@treomdagen.no>"
     scheduler: Literal["on", "off"] = "on"
     workers: int = 1
+    # How long a SQLite writer waits for another's lock before the request answers 503.
+    sqlite_busy_ms: int = 10000
     host: str = "127.0.0.1"
     port: int = 8000
     session_days: int = 30

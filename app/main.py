@@ -12,18 +12,21 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from app import i18n, scheduler
 from app.auth.routes import router as auth_router
 from app.config import get_settings
+from app.db import RETRY_AFTER_SECONDS, unavailable
 from app.contests.api import router as contests_api_router
 from app.contests.routes import router as contests_router
 from app.embed.admin_routes import router as embed_admin_router
 from app.embed.memo import WidgetFastPath
 from app.embed.routes import router as embed_router
 from app.errors import (
+    N_,
     CsrfFailed,
     Invalid,
     NotAuthenticated,
@@ -189,6 +192,27 @@ def _install_error_handlers(app: FastAPI) -> None:
             request, 429, "rate_limited", "Too many attempts. Wait a little and try again."
         )
         response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        """The database cannot serve us for now: 503 and when to try again; else a 500."""
+        if not unavailable(exc):
+            raise exc
+        log.warning(
+            "database unavailable (%s: %s), answered 503 to %s %s",
+            type(exc.orig).__name__,
+            str(exc.orig).splitlines()[0] if str(exc.orig) else "",
+            request.method,
+            request.url.path,
+        )
+        response = _error(
+            request,
+            503,
+            "unavailable",
+            N_("The service is unavailable for a moment. Try again in a few seconds."),
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
     @app.exception_handler(Invalid)
