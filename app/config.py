@@ -67,7 +67,9 @@ class Settings(BaseSettings):
 
     @property
     def webhook_allowed(self) -> frozenset[str]:
-        return frozenset(h.strip().lower() for h in self.webhook_allow_hosts.split(",") if h.strip())
+        return frozenset(
+            h.strip().lower() for h in self.webhook_allow_hosts.split(",") if h.strip()
+        )
 
     @property
     def https(self) -> bool:

@@ -19,9 +19,9 @@ from starlette.types import Scope
 from app import i18n, scheduler
 from app.auth.routes import router as auth_router
 from app.config import get_settings
-from app.db import RETRY_AFTER_SECONDS, unavailable
 from app.contests.api import router as contests_api_router
 from app.contests.routes import router as contests_router
+from app.db import RETRY_AFTER_SECONDS, unavailable
 from app.embed.admin_routes import router as embed_admin_router
 from app.embed.memo import WidgetFastPath
 from app.embed.routes import router as embed_router

@@ -173,6 +173,4 @@ def guarded_client(allowed: Iterable[str] = (), **kwargs: Any) -> httpx.AsyncCli
     pool: Any = transport._pool
     assert hasattr(pool, "_network_backend")
     pool._network_backend = _GuardedBackend(frozenset(a for a in allowed if a.strip()))
-    return httpx.AsyncClient(
-        transport=transport, trust_env=False, follow_redirects=False, **kwargs
-    )
+    return httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False, **kwargs)

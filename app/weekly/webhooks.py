@@ -12,9 +12,9 @@ from sqlmodel import Session, col, select
 
 from app.config import get_settings
 from app.errors import N_, Invalid, NotFound, Problem
+from app.kernel import netguard
 from app.kernel.audit import audit
 from app.kernel.clock import utcnow
-from app.kernel import netguard
 from app.kernel.forms import REQUIRED, TOO_LONG, clean_line
 from app.orgs.models import Organisation, Person
 from app.weekly import public

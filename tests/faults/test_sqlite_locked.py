@@ -27,11 +27,18 @@ def test_a_lock_held_by_another_process_is_a_503_then_the_same_request_works(tmp
     path = tmp_path / "tod.db"
     url = f"sqlite:///{path}"
     d = set_up(url)
-    server = app_server(server_env(url, tmp_path, TOD_SQLITE_BUSY_MS=str(BUSY_MS)), tmp_path / "log")
+    server = app_server(
+        server_env(url, tmp_path, TOD_SQLITE_BUSY_MS=str(BUSY_MS)), tmp_path / "log"
+    )
     giver = d.givers[0]
     with running(server):
         with api(server.base_url, d.tokens[giver]) as c:
-            assert c.post("/recognitions", json=give_body(d, "Før låsen: takk for hjelpen!")).status_code == 201
+            assert (
+                c.post(
+                    "/recognitions", json=give_body(d, "Før låsen: takk for hjelpen!")
+                ).status_code
+                == 201
+            )
 
         browser = httpx.Client(
             base_url=server.base_url,
@@ -60,7 +67,10 @@ def test_a_lock_held_by_another_process_is_a_503_then_the_same_request_works(tmp
             assert refused.headers["content-type"].startswith("application/json")
             error = refused.json()["error"]
             assert error["code"] == "unavailable"
-            assert error["message"] == "Tjenesten er utilgjengelig et øyeblikk. Prøv igjen om noen sekunder."
+            assert (
+                error["message"]
+                == "Tjenesten er utilgjengelig et øyeblikk. Prøv igjen om noen sekunder."
+            )
 
             form = {
                 "csrf_token": token.group(1),

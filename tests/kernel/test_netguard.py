@@ -33,7 +33,7 @@ INSIDE = {
     "224.0.0.1": netguard.RESERVED,
     "239.255.255.250": netguard.RESERVED,
     "ff02::1": netguard.RESERVED,
-    "0.0.0.0": netguard.RESERVED,
+    "0.0.0.0": netguard.RESERVED,  # noqa: S104 - an address checked, not bound
     "::": netguard.RESERVED,
     "240.0.0.1": netguard.RESERVED,
     "255.255.255.255": netguard.RESERVED,
