@@ -219,3 +219,38 @@ def texts_in_db(database_url: str) -> list[str]:
 
 def engine_for(database_url: str) -> Engine:
     return app_db.make_engine(database_url)
+
+
+class StoppableCluster:
+    """A throwaway PostgreSQL cluster of its own (so stopping it hits no other test), which a
+    test can stop and start again on the same port and data."""
+
+    def __init__(self) -> None:
+        from tests.pg import Cluster
+
+        self._cluster = Cluster()
+        self.url = ""
+
+    def start(self) -> str:
+        self.url = self._cluster.start()
+        return self.url
+
+    def _opts(self) -> str:
+        c = self._cluster
+        return (
+            f"-c listen_addresses=127.0.0.1 -p {c.port} -k {c.tmp} -c fsync=off "
+            "-c max_connections=200"
+        )
+
+    def pause(self) -> None:
+        """Stop the server (fast: connections are cut, as in a crash or a failover)."""
+        self._cluster._run("pg_ctl", "-D", str(self._cluster.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        c = self._cluster
+        c._run(
+            "pg_ctl", "-D", str(c.data), "-l", str(c.tmp / "log"), "-w", "-o", self._opts(), "start"
+        )
+
+    def destroy(self) -> None:
+        self._cluster.stop()
