@@ -38,6 +38,7 @@ from app.home.routes import router as home_router
 from app.media.api import router as media_api_router
 from app.media.limits import BodyLimitMiddleware
 from app.media.routes import router as media_router
+from app.media.storage import StorageFull
 from app.middleware import RequestContextMiddleware
 from app.orgs.admin_people_routes import router as admin_people_router
 from app.orgs.admin_routes import router as admin_router
@@ -213,6 +214,22 @@ def _install_error_handlers(app: FastAPI) -> None:
             N_("The service is unavailable for a moment. Try again in a few seconds."),
         )
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    @app.exception_handler(StorageFull)
+    async def storage_full(request: Request, exc: StorageFull) -> Response:
+        """No room for a photo: the request was rolled back and its files deleted."""
+        log.error("media storage full: could not write %s", exc)
+        response = _error(
+            request,
+            503,
+            "storage_full",
+            N_(
+                "There is no room to save photos right now, so nothing was saved. Try again "
+                "later, or without a photo."
+            ),
+        )
+        response.headers["Retry-After"] = "60"
         return response
 
     @app.exception_handler(Invalid)
