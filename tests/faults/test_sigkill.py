@@ -65,12 +65,10 @@ def test_sigkill_while_ten_clients_give_loses_nothing_accepted(tmp_path):
 
     # Restarted on the same files: it opens, recovers the WAL and serves.
     again = app_server(env, tmp_path / "log2")
-    with running(again):
-        with api(again.base_url, d.tokens[d.givers[0]]) as c:
-            assert (
-                c.post("/recognitions", json=give_body(d, "Etter omstarten: takk!")).status_code
-                == 201
-            )
+    with running(again), api(again.base_url, d.tokens[d.givers[0]]) as c:
+        assert (
+            c.post("/recognitions", json=give_body(d, "Etter omstarten: takk!")).status_code == 201
+        )
     stored = texts_in_db(url)
     accepted = {text for text, status in answers.items() if status == 201}
     assert accepted <= set(stored), accepted - set(stored)
