@@ -56,6 +56,10 @@ from app.weekly.webhook_routes import router as webhook_router
 log = logging.getLogger("tod")
 
 API_PREFIX = "/api/v1"
+MALFORMED = N_(
+    "The request body could not be read. Send JSON, or multipart form data for files, "
+    "with the Content-Type that says which."
+)
 
 
 @asynccontextmanager
@@ -148,6 +152,16 @@ async def _server_error(scope: Scope) -> Response:
     )
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    path = request.url.path
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path) and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return sorted(methods)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
@@ -158,9 +172,27 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             return _error(request, 404, "not_found", "We could not find that page.")
         if exc.status_code == 405:
-            return _error(request, 405, "method_not_allowed", "That action is not possible here.")
+            response = _error(
+                request, 405, "method_not_allowed", "That action is not possible here."
+            )
+            # RFC 9110: a 405 lists what the path allows, from every route of that path
+            # (Starlette names only the first route's methods).
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+            return response
         if exc.status_code == 413:
             return _error(request, 413, "too_large", "The file is too large.")
+        if exc.status_code == 400:
+            # A body FastAPI could not parse (broken multipart, undecodable bytes): the same
+            # documented 422 as any other input that is not valid, saying what to send.
+            fields = {
+                "request": {
+                    "code": "malformed",
+                    "message": i18n.gettext_for(request)(MALFORMED),
+                }
+            }
+            return _error(
+                request, 422, "invalid", "Some of the input was not valid.", fields=fields
+            )
         return _error(request, exc.status_code, "error", "Something went wrong.")
 
     @app.exception_handler(PermissionDenied)
@@ -243,10 +275,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         fields: dict[str, dict[str, str]] = {}
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
-            fields[".".join(loc) or "request"] = {
-                "code": str(err.get("type", "invalid")),
-                "message": str(err.get("msg", "")),
-            }
+            code = str(err.get("type", "invalid"))
+            message = str(err.get("msg", ""))
+            if code == "json_invalid":
+                code, message = "malformed", i18n.gettext_for(request)(MALFORMED)
+                loc = []
+            fields[".".join(loc) or "request"] = {"code": code, "message": message}
         return _error(request, 422, "invalid", "Some of the input was not valid.", fields=fields)
 
 

@@ -81,7 +81,7 @@ class Proc:
             )
         return self
 
-    def wait_healthy(self, timeout: float = 60) -> Proc:
+    def wait_healthy(self, timeout: float = 180) -> Proc:
         deadline = time.monotonic() + timeout
         assert self.proc is not None
         while time.monotonic() < deadline:
