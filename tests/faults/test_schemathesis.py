@@ -59,6 +59,7 @@ def test_the_api_conforms_to_its_schema_under_generated_input(tmp_path):
                 "20261204",
                 "--no-color",
             ],
+            cwd=tmp_path,  # its cache folder lands there, not in the checkout
             capture_output=True,
             text=True,
             timeout=300,
