@@ -148,7 +148,7 @@ def _error(request: Request, status: int, code: str, message: str, **extra: Any)
 async def _server_error(scope: Scope) -> Response:
     request = Request(scope)
     return _error(
-        request, 500, "server_error", "Something went wrong on our side. We have logged it."
+        request, 500, "server_error", N_("Something went wrong on our side. We have logged it.")
     )
 
 
@@ -165,22 +165,22 @@ def _allowed_methods(request: Request) -> list[str]:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
-        return _error(request, 404, "not_found", "We could not find that page.")
+        return _error(request, 404, "not_found", N_("We could not find that page."))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
-            return _error(request, 404, "not_found", "We could not find that page.")
+            return _error(request, 404, "not_found", N_("We could not find that page."))
         if exc.status_code == 405:
             response = _error(
-                request, 405, "method_not_allowed", "That action is not possible here."
+                request, 405, "method_not_allowed", N_("That action is not possible here.")
             )
             # RFC 9110: a 405 lists what the path allows, from every route of that path
             # (Starlette names only the first route's methods).
             response.headers["Allow"] = ", ".join(_allowed_methods(request))
             return response
         if exc.status_code == 413:
-            return _error(request, 413, "too_large", "The file is too large.")
+            return _error(request, 413, "too_large", N_("The file is too large."))
         if exc.status_code == 400:
             # A body FastAPI could not parse (broken multipart, undecodable bytes): the same
             # documented 422 as any other input that is not valid, saying what to send.
@@ -191,13 +191,13 @@ def _install_error_handlers(app: FastAPI) -> None:
                 }
             }
             return _error(
-                request, 422, "invalid", "Some of the input was not valid.", fields=fields
+                request, 422, "invalid", N_("Some of the input was not valid."), fields=fields
             )
-        return _error(request, exc.status_code, "error", "Something went wrong.")
+        return _error(request, exc.status_code, "error", N_("Something went wrong."))
 
     @app.exception_handler(PermissionDenied)
     async def forbidden(request: Request, exc: PermissionDenied) -> Response:
-        return _error(request, 403, "forbidden", "You do not have access to this page.")
+        return _error(request, 403, "forbidden", N_("You do not have access to this page."))
 
     @app.exception_handler(CsrfFailed)
     async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
@@ -205,14 +205,14 @@ def _install_error_handlers(app: FastAPI) -> None:
             request,
             403,
             "csrf",
-            "The form had expired. Go back, reload the page and try again.",
+            N_("The form had expired. Go back, reload the page and try again."),
         )
 
     @app.exception_handler(NotAuthenticated)
     async def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
         if _wants_json(request):
             response = _error(
-                request, 401, "not_authenticated", "Log in or send a valid API token."
+                request, 401, "not_authenticated", N_("Log in or send a valid API token.")
             )
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
@@ -222,7 +222,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RateLimited)
     async def rate_limited(request: Request, exc: RateLimited) -> Response:
         response = _error(
-            request, 429, "rate_limited", "Too many attempts. Wait a little and try again."
+            request, 429, "rate_limited", N_("Too many attempts. Wait a little and try again.")
         )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -268,7 +268,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, exc: Invalid) -> Response:
         _ = i18n.gettext_for(request)
         fields = {f: {"code": p.code, "message": _(p.message)} for f, p in exc.errors.items()}
-        return _error(request, 422, "invalid", "Some of the input was not valid.", fields=fields)
+        return _error(
+            request, 422, "invalid", N_("Some of the input was not valid."), fields=fields
+        )
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -281,7 +283,9 @@ def _install_error_handlers(app: FastAPI) -> None:
                 code, message = "malformed", i18n.gettext_for(request)(MALFORMED)
                 loc = []
             fields[".".join(loc) or "request"] = {"code": code, "message": message}
-        return _error(request, 422, "invalid", "Some of the input was not valid.", fields=fields)
+        return _error(
+            request, 422, "invalid", N_("Some of the input was not valid."), fields=fields
+        )
 
 
 app = create_app()
