@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import Scope
 
 from app import i18n, scheduler
@@ -88,6 +89,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     settings = get_settings()
+    if not logging.getLogger().handlers:
+        # A worker process of `serve --workers N` starts afresh (spawn) without the CLI's
+        # logging set-up: without this its request lines and errors would go nowhere.
+        logging.basicConfig(level=settings.log_level, format="%(message)s")
     app = FastAPI(
         title="Tre om dagen",
         version="1",
@@ -152,14 +157,17 @@ async def _server_error(scope: Scope) -> Response:
     )
 
 
+METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    path = request.url.path
-    methods: set[str] = set()
-    for route in request.app.routes:
-        regex = getattr(route, "path_regex", None)
-        if regex is not None and regex.match(path) and getattr(route, "methods", None):
-            methods |= set(route.methods)
-    return sorted(methods)
+    """The methods some route answers at this path, asked of the routes themselves."""
+    allowed = []
+    for method in METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.routes):
+            allowed.append(method)
+    return allowed
 
 
 def _install_error_handlers(app: FastAPI) -> None:

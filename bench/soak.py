@@ -223,7 +223,7 @@ def main() -> int:
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_http(f"{base}/healthz", proc, log)
+        wait_http(f"{base}/healthz", proc, log, timeout=180)
         if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
             os.sched_setaffinity(0, {1})
         # Warm up every kind once, then measure memory from there.
