@@ -34,6 +34,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips="127.0.0.1",
         access_log=False,
         log_config=None,
+        server_header=False,  # no banner naming the server software to every visitor
     )
     return 0
 

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     mail_from: str = "Tre om dagen <noreply@treomdagen.no>"
     scheduler: Literal["on", "off"] = "on"
     workers: int = 1
+    # How long a SQLite writer waits for another's lock before the request answers 503.
+    sqlite_busy_ms: int = 10000
     host: str = "127.0.0.1"
     port: int = 8000
     session_days: int = 30
@@ -32,6 +34,9 @@ class Settings(BaseSettings):
     # file:PATH or s3://BUCKET[/PREFIX]?endpoint=...&region=... (credentials: AWS_* variables)
     media_url: str = "file:data/media"
     max_upload_mb: int = 25  # request bodies above this are refused with 413 before reading
+    # Comma-separated host names or addresses webhooks may reach although they are inside the
+    # network (loopback, private): for tests and development only (app/kernel/netguard.py).
+    webhook_allow_hosts: str = ""
 
     @field_validator("base_url")
     @classmethod
@@ -59,6 +64,12 @@ class Settings(BaseSettings):
     @property
     def dev(self) -> bool:
         return self.env == "dev"
+
+    @property
+    def webhook_allowed(self) -> frozenset[str]:
+        return frozenset(
+            h.strip().lower() for h in self.webhook_allow_hosts.split(",") if h.strip()
+        )
 
     @property
     def https(self) -> bool:

@@ -9,16 +9,21 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 from app.config import get_settings
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
-    "busy_timeout": "10000",
+    "busy_timeout": "10000",  # TOD_SQLITE_BUSY_MS replaces it (tests of a held lock)
     "foreign_keys": "on",
     "synchronous": "normal",
 }
+# What SQLite says when the database cannot be used for now (another process holds the lock past
+# the busy timeout, the disk is full): the request is refused with 503, not a 500.
+SQLITE_UNAVAILABLE = ("database is locked", "database is busy", "database or disk is full")
+RETRY_AFTER_SECONDS = 5
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -30,14 +35,18 @@ def make_engine(url: str) -> Engine:
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+    busy_ms = get_settings().sqlite_busy_ms
+    pragmas = {**SQLITE_PRAGMAS, "busy_timeout": str(busy_ms)}
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000}
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not pysqlite, decide when a transaction begins (see _on_begin).
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        for name, value in SQLITE_PRAGMAS.items():
+        for name, value in pragmas.items():
             cursor.execute(f"PRAGMA {name}={value}")
         cursor.close()
 
@@ -57,6 +66,30 @@ def make_engine(url: str) -> Engine:
 @lru_cache
 def get_engine() -> Engine:
     return make_engine(get_settings().database_url)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot serve us *for now*, so the request may be tried
+    again (503): SQLite locked past its busy timeout or its disk full; PostgreSQL unreachable,
+    restarting or the connection lost (the pool's pre-ping reconnects on the next request).
+    A programming error (no such table, bad SQL) is not: that stays a 500."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    module = type(orig).__module__
+    if module.startswith("sqlite3"):
+        text = str(orig).lower()
+        return any(s in text for s in SQLITE_UNAVAILABLE)
+    if module.startswith("psycopg"):
+        import psycopg
+
+        # OperationalError: cannot connect, the server closed the connection or is shutting
+        # down, a deadlock or a cancelled statement: all worth a retry. Errors in what we asked
+        # (syntax, constraints) are other classes and stay 500s or 422s.
+        return isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
+    return False
 
 
 def is_sqlite(engine: Engine) -> bool:

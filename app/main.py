@@ -12,7 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import Scope
 
 from app import i18n, resend, scheduler
@@ -20,6 +22,7 @@ from app.auth.routes import router as auth_router
 from app.config import get_settings
 from app.contests.api import router as contests_api_router
 from app.contests.routes import router as contests_router
+from app.db import RETRY_AFTER_SECONDS, unavailable
 from app.embed.admin_routes import router as embed_admin_router
 from app.embed.memo import WidgetFastPath
 from app.embed.routes import router as embed_router
@@ -36,6 +39,7 @@ from app.home.routes import router as home_router
 from app.media.api import router as media_api_router
 from app.media.limits import BodyLimitMiddleware
 from app.media.routes import router as media_router
+from app.media.storage import StorageFull
 from app.middleware import RequestContextMiddleware
 from app.orgs.admin_people_routes import router as admin_people_router
 from app.orgs.admin_routes import router as admin_router
@@ -56,6 +60,10 @@ from app.weekly.webhook_routes import router as webhook_router
 log = logging.getLogger("tod")
 
 API_PREFIX = "/api/v1"
+MALFORMED = N_(
+    "The request body could not be read. Send JSON, or multipart form data for files, "
+    "with the Content-Type that says which."
+)
 
 
 @asynccontextmanager
@@ -84,6 +92,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     settings = get_settings()
+    if not logging.getLogger().handlers:
+        # A worker process of `serve --workers N` starts afresh (spawn) without the CLI's
+        # logging set-up: without this its request lines and errors would go nowhere.
+        logging.basicConfig(level=settings.log_level, format="%(message)s")
     app = FastAPI(
         title="Tre om dagen",
         version="1",
@@ -170,6 +182,19 @@ async def _server_error(scope: Scope) -> Response:
     )
 
 
+METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods some route answers at this path, asked of the routes themselves."""
+    allowed = []
+    for method in METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.routes):
+            allowed.append(method)
+    return allowed
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
@@ -180,11 +205,27 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             return _error(request, 404, "not_found", N_("We could not find that page."))
         if exc.status_code == 405:
-            return _error(
+            response = _error(
                 request, 405, "method_not_allowed", N_("That action is not possible here.")
             )
+            # RFC 9110: a 405 lists what the path allows, from every route of that path
+            # (Starlette names only the first route's methods).
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+            return response
         if exc.status_code == 413:
             return _error(request, 413, "too_large", N_("The file is too large."))
+        if exc.status_code == 400:
+            # A body FastAPI could not parse (broken multipart, undecodable bytes): the same
+            # documented 422 as any other input that is not valid, saying what to send.
+            fields = {
+                "request": {
+                    "code": "malformed",
+                    "message": i18n.gettext_for(request)(MALFORMED),
+                }
+            }
+            return _error(
+                request, 422, "invalid", N_("Some of the input was not valid."), fields=fields
+            )
         return _error(request, exc.status_code, "error", N_("Something went wrong."))
 
     @app.exception_handler(PermissionDenied)
@@ -223,6 +264,43 @@ def _install_error_handlers(app: FastAPI) -> None:
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        """The database cannot serve us for now: 503 and when to try again; else a 500."""
+        if not unavailable(exc):
+            raise exc
+        log.warning(
+            "database unavailable (%s: %s), answered 503 to %s %s",
+            type(exc.orig).__name__,
+            str(exc.orig).splitlines()[0] if str(exc.orig) else "",
+            request.method,
+            request.url.path,
+        )
+        response = _error(
+            request,
+            503,
+            "unavailable",
+            N_("The service is unavailable for a moment. Try again in a few seconds."),
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    @app.exception_handler(StorageFull)
+    async def storage_full(request: Request, exc: StorageFull) -> Response:
+        """No room for a photo: the request was rolled back and its files deleted."""
+        log.error("media storage full: could not write %s", exc)
+        response = _error(
+            request,
+            503,
+            "storage_full",
+            N_(
+                "There is no room to save photos right now, so nothing was saved. Try again "
+                "later, or without a photo."
+            ),
+        )
+        response.headers["Retry-After"] = "60"
+        return response
+
     @app.exception_handler(Invalid)
     async def invalid(request: Request, exc: Invalid) -> Response:
         _ = i18n.gettext_for(request)
@@ -236,10 +314,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         fields: dict[str, dict[str, str]] = {}
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
-            fields[".".join(loc) or "request"] = {
-                "code": str(err.get("type", "invalid")),
-                "message": str(err.get("msg", "")),
-            }
+            code = str(err.get("type", "invalid"))
+            message = str(err.get("msg", ""))
+            if code == "json_invalid":
+                code, message = "malformed", i18n.gettext_for(request)(MALFORMED)
+                loc = []
+            fields[".".join(loc) or "request"] = {"code": code, "message": message}
         return _error(
             request, 422, "invalid", N_("Some of the input was not valid."), fields=fields
         )

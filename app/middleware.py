@@ -24,6 +24,11 @@ CSP = (
     "object-src 'none'; frame-ancestors 'none'"
 )
 LANG_COOKIE = "tod_lang"
+# Every answer that says nothing about caching is kept by no cache: signed-in pages, API answers,
+# redirects and error pages hold someone's data (a shared municipal PC, a proxy). Answers that
+# may be kept say so themselves: static files, the public widget, photos, the theme.
+NO_STORE = "private, no-store"
+CACHEABLE_PREFIXES = ("/static/",)
 
 
 class RequestContextMiddleware:
@@ -55,6 +60,7 @@ class RequestContextMiddleware:
         state["csrf_cookie"] = cookies.get(CSRF_COOKIE)
         status = 500
         started_response = False
+        path: str = scope.get("path", "")
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, started_response
@@ -67,6 +73,8 @@ class RequestContextMiddleware:
                 h.setdefault("X-Content-Type-Options", "nosniff")
                 h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
                 h.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
+                if not path.startswith(CACHEABLE_PREFIXES):
+                    h.setdefault("Cache-Control", NO_STORE)
                 if "frame-ancestors 'none'" in h.get("Content-Security-Policy", ""):
                     h.setdefault("X-Frame-Options", "DENY")
                 if settings.https:

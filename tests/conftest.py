@@ -20,6 +20,8 @@ os.environ.update(
         "TOD_BASE_URL": "http://testserver",
         "TOD_WRITE_RATE_PER_MINUTE": "100000",
         "TOD_LOGIN_RATE_PER_HOUR": "100000",
+        # The suite's webhook receivers listen on loopback; only that address is let through.
+        "TOD_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
         # Photos written by tests land in a throwaway folder, never in ./data.
         "TOD_MEDIA_URL": "file:" + tempfile.mkdtemp(prefix="tod-test-media-"),
     }

@@ -480,6 +480,8 @@ def test_the_server_is_healthy_ready_and_describes_its_api(server: Server) -> No
         assert ready.status_code == 200 and ready.json()["ready"] is True, ready.text
         login = c.get("/login")
         assert login.status_code == 200
+        assert "server" not in login.headers  # no banner naming the software
+        assert login.headers["cache-control"] == "private, no-store"
         # Production over plain http (a proxy in front terminates TLS): no Secure cookies,
         # or a browser on this URL would never send them back.
         assert "Secure" not in login.headers["set-cookie"]

@@ -38,7 +38,11 @@ router = APIRouter(prefix="/orgs/{org}/contests", tags=["contests"], responses=E
 class ContestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: StrictStr = Field(max_length=500, description="1-120 characters.")
+    title: StrictStr = Field(
+        max_length=500,
+        json_schema_extra={"pattern": r"\S"},  # the service's rule, in the caller's language
+        description="1-120 characters, not only spaces.",
+    )
     theme: StrictStr = Field("", max_length=4000, description="At most 1000 characters.")
     value_id: RowId | None = Field(None, description="One of the organisation's active values.")
     submit_opens_at: dt.datetime = Field(

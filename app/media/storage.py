@@ -6,6 +6,7 @@ credentials come from the standard AWS variables (`AWS_ACCESS_KEY_ID`, ...), nev
 Keys are content-addressed and written once, so a write never changes what a reader sees.
 """
 
+import errno
 import os
 import re
 import tempfile
@@ -22,6 +23,14 @@ KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_.-]*)*$")
 
 class MissingObject(Exception):
     """No object under that key."""
+
+
+class StorageFull(Exception):
+    """The media storage has no room (ENOSPC, a quota): nothing of the photo was kept, and the
+    request that wrote it is answered 503 (app/main.py) and rolled back."""
+
+
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class Storage(Protocol):
@@ -66,8 +75,10 @@ class LocalStorage:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno in NO_ROOM:
+                raise StorageFull(key) from exc
             raise
 
     def get(self, key: str) -> bytes:

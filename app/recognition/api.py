@@ -84,6 +84,9 @@ class RecognitionIn(BaseModel):
     )
     text: StrictStr = Field(
         max_length=2000,
+        # In the schema only, so that the service's rule answers in the caller's language:
+        # at least 10 characters from the first to the last that is not a space.
+        json_schema_extra={"pattern": r"\S[\s\S]{8,}\S"},
         description="What they did: 10 to 600 characters once cleaned (trimmed, no bidi controls).",
     )
     visibility: Visibility = Field(
@@ -355,7 +358,14 @@ def list_recognitions(
     m: MemberDep,
     feed: Annotated[feeds.FeedKind, Query(description="Which feed")] = feeds.FeedKind.all,
     value: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this value")] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            json_schema_extra={"pattern": r"^[A-Za-z0-9_-]*$"},  # checked by feeds.decode_cursor
+            description="The `next_cursor` of the page before (opaque).",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> FeedOut:
     """A feed, newest first; follow `next_cursor` for older ones."""

@@ -38,7 +38,7 @@ from sqlmodel import Session, col, select
 
 from app import i18n
 from app.config import get_settings
-from app.kernel import outbox
+from app.kernel import netguard, outbox
 from app.kernel.clock import utcnow
 from app.kernel.locale import babel_name
 from app.media import service as media
@@ -350,22 +350,27 @@ def _one_line(text: str, url: str, limit: int = 300) -> str:
     return text[:limit]
 
 
-def _run_post(url: str, body: bytes, headers: dict[str, str], total: float) -> Outcome:
+def _run_post(
+    url: str, body: bytes, headers: dict[str, str], total: float, allowed: frozenset[str]
+) -> Outcome:
     """Run the POST on its own event loop in a short-lived thread.
 
     The job is synchronous, but a thread that already runs an event loop (an embedding
     application, a test runner) cannot call asyncio.run; a fresh thread always can.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook") as pool:
-        return pool.submit(asyncio.run, _post(url, body, headers, total)).result()
+        return pool.submit(asyncio.run, _post(url, body, headers, total, allowed)).result()
 
 
-async def _post(url: str, body: bytes, headers: dict[str, str], total: float) -> Outcome:
+async def _post(
+    url: str, body: bytes, headers: dict[str, str], total: float, allowed: frozenset[str]
+) -> Outcome:
+    """POST once, to a host checked at this moment (netguard): never inside the network."""
     timeout = httpx.Timeout(total, connect=min(CONNECT_TIMEOUT, total))
     try:
         async with (
             asyncio.timeout(total),
-            httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+            netguard.guarded_client(allowed, timeout=timeout) as client,
             client.stream("POST", url, content=body, headers=headers) as response,
         ):
             if response.is_success:
@@ -383,6 +388,8 @@ async def _post(url: str, body: bytes, headers: dict[str, str], total: float) ->
                 detail = snippet.decode(errors="replace").strip()
             error = f"HTTP {response.status_code}" + (f": {detail}" if detail else "")
             return Outcome(response.status_code, error)
+    except netguard.Refused as exc:
+        return Outcome(None, str(exc), unreachable=True)
     except (TimeoutError, httpx.TimeoutException):
         return Outcome(None, f"No answer within {total:g} s", unreachable=True)
     except httpx.ConnectError as exc:
@@ -418,7 +425,8 @@ def send(claimed: Claimed, total: float = TOTAL_TIMEOUT) -> Outcome:
         headers["X-Tod-Timestamp"] = timestamp
         headers["X-Tod-Signature"] = sign(claimed.secret, timestamp, body)
     try:
-        outcome = _run_post(claimed.url, body, headers, total)
+        allowed = get_settings().webhook_allowed
+        outcome = _run_post(claimed.url, body, headers, total, allowed)
     except Exception as exc:  # a bad address and the like: recorded and retried, never raised
         outcome = Outcome(None, f"{type(exc).__name__}: {exc}", unreachable=True)
     return Outcome(outcome.status, _one_line(outcome.error, claimed.url), outcome.unreachable)

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from app.config import get_settings
 from app.errors import N_, Invalid, NotFound, Problem
+from app.kernel import netguard
 from app.kernel.audit import audit
 from app.kernel.clock import utcnow
 from app.kernel.forms import REQUIRED, TOO_LONG, clean_line
@@ -35,6 +36,36 @@ NO_FEATURE = Problem(
     "no_feature",
     N_("There is no published feature yet. A test sends the newest one, so publish one first."),
 )
+INSIDE_NETWORK = {
+    netguard.LOOPBACK: Problem(
+        "loopback",
+        N_(
+            "The address points to the server itself. A webhook can only reach a receiver "
+            "on the internet."
+        ),
+    ),
+    netguard.PRIVATE: Problem(
+        "private_address",
+        N_(
+            "The address is in a private network. A webhook can only reach a receiver on "
+            "the internet."
+        ),
+    ),
+    netguard.LINK_LOCAL: Problem(
+        "link_local",
+        N_(
+            "The address is a link-local address, like a cloud server's metadata service. "
+            "A webhook can only reach a receiver on the internet."
+        ),
+    ),
+    netguard.RESERVED: Problem(
+        "reserved_address",
+        N_(
+            "The address is reserved or a multicast address. A webhook can only reach a "
+            "receiver on the internet."
+        ),
+    ),
+}
 NOT_FAILED = Problem("not_failed", N_("Only a failed delivery can be retried."))
 
 # Shown to admins on the webhook's page (technical, so not translated).
@@ -44,8 +75,13 @@ SKIP_DEACTIVATED = "Not sent: the webhook was deactivated."
 # --- administration -----------------------------------------------------------------------
 
 
-def clean_url(raw: str | None, *, dev: bool) -> str:
-    """An https address (plain http to this machine in dev mode); ValueError(Problem) if not."""
+def clean_url(raw: str | None, *, dev: bool, allowed: frozenset[str] = frozenset()) -> str:
+    """An https address (plain http to this machine in dev mode); ValueError(Problem) if not.
+
+    An address inside the network is refused here when it can be seen without DNS (a literal
+    or numeric address, "localhost"); names are resolved and checked at every delivery
+    (app/kernel/netguard.py). `allowed`: the hosts TOD_WEBHOOK_ALLOW_HOSTS lets through.
+    """
     url = (raw or "").strip()
     if not url:
         raise ValueError(REQUIRED)
@@ -65,6 +101,9 @@ def clean_url(raw: str | None, *, dev: bool) -> str:
         raise ValueError(HTTPS_ONLY)
     if parts.username is not None or parts.password is not None:
         raise ValueError(NO_CREDENTIALS)
+    problem = netguard.host_problem(host, allowed)
+    if problem is not None:
+        raise ValueError(INSIDE_NETWORK[problem])
     return url
 
 
@@ -130,7 +169,8 @@ def add_webhook(
     except ValueError as exc:
         errors["name"] = exc.args[0]
     try:
-        url = clean_url(url, dev=get_settings().dev)
+        settings = get_settings()
+        url = clean_url(url, dev=settings.dev, allowed=settings.webhook_allowed)
     except ValueError as exc:
         errors["url"] = exc.args[0]
     if errors or chosen is None:

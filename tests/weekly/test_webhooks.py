@@ -756,12 +756,17 @@ def test_bad_input_is_shown_next_to_the_field_and_changes_nothing(client, db, da
 
 
 def test_plain_http_only_to_this_machine_and_only_in_dev_mode():
-    assert webhooks.clean_url("http://127.0.0.1:8080/hook", dev=True)
-    assert webhooks.clean_url("http://localhost/hook", dev=True)
+    allowed = frozenset({"127.0.0.1", "localhost"})
+    assert webhooks.clean_url("http://127.0.0.1:8080/hook", dev=True, allowed=allowed)
+    assert webhooks.clean_url("http://localhost/hook", dev=True, allowed=allowed)
     for url in ["http://127.0.0.1:8080/hook", "http://localhost/hook"]:
         with pytest.raises(ValueError) as exc:
-            webhooks.clean_url(url, dev=False)
+            webhooks.clean_url(url, dev=False, allowed=allowed)
         assert exc.value.args[0] == webhooks.HTTPS_ONLY
+    # Without the setting, this machine is refused even in dev mode.
+    with pytest.raises(ValueError) as exc:
+        webhooks.clean_url("http://127.0.0.1:8080/hook", dev=True)
+    assert exc.value.args[0] == webhooks.INSIDE_NETWORK["loopback"]
     with pytest.raises(ValueError):
         webhooks.clean_url("http://10.0.0.1/hook", dev=True)
     assert webhooks.clean_url(" https://example.no/hook ", dev=False) == "https://example.no/hook"
@@ -897,3 +902,78 @@ def test_the_photo_goes_with_the_message_as_a_public_jpeg(db, scene):
     ]
     withdrawn = webhook_delivery.generic_payload(feature, "https://x", "withdrawn")
     assert withdrawn["image"] is None
+
+
+# --- never inside the network (SSRF) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://169.254.169.254/latest/meta-data/", "lenkelokal adresse"),
+        ("https://10.0.0.1/", "privat nettverk"),
+        ("https://192.168.1.1/admin", "privat nettverk"),
+        ("https://[fd00::1]/", "privat nettverk"),
+        ("https://[::ffff:10.0.0.1]/", "privat nettverk"),
+        ("https://0x7f000001/", "serveren selv"),
+        ("https://2130706433/", "serveren selv"),
+        ("https://127.0.0.2/hook", "serveren selv"),
+        ("http://localhost:22/", "serveren selv"),
+        ("https://[ff02::1]/", "reservert"),
+    ],
+)
+def test_admin_page_refuses_an_address_inside_the_network_and_says_why(client, db, url, message):
+    org = make_org(db, locale="nb")
+    _admin(client, db, org)
+    response = post_form(
+        client,
+        f"/{org.slug}/admin/webhooks",
+        {"kind": "generic", "name": "Inne", "url": url},
+        headers={"Accept-Language": "nb"},
+    )
+    assert response.status_code == 422
+    assert 'id="f-url-error"' in response.text and message in response.text
+    assert _org_webhooks(db, org) == []
+    assert _audit(db, org) == []
+
+
+def test_the_address_is_checked_again_at_every_delivery(db, factory, receiver, scene, monkeypatch):
+    """A webhook saved before the check, or a name that later resolves inside: nothing sent."""
+    s = scene
+    port = urlsplit(receiver.url).port
+    by_name = hook(db, s.org, f"http://localhost:{port}/ok", name="by name")
+    numeric = hook(db, s.org, f"http://2130706433:{port}/ok", name="numeric")
+    rebound = hook(db, s.org, f"https://intranett.asnes.example:{port}/ok", name="rebound")
+    real_getaddrinfo = webhook_delivery.netguard.anyio.getaddrinfo
+
+    async def resolve(host, port, **kw):
+        if host == "intranett.asnes.example":
+            return await real_getaddrinfo("10.1.2.3", port, **kw)
+        return await real_getaddrinfo(host, port, **kw)
+
+    monkeypatch.setattr(webhook_delivery.netguard.anyio, "getaddrinfo", resolve)
+    webhook_delivery.enqueue(
+        db, publish(db, s.org, s.giver, [s.kari], s.values), "published", now=NOW
+    )
+    assert webhook_delivery.deliver_due(factory, now=NOW) == 0
+    assert receiver.requests == []
+    rows = {row.webhook_id: row for row in deliveries(db)}
+    assert rows[by_name.id].last_error == "Refused: localhost (127.0.0.1) is a loopback address"
+    assert rows[numeric.id].last_error == "Refused: 2130706433 (127.0.0.1) is a loopback address"
+    assert rows[rebound.id].last_error == (
+        "Refused: intranett.asnes.example (10.1.2.3) is a private address"
+    )
+    for row in rows.values():
+        assert (row.status, row.attempts, row.last_status) == ("pending", 1, None)
+
+
+def test_a_redirect_into_the_network_is_not_followed(db, factory, receiver, scene):
+    s = scene
+    hook(db, s.org, f"{receiver.url}/redirect")  # answers 302 to a loopback address
+    webhook_delivery.enqueue(
+        db, publish(db, s.org, s.giver, [s.kari], s.values), "published", now=NOW
+    )
+    assert webhook_delivery.deliver_due(factory, now=NOW) == 0
+    assert [r.path for r in receiver.requests] == ["/redirect"]
+    [row] = deliveries(db)
+    assert row.last_status == 302 and "redirects are not followed" in row.last_error
