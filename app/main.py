@@ -11,7 +11,6 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -40,7 +39,7 @@ from app.media.api import router as media_api_router
 from app.media.limits import BodyLimitMiddleware
 from app.media.routes import router as media_router
 from app.media.storage import StorageFull
-from app.middleware import RequestContextMiddleware
+from app.middleware import Compress, RequestContextMiddleware, WriterGate
 from app.orgs.admin_people_routes import router as admin_people_router
 from app.orgs.admin_routes import router as admin_router
 from app.orgs.api import router as api_router
@@ -51,7 +50,7 @@ from app.recognition.api import router as recognition_api_router
 from app.recognition.routes import router as recognition_router
 from app.site import router as site_router
 from app.stories.routes import router as stories_router
-from app.web import STATIC_DIR, redirect, render
+from app.web import STATIC_DIR, StaticAssets, redirect, render
 from app.weekly.curate_routes import router as curate_router
 from app.weekly.routes import public_router as feature_public_router
 from app.weekly.routes import router as feature_router
@@ -105,10 +104,15 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     # Inside the request context, so that a 413 gets the security headers and a request id.
+    # Innermost: compresses what the routes answer (pages, JSON, CSS and JS; never images or
+    # event streams); the widget's memo hits are answered before it, uncompressed.
+    app.add_middleware(Compress, minimum_size=1024, compresslevel=6)
+    # SQLite: unsafe requests queue in arrival order once their body has arrived.
+    app.add_middleware(WriterGate, enabled=settings.database_url.startswith("sqlite"))
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(WidgetFastPath)  # memo hits of the widget skip the routing
     app.add_middleware(RequestContextMiddleware, on_error=_server_error)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", StaticAssets(directory=STATIC_DIR), name="static")
     app.include_router(site_router)
     # The public widget early: its hot URLs match quickly, and "/embed/..." is never an org slug.
     app.include_router(embed_router)

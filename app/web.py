@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from functools import lru_cache
@@ -15,6 +16,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jinja2_fragments.fastapi import Jinja2Blocks
 from starlette.datastructures import FormData
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from app import i18n
 from app.config import ROOT, get_settings
@@ -52,14 +55,44 @@ def _static_hash(path: str) -> str:
     try:
         return hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:10]
     except OSError:
-        return "0"
+        return ""
+
+
+HASHED_NAME = re.compile(r"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{10})(?P<ext>\.[A-Za-z0-9]+)$")
 
 
 def static_url(path: str) -> str:
-    """A cache-busting URL: the content hash changes when the file does."""
+    """`/static/css/app.<content hash>.css`: cached for a year, a new name when it changes.
+
+    `StaticAssets` serves the file under that name (and under its plain one, as before).
+    """
     if get_settings().dev:
         _static_hash.cache_clear()
-    return f"/static/{path}?v={_static_hash(path)}"
+    digest = _static_hash(path)
+    stem, dot, ext = path.rpartition(".")
+    if not digest or not dot or "/" in ext:
+        return f"/static/{path}"
+    return f"/static/{stem}.{digest}.{ext}"
+
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class StaticAssets(StaticFiles):
+    """Static files; a name with the file's current content hash is cached forever."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        match = HASHED_NAME.match(path)
+        if match is None or (STATIC_DIR / path).is_file():
+            return await super().get_response(path, scope)
+        plain = match["stem"] + match["ext"]
+        response = await super().get_response(plain, scope)
+        if response.status_code in (200, 304):
+            # An old hash (a page rendered before a deploy) still gets today's file, but not
+            # for a year.
+            current = _static_hash(plain) == match["hash"]
+            response.headers["Cache-Control"] = IMMUTABLE if current else "no-cache"
+        return response
 
 
 env.globals["static_url"] = static_url

@@ -150,7 +150,14 @@ def app(db: Session, db_connection: Connection) -> Any:
     from app.main import create_app
 
     application = create_app()
-    application.dependency_overrides[app_db.get_session] = lambda: db
+
+    def request_session() -> Iterator[Session]:
+        # What the test wrote before the request is committed data to it (a savepoint of the
+        # outer transaction): a route that rolls back its own work must not take that along.
+        db.commit()
+        yield db
+
+    application.dependency_overrides[app_db.get_session] = request_session
     application.dependency_overrides[app_db.get_session_factory] = lambda: (
         lambda: _joined_session(db_connection)
     )

@@ -5,6 +5,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
+from sqlalchemy.orm import joinedload
 from sqlmodel import Session, col, select
 
 from app.auth.models import ApiToken, LoginSession, MagicLink
@@ -40,12 +41,19 @@ def start_session(session: Session, person: Person, *, user_agent: str = "") -> 
 
 
 def person_for_session(session: Session, raw: str) -> Person | None:
+    # One statement for the session, its person and their organisation (every page needs all
+    # three; lazy loads made it three).
     row = session.exec(
-        select(LoginSession).where(LoginSession.token_hash == hash_secret(raw))
+        select(LoginSession.revoked_at, LoginSession.expires_at, Person)
+        .join(Person, col(Person.id) == LoginSession.person_id)
+        .where(LoginSession.token_hash == hash_secret(raw))
+        .options(joinedload(Person.org))  # type: ignore[arg-type]
     ).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+    if row is None:
         return None
-    person = row.person
+    revoked_at, expires_at, person = row
+    if revoked_at is not None or expires_at <= utcnow():
+        return None
     return person if person.active else None
 
 
@@ -132,7 +140,11 @@ def create_api_token(session: Session, person: Person, name: str = "") -> tuple[
 
 def api_token_for(session: Session, raw: str) -> ApiToken | None:
     """The token if it is valid and its person active."""
-    token = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_secret(raw))).first()
+    token = session.exec(
+        select(ApiToken)
+        .where(ApiToken.token_hash == hash_secret(raw))
+        .options(joinedload(ApiToken.person).joinedload(Person.org))  # type: ignore[arg-type]
+    ).first()
     if token is None or token.revoked_at is not None or not token.person.active:
         return None
     return token

@@ -149,6 +149,9 @@ class WidgetFastPath:
                 slug, name = match.groups()
                 fresh, rendered = MEMO.peek((name, slug, lang_param(request)))
                 if fresh:
+                    scope.setdefault("state", {})["memo_hit"] = (
+                        True  # logged in batches (middleware)
+                    )
                     response = answer(request, rendered, cors=name == "feature.json")
                     await response(scope, receive, send)
                     return

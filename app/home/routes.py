@@ -16,8 +16,8 @@ from app.db import SessionDep
 from app.errors import Invalid
 from app.orgs.models import EmailFrequency, Organisation, Person
 from app.recognition import feeds, giving, progress
+from app.recognition.cards import Card
 from app.recognition.feeds import FeedKind, feed
-from app.recognition.models import Recognition
 from app.recognition.presentation import REACTION_LABELS
 from app.stories.relay import held_by
 from app.stories.writing import pending_questions
@@ -75,11 +75,11 @@ def _feed_context(
 
 
 def _interleave(
-    recs: list[Recognition], results: list[contests.AnnouncedResults]
-) -> list[Recognition | contests.AnnouncedResults]:
+    recs: list[Card], results: list[contests.AnnouncedResults]
+) -> list[Card | contests.AnnouncedResults]:
     """Recognitions (newest first) with the announced results placed by time; on the same
     instant the results come first, so they stay on the page that asked for them."""
-    merged: list[Recognition | contests.AnnouncedResults] = []
+    merged: list[Card | contests.AnnouncedResults] = []
     pending = list(results)  # newest first
     for rec in recs:
         while pending and pending[0].announced_at >= rec.created_at:

@@ -28,8 +28,8 @@ from app.kernel.scope import in_org
 from app.media.models import MediaImage
 from app.media.schemas import MediaOut, media_out
 from app.media.service import owned_image
-from app.orgs.models import Department, Person, Value
-from app.recognition import feeds, giving, hiding, progress, scope
+from app.orgs.models import Person, Value
+from app.recognition import cards, feeds, giving, hiding, progress, scope
 from app.recognition import reactions as reaction_service
 from app.recognition.models import ReactionKind, Recognition, Visibility
 from app.security import PROTECT
@@ -261,46 +261,26 @@ def _value_ids(session: Session, m: Member, refs: list[int | str]) -> list[int]:
     return _ids(refs, by_name, _name_key)
 
 
-def _preload_people(session: Session, recs: list[Recognition]) -> None:
-    """Load the givers and the recipients' departments of a page in two queries, not 2 x 20."""
-    giver_ids = {r.giver_id for r in recs}
-    if giver_ids:
-        session.exec(select(Person).where(col(Person.id).in_(giver_ids))).all()
-    dept_ids = {rr.person.department_id for r in recs for rr in r.recipients}
-    dept_ids.discard(None)
-    if dept_ids:
-        session.exec(select(Department).where(col(Department.id).in_(dept_ids))).all()
-
-
-def _out(
-    rec: Recognition, viewer: Person, reactions: list[reaction_service.ReactionCount]
-) -> RecognitionOut:
-    values = sorted((link.value for link in rec.value_links), key=lambda v: v.position)
+def _out(card: cards.Card, viewer: Person) -> RecognitionOut:
     return RecognitionOut(
-        id=rec.id or 0,
-        created_at=rec.created_at,
-        giver=GiverOut(id=rec.giver.id or 0, name=rec.giver.name),
+        id=card.id,
+        created_at=card.created_at,
+        giver=GiverOut(id=card.giver_id, name=card.giver_name),
         recipients=[
-            RecipientOut(
-                id=rr.person.id or 0,
-                name=rr.person.name,
-                department=rr.person.department.name if rr.person.department else None,
-            )
-            for rr in rec.recipients
+            RecipientOut(id=p.id, name=p.name, department=p.department) for p in card.recipients
         ],
-        values=[ValueRefOut(id=v.id or 0, name=v.name, colour=v.colour) for v in values],
-        text=rec.text,
-        visibility=rec.visibility,
-        feature_consent=rec.feature_consent,
-        reactions=[ReactionOut(kind=r.kind, count=r.count, mine=r.mine) for r in reactions],
-        photo=media_out(rec.photo) if rec.photo is not None and rec.photo.variants else None,
-        hidden_reason=rec.hidden_reason if rec.hidden_by_curator and viewer.is_curator else None,
+        values=[ValueRefOut(id=v.id, name=v.name, colour=v.colour) for v in card.values],
+        text=card.text,
+        visibility=card.visibility,
+        feature_consent=card.feature_consent,
+        reactions=[ReactionOut(kind=r.kind, count=r.count, mine=r.mine) for r in card.reactions],
+        photo=media_out(card.photo) if card.photo is not None and card.photo.variants else None,
+        hidden_reason=card.hidden_reason if card.hidden_by_curator and viewer.is_curator else None,
     )
 
 
 def _one(session: Session, m: Member, rec: Recognition) -> RecognitionOut:
-    reactions = reaction_service.reactions_for(session, m.person, [rec.id or 0])
-    return _out(rec, m.person, reactions[rec.id or 0])
+    return _out(cards.card_for(session, m.person, rec), m.person)
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -372,9 +352,8 @@ def list_recognitions(
     if value is not None:
         in_org(session, m.org, Value, value)
     page = feeds.feed(session, m.person, kind=feed, value_id=value, cursor=cursor, limit=limit)
-    _preload_people(session, page.items)
     return FeedOut(
-        items=[_out(r, m.person, page.reactions[r.id or 0]) for r in page.items],
+        items=[_out(card, m.person) for card in page.items],
         next_cursor=page.next_cursor,
     )
 

@@ -1,19 +1,18 @@
 """The feeds of recognitions, newest first, keyset-paginated with opaque cursors."""
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import and_, exists, or_
-from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
 from app.errors import N_, Invalid, Problem
 from app.kernel.forms import MAX_ID
 from app.orgs.models import Person
+from app.recognition.cards import Card, card_select, cards_from_rows, viewer_params
 from app.recognition.models import Recognition, RecognitionRecipient, RecognitionValue
-from app.recognition.reactions import ReactionCount, reactions_for
 from app.recognition.scope import has_recipient, led_departments, readable_by
 
 
@@ -26,12 +25,11 @@ class FeedKind(StrEnum):
 
 @dataclass
 class FeedPage:
-    items: list[Recognition]
+    items: list[Card]
     next_cursor: str | None
-    reactions: dict[int, list[ReactionCount]] = field(default_factory=dict)
 
 
-def encode_cursor(rec: Recognition) -> str:
+def encode_cursor(rec: Card | Recognition) -> str:
     raw = f"{rec.created_at.isoformat()}|{rec.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -60,10 +58,13 @@ def feed(
     cursor: str | None = None,
     limit: int = 20,
 ) -> FeedPage:
-    """Newest first, keyset-paginated on (created_at, id): stable while others give."""
+    """Newest first, keyset-paginated on (created_at, id): stable while others give.
+
+    The items are cards (plain columns, see `cards.py`), not ORM objects.
+    """
     led = led_departments(viewer)
     # Every feed lists only what the viewer may read; each kind then narrows it down.
-    stmt = select(Recognition).where(readable_by(viewer, led))
+    stmt = card_select().where(readable_by(viewer, led))
     if kind == FeedKind.all:
         stmt = stmt.where(col(Recognition.listed).is_(True))
     elif kind == FeedKind.to_me:
@@ -72,7 +73,7 @@ def feed(
             has_recipient(col(RecognitionRecipient.person_id) == viewer.id),
         )
     elif kind == FeedKind.from_me:
-        stmt = stmt.where(Recognition.giver_id == viewer.id)
+        stmt = stmt.where(col(Recognition.giver_id) == viewer.id)
     elif kind == FeedKind.department:
         public_here = and_(
             col(Recognition.listed).is_(True),
@@ -106,18 +107,10 @@ def feed(
                 and_(col(Recognition.created_at) == at, col(Recognition.id) < rid),
             ),
         )
-    stmt = (
-        stmt.order_by(col(Recognition.created_at).desc(), col(Recognition.id).desc())
-        .limit(limit + 1)
-        .options(
-            selectinload(Recognition.giver),  # type: ignore[arg-type]
-            selectinload(Recognition.recipients)  # type: ignore[arg-type]
-            .joinedload(RecognitionRecipient.person)  # type: ignore[arg-type]
-            .joinedload(Person.department),  # type: ignore[arg-type]
-        )
+    stmt = stmt.order_by(col(Recognition.created_at).desc(), col(Recognition.id).desc()).limit(
+        limit + 1
     )
-    rows = list(session.exec(stmt))
-    items = rows[:limit]
+    rows = session.execute(stmt, viewer_params(viewer)).all()
+    items = cards_from_rows(session, rows[:limit])
     next_cursor = encode_cursor(items[-1]) if len(rows) > limit else None
-    reactions = reactions_for(session, viewer, [r.id for r in items if r.id is not None])
-    return FeedPage(items=items, next_cursor=next_cursor, reactions=reactions)
+    return FeedPage(items=items, next_cursor=next_cursor)

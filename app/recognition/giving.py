@@ -2,6 +2,7 @@
 
 import re
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -67,7 +68,8 @@ def give_recognition(
 
     errors: dict[str, Problem] = {}
     unique_recipients = list(dict.fromkeys(recipient_ids))
-    recipients: list[Person] = []
+    # Plain columns (what the rows below need), not Person and Value objects.
+    recipients: list[Any] = []
     if not unique_recipients:
         errors["recipients"] = Problem("required", N_("Choose at least one colleague."))
     elif len(unique_recipients) > MAX_RECIPIENTS:
@@ -77,7 +79,7 @@ def give_recognition(
     else:
         recipients = list(
             session.exec(
-                select(Person).where(
+                select(Person.id, Person.feature_opt_out, Person.email_frequency).where(
                     col(Person.id).in_(unique_recipients),
                     Person.org_id == giver.org_id,
                     col(Person.active).is_(True),
@@ -87,13 +89,13 @@ def give_recognition(
         if len(recipients) != len(unique_recipients):
             errors["recipients"] = Problem("unknown", N_("Choose colleagues from the list."))
     unique_values = list(dict.fromkeys(value_ids))
-    values: list[Value] = []
+    values: list[Any] = []
     if not unique_values:
         errors["values"] = Problem("required", N_("Choose at least one value."))
     else:
         values = list(
             session.exec(
-                select(Value).where(
+                select(Value.id, Value.position).where(
                     col(Value.id).in_(unique_values),
                     Value.org_id == giver.org_id,
                     col(Value.active).is_(True),
@@ -132,15 +134,20 @@ def give_recognition(
         photo=photo,
         created_at=now,
     )
-    recipients.sort(key=lambda p: unique_recipients.index(p.id))  # type: ignore[arg-type]
+    recipients.sort(key=lambda p: unique_recipients.index(p.id))
     rec.recipients = [
-        RecognitionRecipient(person=p, feature_opt_out=p.feature_opt_out) for p in recipients
+        RecognitionRecipient(person_id=p.id, feature_opt_out=p.feature_opt_out) for p in recipients
     ]
     values.sort(key=lambda v: v.position)
-    rec.value_links = [RecognitionValue(value=v) for v in values]
+    rec.value_links = [RecognitionValue(value_id=v.id) for v in values]
+    # The e-mails' outbox rows go in the same flush as the recognition.
+    notifications = [
+        n for p in recipients if (n := _notification(rec, p, giver.org, now)) is not None
+    ]
     try:
         with session.begin_nested():
             session.add(rec)
+            session.add_all(notifications)
             session.flush()
     except IntegrityError:
         # The same key won a race in another request: that one is the recognition.
@@ -152,19 +159,20 @@ def give_recognition(
         if winner is None:
             raise
         return winner, False
-    for person in recipients:
-        _queue_notification(session, rec, person, now)
     return rec, True
 
 
-def _queue_notification(session: Session, rec: Recognition, person: Person, now: datetime) -> None:
+def _notification(
+    rec: Recognition, person: Any, org: Organisation, now: datetime
+) -> Notification | None:
+    """The "Du ble sett!" e-mail for one recipient (a row of id, opt-out, frequency)."""
     if person.email_frequency == EmailFrequency.none:
-        return
+        return None
     if person.email_frequency == EmailFrequency.daily:
-        due, digest = next_digest_time(person.org, now), True
+        due, digest = next_digest_time(org, now), True
     else:
         due, digest = now + timedelta(seconds=UNDO_SECONDS), False
-    session.add(Notification(recognition=rec, person=person, due_at=due, digest=digest))
+    return Notification(recognition=rec, person_id=person.id, due_at=due, digest=digest)
 
 
 def next_digest_time(org: Organisation, now: datetime) -> datetime:

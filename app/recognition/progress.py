@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.kernel.clock import utcnow
@@ -36,22 +35,15 @@ def progress(session: Session, person: Person, now: datetime | None = None) -> P
     org = person.org
     tz = ZoneInfo(org.timezone)
     today = now.astimezone(tz).date()
-    start, end = local_day_bounds(org, today)
-    given_today = session.exec(
-        select(func.count())
-        .select_from(Recognition)
-        .where(
-            Recognition.giver_id == person.id,
-            col(Recognition.created_at) >= start,
-            col(Recognition.created_at) < end,
-        )
-    ).one()
     since, _ = local_day_bounds(org, today - timedelta(days=90))
+    # One statement: today's count comes from the same 90 days of timestamps as the streak.
     stamps = session.exec(
         select(Recognition.created_at).where(
             Recognition.giver_id == person.id, col(Recognition.created_at) >= since
         )
     ).all()
+    start, end = local_day_bounds(org, today)
+    given_today = sum(1 for s in stamps if start <= s < end)
     days = {s.astimezone(tz).date() for s in stamps}
     day = today if today in days else today - timedelta(days=1)
     streak = 0

@@ -16,7 +16,7 @@ from app.kernel.clock import utcnow
 from app.media import service as media
 from app.media.models import MediaImage
 from app.orgs.models import Person
-from app.recognition import giving, hiding, progress, reactions, scope, service
+from app.recognition import cards, giving, hiding, progress, reactions, scope, service
 from app.recognition.models import Recognition
 from app.recognition.presentation import REACTION_LABELS
 from app.security import PROTECT
@@ -257,8 +257,7 @@ def _detail(
         request,
         "recognition/detail.html",
         {
-            "rec": rec,
-            "reactions": reactions.reactions_for(session, m.person, [rec.id or 0]),
+            "rec": cards.card_for(session, m.person, rec),
             "reaction_labels": REACTION_LABELS,
             "as_recipient": next((r for r in rec.recipients if r.person_id == m.person.id), None),
             "can_delete": rec.giver_id == m.person.id
@@ -350,8 +349,7 @@ def react(
             request,
             "recognition/_reactions.html",
             {
-                "rec": rec,
-                "counts": reactions.reactions_for(session, m.person, [rec_id])[rec_id],
+                "rec": cards.card_for(session, m.person, rec),
                 "reaction_labels": REACTION_LABELS,
                 "next": next,
             },

@@ -310,10 +310,8 @@ def test_reaction_toggles_in_place(new_context, live_server):
     rec = re.fullmatch(r"rec-(\d+)-title", card.get_attribute("aria-labelledby") or "")
     assert rec
     bar = f"#reactions-{rec.group(1)}"
-    kind = page.locator(
-        f"{bar} form:has(button[aria-pressed=false]) input[name=kind]"
-    ).first.get_attribute("value")
-    button = page.locator(f"{bar} form:has(input[name=kind][value={kind}]) button")
+    kind = page.locator(f"{bar} button[name=kind][aria-pressed=false]").first.get_attribute("value")
+    button = page.locator(f"{bar} button[name=kind][value={kind}]")
     count = button.locator(".reaction-count")
     before = int(count.inner_text())
     page.evaluate("window.__sameDocument = true")

@@ -295,7 +295,7 @@ def test_feed_paginates_with_a_real_link_and_htmx(client, db, org_world):
     assert "<html" in full.text and "Takk nummer 04" in full.text
     fragment = client.get(more, headers={"HX-Request": "true"})
     assert "<html" not in fragment.text and "Takk nummer 00" in fragment.text
-    assert fragment.headers["Vary"] == "HX-Request"
+    assert "HX-Request" in [v.strip() for v in fragment.headers["Vary"].split(",")]
 
 
 def test_feed_filters_by_value_and_department(client, db, org_world):
