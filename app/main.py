@@ -42,6 +42,7 @@ from app.orgs.api import router as api_router
 from app.orgs.routes import router as org_router
 from app.recognition.api import router as recognition_api_router
 from app.recognition.routes import router as recognition_router
+from app.scim.routes import router as scim_router
 from app.site import router as site_router
 from app.web import STATIC_DIR, render
 from app.weekly.curate_routes import router as curate_router
@@ -102,6 +103,7 @@ def create_app() -> FastAPI:
     app.include_router(recognition_api_router, prefix=API_PREFIX)
     app.include_router(media_api_router, prefix=API_PREFIX)
     app.include_router(contests_api_router, prefix=API_PREFIX)
+    app.include_router(scim_router)  # /scim/v2/{org}/...: bearer token, SCIM errors
     # Org pages last: "/{org}/..." would otherwise shadow fixed paths.
     app.include_router(embed_admin_router)
     app.include_router(admin_router)

@@ -22,6 +22,7 @@ from app.recognition.models import (
     RecognitionRecipient,
     RecognitionValue,
 )
+from app.scim.models import ScimGroup, ScimGroupMember, ScimToken, ScimUser
 from app.weekly.models import (
     Feature,
     FeatureConsent,
@@ -54,6 +55,10 @@ __all__ = [
     "RecognitionRecipient",
     "RecognitionValue",
     "Role",
+    "ScimGroup",
+    "ScimGroupMember",
+    "ScimToken",
+    "ScimUser",
     "Value",
     "Webhook",
     "WebhookDelivery",

@@ -31,6 +31,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Serving a photo asks every owner of images whether the viewer may see it.
     ("media serving", ("app.media.access", "app.media.routes")),
     ("embed", ("app.embed",)),
+    # Provisioning from an identity system (SCIM): people, departments, roles; it asks every
+    # feature whether a removed person has content before deleting the row.
+    ("scim", ("app.scim",)),
     # The pages that put every feature side by side: home, its feed, "Meg".
     ("home", ("app.home",)),
     (
@@ -51,7 +54,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 WEB = "web"
 PLATFORM = {"kernel", "web", "top"}  # groups of small modules that may use each other
 FEATURES = {f"app.{f}" for f in ("orgs", "auth", "media", "recognition", "contests", "weekly")}
-FEATURES |= {"app.embed", "app.demo", "app.home"}
+FEATURES |= {"app.embed", "app.demo", "app.home", "app.scim"}
 FRAMEWORKS = ("fastapi", "starlette", "app.access", "app.web", "app.security", "app.middleware")
 
 
