@@ -14,7 +14,6 @@ from scim2_models import (
     Meta,
     NotFoundException,
     SCIMException,
-    ScimFilter,
 )
 from sqlalchemy import delete
 from sqlmodel import Session, col, func, select
@@ -24,6 +23,7 @@ from app.kernel.clock import utcnow
 from app.kernel.forms import clean_line
 from app.orgs.models import Organisation, Person, Role
 from app.scim.models import ScimGroup, ScimGroupMember, ScimUser
+from app.scim.schema import parse_filter
 from app.scim.users import MAX_ID_LENGTH, Urls
 
 RANK = {Role.employee: 0, Role.leader: 1, Role.curator: 2, Role.admin: 3}
@@ -106,12 +106,7 @@ def query_groups(
         ).one()
         page = list(session.exec(ordered.offset(start_index - 1).limit(count))) if count else []
         return total, resources(session, page, urls)
-    try:
-        scim_filter = ScimFilter[Group](filter_text)
-    except SCIMException:
-        raise
-    except ValueError as exc:
-        raise InvalidFilterException(detail=str(exc), filter=filter_text) from exc
+    scim_filter = parse_filter(Group, filter_text)
     try:
         matching = [
             g for g in resources(session, list(session.exec(ordered)), urls) if scim_filter.match(g)

@@ -500,12 +500,10 @@ def patch_group(
         PatchOp[Group], _patch_payload(body, here.base), Context.RESOURCE_PATCH_REQUEST
     )
     patch.patch(current, scim_policy=POLICY)
-    patched = groups.replace_group(session, org, group_id, current, here)
+    groups.replace_group(session, org, group_id, current, here)
     session.commit()
-    if request.query_params.get("attributes") or request.query_params.get("excludedAttributes"):
-        parameters = _parameters(request, Group)
-        return scim_response(_dump(patched, Context.RESOURCE_PATCH_RESPONSE, parameters))
-    return scim_response(_dump(patched, Context.RESOURCE_PATCH_RESPONSE))
+    # RFC 7644 §3.5.2 allows 204; Microsoft asks for it (a big group's members are not sent back).
+    return Response(status_code=204)
 
 
 @router.delete("/Groups/{group_id}")

@@ -7,6 +7,7 @@ ID, a compliance tester) knows that a phone number or an address is not stored h
 
 from typing import Any
 
+from pydantic import ValidationError
 from scim2_models import (
     AuthenticationScheme,
     Bulk,
@@ -15,11 +16,15 @@ from scim2_models import (
     ETag,
     Filter,
     Group,
+    InvalidFilterException,
     Mutability,
     Patch,
+    Required,
     ResourceType,
     Schema,
+    ScimFilter,
     ScimPolicy,
+    SearchRequest,
     ServiceProviderConfig,
     Sort,
     User,
@@ -72,6 +77,19 @@ REQUIRED = {"emails", "active"}
 READ_ONLY = {("groups", "display")}
 
 
+def parse_filter(model: Any, text: str) -> ScimFilter[Any]:
+    """The filter bound to the endpoint's model; an unknown attribute is an invalidFilter too
+    (RFC 7644 §3.4.2.2: false only where one endpoint serves several resource types)."""
+    try:
+        search = SearchRequest[model].model_validate({"filter": text})
+    except (ValidationError, ValueError) as exc:
+        errors = exc.errors() if isinstance(exc, ValidationError) else []
+        detail = str(errors[0].get("msg")) if errors else str(exc)
+        raise InvalidFilterException(detail=detail[:300], filter=text) from exc
+    assert search.filter is not None
+    return search.filter
+
+
 def _narrowed(schema: Schema, keep: dict[str, set[str] | None]) -> Schema:
     attributes = []
     for attribute in schema.attributes or []:
@@ -79,11 +97,11 @@ def _narrowed(schema: Schema, keep: dict[str, set[str] | None]) -> Schema:
             continue
         if attribute.name in REQUIRED:
             subs_required = [
-                s.model_copy(update={"required": True}) if s.name == "value" else s
+                s.model_copy(update={"required": Required.true}) if s.name == "value" else s
                 for s in attribute.sub_attributes or []
             ]
             attribute = attribute.model_copy(
-                update={"required": True, "sub_attributes": subs_required or None}
+                update={"required": Required.true, "sub_attributes": subs_required or None}
             )
         subs = keep[str(attribute.name)]
         if subs is not None and attribute.sub_attributes:

@@ -22,7 +22,6 @@ from scim2_models import (
     NotFoundException,
     Path,
     SCIMException,
-    ScimFilter,
     UniquenessException,
     default_comparison_key,
 )
@@ -37,7 +36,7 @@ from app.kernel.forms import clean_line, normalise_email
 from app.orgs.departments import add_department, department_by_name
 from app.orgs.models import Department, DepartmentLeader, Organisation, Person, Role
 from app.scim.models import ScimGroup, ScimGroupMember, ScimUser
-from app.scim.schema import USER_SCHEMA, UserModel
+from app.scim.schema import USER_SCHEMA, UserModel, parse_filter
 
 MAX_LINE = 120  # the person's name, title and department columns
 MAX_ID_LENGTH = 255  # userName, externalId, an e-mail's value
@@ -205,12 +204,7 @@ def query_users(
         ).one()
         rows = _rows(session, org)[start_index - 1 : start_index - 1 + count] if count else []
         return total, resources(session, rows, urls)
-    try:
-        scim_filter = ScimFilter[UserModel](filter_text)
-    except SCIMException:
-        raise
-    except ValueError as exc:
-        raise InvalidFilterException(detail=str(exc), filter=filter_text) from exc
+    scim_filter = parse_filter(UserModel, filter_text)
     narrowed = _narrow(scim_filter.ast)
     rows = _rows(session, org, *([narrowed] if narrowed is not None else []))
     try:
@@ -280,7 +274,8 @@ def _wanted(user: Any) -> _Wanted:
     for entry in user.emails or []:
         if not entry.value:
             continue
-        item: dict[str, Any] = {"value": _email(entry.value, "emails.value")}
+        _email(entry.value, "emails.value")  # checked; kept as sent, for the client's diffing
+        item: dict[str, Any] = {"value": entry.value.strip()}
         if entry.type is not None:
             item["type"] = _line(str(entry.type), "emails.type", 40)
         if entry.primary is not None:
@@ -290,7 +285,7 @@ def _wanted(user: Any) -> _Wanted:
     chosen = chosen or next((e for e in emails if e.get("primary")), None)
     chosen = chosen or (emails[0] if emails else None)
     if chosen is not None:
-        email = chosen["value"]
+        email = normalise_email(chosen["value"])
     else:
         try:
             email = normalise_email(user_name)
