@@ -351,7 +351,7 @@ def _nothing_written(db, world) -> None:
             },
             "invalidValue",
         ),
-    ],  # fmt: skip
+    ],
     ids=[
         "malformed",
         "not-an-object",
