@@ -42,6 +42,7 @@ from app.orgs.api import router as api_router
 from app.orgs.routes import router as org_router
 from app.recognition.api import router as recognition_api_router
 from app.recognition.routes import router as recognition_router
+from app.scim.admin_routes import router as scim_admin_router
 from app.scim.routes import router as scim_router
 from app.site import router as site_router
 from app.web import STATIC_DIR, render
@@ -108,6 +109,7 @@ def create_app() -> FastAPI:
     app.include_router(embed_admin_router)
     app.include_router(admin_router)
     app.include_router(admin_people_router)  # /{org}/admin/people...: no path of admin_router
+    app.include_router(scim_admin_router)  # /{org}/admin/scim...
     app.include_router(webhook_router)
     app.include_router(curate_router)
     app.include_router(feature_router)

@@ -21,7 +21,7 @@ from app.models import (
     Value,
 )
 from app.orgs.models import Role
-from app.scim.models import ScimGroup, ScimGroupMember, ScimUser
+from app.scim.models import ScimGroup, ScimGroupMember, ScimToken, ScimUser
 from app.scim.tokens import create_token as create_scim_token
 from app.security import csrf_protect
 from app.weekly.models import (
@@ -175,6 +175,7 @@ PARAM_MODELS = {
     "delivery_id": WebhookDelivery,
     "user_id": ScimUser,
     "group_id": ScimGroup,
+    "scim_token_id": ScimToken,
 }
 
 
@@ -241,6 +242,7 @@ def two_orgs(db):
         user_name_key="bjarne@beta.example",
     )
     b_rows[ScimGroup] = ScimGroup(org_id=b.id, display_name="Beta-gruppe")
+    b_rows[ScimToken] = create_scim_token(db, b, "Beta-token")[0]
     db.add_all([b_rows[ScimUser], b_rows[ScimGroup]])
     db.flush()
     db.add(ScimGroupMember(group_id=b_rows[ScimGroup].id, user_id=b_rows[ScimUser].id))
@@ -253,7 +255,7 @@ def _snapshot(db, org):
     rows = []
     for model in (
         Organisation, Value, Department, Person, ImportJob, Feature, Webhook, Contest, ScimUser,
-        ScimGroup,
+        ScimGroup, ScimToken,
     ):  # fmt: skip
         where = model.id == org.id if model is Organisation else model.org_id == org.id
         rows.extend(
