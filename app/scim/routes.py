@@ -274,7 +274,7 @@ def _list(items: list[dict[str, Any]], total: int | None = None, start: int = 1)
 
 @router.get("/ServiceProviderConfig")
 def get_service_provider_config(request: Request, org: ScimOrg) -> Response:
-    config = service_provider_config(f"{get_settings().base_url.rstrip('/')}/docs/scim")
+    config = service_provider_config()
     body = config.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
     body["meta"] = {
         "resourceType": "ServiceProviderConfig",
