@@ -15,6 +15,7 @@ from scim2_models import (
     NotFoundException,
     SCIMException,
 )
+from scim2_models.path import CompareOperator, Comparison
 from sqlalchemy import delete
 from sqlmodel import Session, col, func, select
 
@@ -107,6 +108,21 @@ def query_groups(
         page = list(session.exec(ordered.offset(start_index - 1).limit(count))) if count else []
         return total, resources(session, page, urls)
     scim_filter = parse_filter(Group, filter_text)
+    node = scim_filter.ast
+    # The query Entra makes for every group (displayName eq, id eq, externalId eq) runs in SQL;
+    # scim2-models then decides exactly.
+    if (
+        isinstance(node, Comparison)
+        and node.op == CompareOperator.eq
+        and isinstance(node.value, str)
+    ):
+        attr = node.attr_path.attr.lower() if node.attr_path.sub_attr is None else ""
+        if attr == "id":
+            ordered = ordered.where(col(ScimGroup.id) == node.value)
+        elif attr == "externalid":
+            ordered = ordered.where(col(ScimGroup.external_id) == node.value)
+        elif attr == "displayname" and node.value.isascii():
+            ordered = ordered.where(func.lower(col(ScimGroup.display_name)) == node.value.lower())
     try:
         matching = [
             g for g in resources(session, list(session.exec(ordered)), urls) if scim_filter.match(g)

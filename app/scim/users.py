@@ -25,8 +25,15 @@ from scim2_models import (
     UniquenessException,
     default_comparison_key,
 )
-from scim2_models.path import CompareOperator, Comparison, FilterNode, LogicalExpr, LogicalOperator
-from sqlalchemy import and_, delete, func, or_
+from scim2_models.path import (
+    CompareOperator,
+    Comparison,
+    FilterNode,
+    LogicalExpr,
+    LogicalOperator,
+    ValuePath,
+)
+from sqlalchemy import and_, delete, false, func, or_
 from sqlmodel import Session, col, select
 
 from app.auth.service import end_all_sessions
@@ -133,12 +140,16 @@ def _resource(link: ScimUser, person: Person, related: _Related, urls: Urls) -> 
     return user
 
 
-def _rows(session: Session, org: Organisation, *where: Any) -> list[tuple[ScimUser, Person]]:
+def _rows(
+    session: Session, org: Organisation, *where: Any, offset: int = 0, limit: int | None = None
+) -> list[tuple[ScimUser, Person]]:
     query = (
         select(ScimUser, Person)
         .join(Person, col(Person.id) == col(ScimUser.person_id))
         .where(ScimUser.org_id == org.id, *where)
         .order_by(col(ScimUser.created_at), col(ScimUser.id))
+        .offset(offset)
+        .limit(limit)
     )
     return [(link, person) for link, person in session.exec(query)]
 
@@ -163,12 +174,32 @@ def get_user(session: Session, org: Organisation, scim_id: str, urls: Urls) -> A
 def _narrow(node: FilterNode) -> Any | None:
     """A SQL condition every user matching `node` meets (None: no narrowing), so that the
     exact match below (scim2-models' own) runs on a few rows for the queries Entra makes."""
+    if (
+        isinstance(node, ValuePath)
+        and node.attr_path.attr.lower() == "emails"
+        and _is_work(node.val_filter)
+    ):
+        inner = node.val_filter
+        # emails[type eq "work" and value eq "x"]: the work address (one per person: Entra's
+        # types are unique) is the person's e-mail.
+        if isinstance(inner, LogicalExpr) and inner.op == LogicalOperator.and_:
+            values = [
+                t.value
+                for t in inner.terms
+                if isinstance(t, Comparison)
+                and t.op == CompareOperator.eq
+                and t.attr_path.attr.lower() == "value"
+            ]
+            return _email_condition(values[0]) if values else None
+        return None
     if isinstance(node, Comparison) and node.op == CompareOperator.eq:
         path = node.attr_path
-        if path.sub_attr is not None or (path.uri and path.uri.lower() != USER_SCHEMA.lower()):
+        if path.uri and path.uri.lower() != USER_SCHEMA.lower():
             return None
         attr, value = path.attr.lower(), node.value
         if not isinstance(value, str):
+            return None
+        if path.sub_attr is not None:
             return None
         if attr == "id":
             return col(ScimUser.id) == value
@@ -176,6 +207,8 @@ def _narrow(node: FilterNode) -> Any | None:
             return col(ScimUser.user_name_key) == user_name_key(value)
         if attr == "externalid":
             return col(Person.external_id) == value
+        if attr == "displayname" and value.isascii():  # SQLite lowers ASCII letters only
+            return func.lower(col(Person.name)) == value.lower()
         return None
     if isinstance(node, LogicalExpr):
         conditions = [_narrow(term) for term in node.terms]
@@ -186,6 +219,25 @@ def _narrow(node: FilterNode) -> Any | None:
         if len(alternatives) == len(conditions):
             return or_(*alternatives)
     return None
+
+
+def _is_work(node: FilterNode) -> bool:
+    terms = node.terms if isinstance(node, LogicalExpr) else (node,)
+    return any(
+        isinstance(t, Comparison)
+        and t.op == CompareOperator.eq
+        and t.attr_path.attr.lower() == "type"
+        and t.value == "work"
+        for t in terms
+    )
+
+
+def _email_condition(value: Any) -> Any:
+    """People whose e-mail is `value` (the work address is what `Person.email` holds)."""
+    try:
+        return col(Person.email) == normalise_email(str(value))
+    except ValueError:
+        return false()  # no stored address is anything but an e-mail address
 
 
 def query_users(
@@ -202,7 +254,7 @@ def query_users(
         total = session.exec(
             select(func.count()).select_from(ScimUser).where(ScimUser.org_id == org.id)
         ).one()
-        rows = _rows(session, org)[start_index - 1 : start_index - 1 + count] if count else []
+        rows = _rows(session, org, offset=start_index - 1, limit=count) if count else []
         return total, resources(session, rows, urls)
     scim_filter = parse_filter(UserModel, filter_text)
     narrowed = _narrow(scim_filter.ast)
