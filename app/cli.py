@@ -159,6 +159,45 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scim_token(args: argparse.Namespace) -> int:
+    import app.models  # noqa: F401 - every table, so the mappers can resolve each foreign key
+    from app.db import session_scope
+    from app.scim.tokens import create_token
+
+    with session_scope() as session:
+        org = _org(session, args.org)
+        try:
+            token, raw = create_token(session, org, args.name or "")
+        except ValueError:
+            print("the name must be one line of at most 80 characters", file=sys.stderr)
+            return 2
+        slug, prefix = org.slug, token.prefix
+    base = get_settings().base_url.rstrip("/")
+    print(f"SCIM token {prefix}... for {slug}; it is shown only once.")
+    print(f"Tenant URL: {base}/scim/v2/{slug}")
+    print(raw)
+    return 0
+
+
+def cmd_scim_revoke(args: argparse.Namespace) -> int:
+    import app.models  # noqa: F401
+    from app.db import session_scope
+    from app.scim.models import ScimToken
+    from app.scim.tokens import revoke_token
+
+    with session_scope() as session:
+        org = _org(session, args.org)
+        token = session.exec(
+            select(ScimToken).where(ScimToken.org_id == org.id, ScimToken.prefix == args.prefix)
+        ).first()
+        if token is None:
+            print(f"no SCIM token starting with {args.prefix!r} in {org.slug}", file=sys.stderr)
+            return 2
+        revoke_token(session, org, token)
+    print("revoked")
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from app.backup import backup_sqlite
 
@@ -260,6 +299,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = token.add_parser("revoke", help="revoke an API token by its first characters")
     p.add_argument("prefix")
     p.set_defaults(func=cmd_token_revoke)
+
+    scim = sub.add_parser("scim", help="SCIM provisioning (Microsoft Entra ID)").add_subparsers(
+        dest="scim_command", required=True
+    )
+    p = scim.add_parser("token", help="create an organisation's SCIM token (the last line)")
+    p.add_argument("--org", required=True)
+    p.add_argument("--name", help='what it is for, e.g. "Entra ID"')
+    p.set_defaults(func=cmd_scim_token)
+    p = scim.add_parser("revoke", help="revoke a SCIM token by its first characters")
+    p.add_argument("prefix")
+    p.add_argument("--org", required=True)
+    p.set_defaults(func=cmd_scim_revoke)
 
     weekly = sub.add_parser(
         "weekly", help="Ukens ESS by hand: pick or publish a week now (safe to repeat)"

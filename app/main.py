@@ -48,6 +48,8 @@ from app.privacy.routes import api_router as privacy_api_router
 from app.privacy.routes import router as privacy_router
 from app.recognition.api import router as recognition_api_router
 from app.recognition.routes import router as recognition_router
+from app.scim.admin_routes import router as scim_admin_router
+from app.scim.routes import router as scim_router
 from app.site import router as site_router
 from app.stories.routes import router as stories_router
 from app.web import STATIC_DIR, StaticAssets, redirect, render
@@ -123,11 +125,13 @@ def create_app() -> FastAPI:
     app.include_router(media_api_router, prefix=API_PREFIX)
     app.include_router(contests_api_router, prefix=API_PREFIX)
     app.include_router(privacy_api_router, prefix=API_PREFIX)
+    app.include_router(scim_router)  # /scim/v2/{org}/...: bearer token, SCIM errors
     # Org pages last: "/{org}/..." would otherwise shadow fixed paths.
     app.include_router(embed_admin_router)
     app.include_router(admin_router)
     app.include_router(privacy_router)  # /{org}/personvern, /{org}/admin/people/{id}/erase, ...
     app.include_router(admin_people_router)  # /{org}/admin/people...: no path of admin_router
+    app.include_router(scim_admin_router)  # /{org}/admin/scim...
     app.include_router(webhook_router)
     app.include_router(curate_router)
     app.include_router(feature_router)

@@ -22,6 +22,7 @@ from app.recognition.models import (
     RecognitionRecipient,
     RecognitionValue,
 )
+from app.scim.models import ScimGroup, ScimGroupMember, ScimToken, ScimUser
 from app.stories.models import Leg, Relay, Story, StoryConsent, StoryMail, StoryValue  # noqa: F401
 from app.weekly.models import (
     Feature,
@@ -55,6 +56,10 @@ __all__ = [
     "RecognitionRecipient",
     "RecognitionValue",
     "Role",
+    "ScimGroup",
+    "ScimGroupMember",
+    "ScimToken",
+    "ScimUser",
     "Value",
     "Webhook",
     "WebhookDelivery",

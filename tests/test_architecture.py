@@ -35,6 +35,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("embed", ("app.embed",)),
     # The privacy rights: export and erasure walk every feature's privacy.py.
     ("privacy", ("app.privacy",)),
+    # Provisioning from an identity system (SCIM): people, departments, roles; it asks every
+    # feature whether a removed person has content before deleting the row.
+    ("scim", ("app.scim",)),
     # The pages that put every feature side by side: home, its feed, "Meg".
     ("home", ("app.home",)),
     (
@@ -57,7 +60,7 @@ PLATFORM = {"kernel", "web", "top"}  # groups of small modules that may use each
 FEATURES = {
     f"app.{f}" for f in ("orgs", "auth", "media", "recognition", "contests", "stories", "weekly")
 }
-FEATURES |= {"app.embed", "app.demo", "app.home", "app.privacy"}
+FEATURES |= {"app.embed", "app.demo", "app.home", "app.privacy", "app.scim"}
 FRAMEWORKS = ("fastapi", "starlette", "app.access", "app.web", "app.security", "app.middleware")
 
 

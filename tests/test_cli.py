@@ -39,7 +39,7 @@ def cli(tmp_path):
 
 def test_help_lists_the_commands(cli):
     out = cli("--help").stdout
-    for command in ["serve", "db", "demo", "org", "people", "token", "backup"]:
+    for command in ["serve", "db", "demo", "org", "people", "token", "scim", "backup"]:
         assert command in out
 
 
@@ -89,6 +89,22 @@ def test_org_create_and_token(cli):
 
     cli("token", "revoke", raw[:10])
     assert conn.execute("SELECT revoked_at IS NOT NULL FROM apitoken").fetchone() == (1,)
+    conn.close()
+
+
+def test_scim_token_is_the_last_line_and_can_be_revoked(cli):
+    cli("org", "create", "--slug", "scimby", "--name", "Scimby kommune")
+    out = cli("scim", "token", "--org", "scimby", "--name", "Entra ID").stdout
+    raw = out.strip().splitlines()[-1]
+    assert raw.startswith("scim_") and len(raw) > 40
+    assert "/scim/v2/scimby" in out  # the tenant URL to paste into Entra ID
+    conn = sqlite3.connect(cli.db_path)
+    stored = conn.execute("SELECT token_hash, name, prefix FROM scimtoken").fetchone()
+    assert raw not in stored[0] and stored[1] == "Entra ID" and raw.startswith(stored[2])
+    cli("scim", "revoke", "nope", "--org", "scimby", expect=2)
+    cli("scim", "token", "--org", "nosuch", expect=1)
+    cli("scim", "revoke", stored[2], "--org", "scimby")
+    assert conn.execute("SELECT revoked_at IS NOT NULL FROM scimtoken").fetchone() == (1,)
     conn.close()
 
 

@@ -21,6 +21,8 @@ from app.models import (
     Value,
 )
 from app.orgs.models import Role
+from app.scim.models import ScimGroup, ScimGroupMember, ScimToken, ScimUser
+from app.scim.tokens import create_token as create_scim_token
 from app.security import csrf_protect
 from app.stories.models import Leg, Relay, Story
 from app.weekly.models import (
@@ -48,6 +50,10 @@ from tests.helpers import (
 )
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+# SCIM is for identity systems: a bearer token per organisation, never a cookie session. Its
+# routes carry the CSRF check too (a bearer request passes it), answer 401 without a token, and
+# are tested for isolation with tokens below.
+SCIM = "/scim/"
 
 
 def _unsafe_routes() -> list[tuple[str, str]]:
@@ -84,8 +90,11 @@ def test_unsafe_request_without_token_is_refused(client, db, method, path):
     url = re.sub(r"\{org\}", org.slug, path)
     url = re.sub(r"\{[a-z_]+\}", "1", url)
     response = client.request(method, url, data={"email": admin.email}, follow_redirects=False)
-    # Refused: an organisation's page form is kept for the person to send again (app/resend.py).
-    if path.startswith("/{org}/"):
+    # Refused: an organisation's page form is kept for the person to send again (app/resend.py);
+    # SCIM asks for its bearer token.
+    if path.startswith(SCIM):
+        assert response.status_code == 401
+    elif path.startswith("/{org}/"):
         assert response.status_code == 303, response.text[:300]
         assert response.headers["location"] == f"/{org.slug}/resend"
     else:
@@ -175,6 +184,9 @@ PARAM_MODELS = {
     "delivery_id": WebhookDelivery,
     "relay_id": Relay,
     "story_id": Story,
+    "user_id": ScimUser,
+    "group_id": ScimGroup,
+    "scim_token_id": ScimToken,
 }
 
 
@@ -250,6 +262,17 @@ def two_orgs(db):
         idempotency_key="beta-story",
     )
     db.add(b_rows[Story])
+    b_rows[ScimUser] = ScimUser(
+        org_id=b.id,
+        person_id=b_other.id,
+        user_name="bjarne@beta.example",
+        user_name_key="bjarne@beta.example",
+    )
+    b_rows[ScimGroup] = ScimGroup(org_id=b.id, display_name="Beta-gruppe")
+    b_rows[ScimToken] = create_scim_token(db, b, "Beta-token")[0]
+    db.add_all([b_rows[ScimUser], b_rows[ScimGroup]])
+    db.flush()
+    db.add(ScimGroupMember(group_id=b_rows[ScimGroup].id, user_id=b_rows[ScimUser].id))
     db.flush()
     return a, b, admin_a, b_rows
 
@@ -257,7 +280,10 @@ def two_orgs(db):
 def _snapshot(db, org):
     """Everything of `org` that a request could change, as comparable data."""
     rows = []
-    for model in (Organisation, Value, Department, Person, ImportJob, Feature, Webhook, Contest):
+    for model in (
+        Organisation, Value, Department, Person, ImportJob, Feature, Webhook, Contest, ScimUser,
+        ScimGroup, ScimToken,
+    ):  # fmt: skip
         where = model.id == org.id if model is Organisation else model.org_id == org.id
         rows.extend(
             sorted(str(sorted(r.model_dump().items())) for r in db.exec(select(model).where(where)))
@@ -278,7 +304,13 @@ def test_public_org_routes_reveal_no_names(client, two_orgs):
 
 
 # Path parameters that are not ids: a valid literal is enough.
-LITERAL_PARAMS = {"kind": "clap", "variant": "800.webp"}
+LITERAL_PARAMS = {
+    "kind": "clap",
+    "variant": "800.webp",
+    "schema_id": "urn:ietf:params:scim:schemas:core:2.0:User",
+    "type_id": "User",
+    "rest": "Users",
+}
 
 
 def _fill(path, slug, b_rows):
@@ -295,12 +327,14 @@ def _fill(path, slug, b_rows):
     return re.sub(r"\{([a-z_]+)\}", repl, path)
 
 
-def _isolation_cases():
+def _isolation_cases(scim: bool = False):
     for method, path in org_routes():
-        if (method, path) in PUBLIC_ORG_ROUTES:
+        if (method, path) in PUBLIC_ORG_ROUTES or path.startswith(SCIM) != scim:
             continue
         yield method, path, "other org"
-        if re.search(r"\{(?!org\})", path):  # the route takes ids besides the organisation
+        if re.search(r"\{(?!org\})", path) and not (
+            scim and not re.search(r"\{(user|group)_id\}", path)
+        ):  # the route takes ids besides the organisation
             yield method, path, "own org with other org's ids"
 
 
@@ -335,3 +369,29 @@ def test_api_token_of_one_org_cannot_read_another(client, db, two_orgs):
         )
         assert response.status_code == 404, path
         assert "Beate" not in response.text
+
+
+@pytest.mark.parametrize("method,path,slug_of", list(_isolation_cases(scim=True)))
+def test_a_scim_token_reaches_nothing_of_another_org(client, db, two_orgs, method, path, slug_of):
+    a, b, _admin_a, b_rows = two_orgs
+    _, raw = create_scim_token(db, a, "Entra ID")
+    db.flush()
+    before = _snapshot(db, b)
+    url = _fill(path, b.slug if slug_of == "other org" else a.slug, b_rows)
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": False}],
+        "userName": "hacked@example.no",
+        "displayName": "Hacked",
+    }
+    response = client.request(
+        method,
+        url,
+        json=body if method in UNSAFE else None,
+        headers={"Authorization": f"Bearer {raw}"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
+    assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert "Beta" not in response.text and "bjarne" not in response.text
+    assert _snapshot(db, b) == before
