@@ -3,7 +3,6 @@
 import re
 import secrets
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from markupsafe import escape
@@ -15,8 +14,8 @@ from app.kernel.clock import utcnow
 from app.recognition.reactions import toggle_reaction
 from app.weekly import consent as consents
 from app.weekly import schedule
-from app.weekly.curate_routes import reason_texts
 from app.weekly.models import ConsentAnswer, Feature, FeatureConsent, FeatureStatus
+from app.weekly.presentation import reason_texts
 from tests.helpers import (
     World,
     give,
@@ -220,9 +219,8 @@ def test_candidates_show_reasons_in_plain_language_and_consent(client, db, world
 
 
 def test_reason_codes_read_as_sentences():
-    request = SimpleNamespace(state=SimpleNamespace(locale="en"))
     texts = reason_texts(
-        request,  # type: ignore[arg-type]
+        "en",
         [
             {"code": "reactions", "count": 7},
             {"code": "colleagues", "count": 5},
