@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from app.auth.models import ApiToken, LoginSession, MagicLink, RateLimitHit
 from app.contests.models import Contest, ContestEntry, ContestVote
+from app.insights.models import InsightActivity, InsightCount
 from app.kernel.audit import AuditEvent
 from app.media.models import MediaImage
 from app.orgs.models import (
@@ -42,6 +43,8 @@ __all__ = [
     "Feature",
     "FeatureConsent",
     "ImportJob",
+    "InsightActivity",
+    "InsightCount",
     "LoginSession",
     "MagicLink",
     "MediaImage",

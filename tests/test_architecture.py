@@ -28,6 +28,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("recognition", ("app.recognition",)),
     ("contests", ("app.contests",)),
     ("weekly", ("app.weekly",)),
+    # An organisation's own development over time: reads recognitions, knows no page above.
+    ("insights", ("app.insights",)),
     # Serving a photo asks every owner of images whether the viewer may see it.
     ("media serving", ("app.media.access", "app.media.routes")),
     ("embed", ("app.embed",)),
@@ -50,7 +52,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 WEB = "web"
 PLATFORM = {"kernel", "web", "top"}  # groups of small modules that may use each other
-FEATURES = {f"app.{f}" for f in ("orgs", "auth", "media", "recognition", "contests", "weekly")}
+FEATURES = {f"app.{f}" for f in ("orgs", "auth", "media", "recognition", "contests", "weekly", "insights")}
 FEATURES |= {"app.embed", "app.demo", "app.home"}
 FRAMEWORKS = ("fastapi", "starlette", "app.access", "app.web", "app.security", "app.middleware")
 

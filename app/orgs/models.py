@@ -1,7 +1,7 @@
 """Organisations (tenants), their values, departments and people."""
 
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Optional
 
@@ -49,6 +49,11 @@ class Organisation(SQLModel, table=True):
     auto_publish: bool = Field(default=False)
     keep_photo_originals: bool = Field(default=False)
     contest_photo_retention_days: int = Field(default=365)
+    # Insights: no figure for a group smaller than this (3-10), and the period every figure
+    # is compared with (an admin marks it; both or neither).
+    insight_min_group: int = Field(default=5)
+    insight_baseline_start: date | None = Field(default=None)
+    insight_baseline_end: date | None = Field(default=None)
     created_at: datetime = _created()
 
     values: list["Value"] = Relationship(
