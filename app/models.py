@@ -4,7 +4,13 @@ from sqlmodel import SQLModel
 
 from app.auth.models import ApiToken, LoginSession, MagicLink, RateLimitHit
 from app.contests.models import Contest, ContestEntry, ContestVote
-from app.insights.models import InsightActivity, InsightCount
+from app.insights.models import (
+    InsightActivity,
+    InsightCount,
+    InsightPeriod,
+    InsightPeriodPair,
+    InsightPeriodValue,
+)
 from app.kernel.audit import AuditEvent
 from app.media.models import MediaImage
 from app.orgs.models import (
@@ -45,6 +51,9 @@ __all__ = [
     "ImportJob",
     "InsightActivity",
     "InsightCount",
+    "InsightPeriod",
+    "InsightPeriodPair",
+    "InsightPeriodValue",
     "LoginSession",
     "MagicLink",
     "MediaImage",

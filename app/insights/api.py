@@ -120,13 +120,15 @@ def get_insights(
     now = utcnow()
     period = choose_period(by, start, end, local_day(now, org_zone(m.org)))
     ins = figures.insights(session, scope, period, now)
-    last = ins.baseline
+    base = figures.baseline_bucket(m.org)
     return InsightsOut(
         whole_organisation=scope.whole_org,
         min_group=ins.min_group,
         people=ins.size if ins.shown else None,
         period=PeriodOut(by=period.by.value, start=period.start, end=period.last_day),
-        baseline=PeriodOut(by="day", start=last[0], end=last[1]) if last else None,
+        baseline=PeriodOut(by=base.by.value, start=base.start, end=ins.baseline[1])
+        if base and ins.baseline
+        else None,
         buckets=[
             BucketOut(
                 key=b.key,

@@ -7,13 +7,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, func, literal
+from sqlalchemy import ColumnElement, func, literal
 from sqlmodel import Session, col, select
 
-from app.insights.maintain import day_start, local_day, org_zone
-from app.insights.models import ANY_DEPARTMENT, ANY_VALUE, NO_DEPARTMENT, InsightActivity
-from app.insights.models import InsightCount as C
-from app.insights.periods import Bucket, Period
+from app.insights.maintain import KIND_OF, day_start, local_day, org_zone
+from app.insights.models import (
+    NO_DEPARTMENT,
+    InsightActivity,
+    InsightPeriod,
+    InsightPeriodPair,
+    InsightPeriodValue,
+)
+from app.insights.periods import Bucket, Granularity, Period, floor, next_start
 from app.insights.scope import InsightScope
 from app.insights.suppress import Cell, Protection, protect, share
 from app.orgs.models import Department, Person, Value
@@ -80,6 +85,7 @@ class Insights:
     departments: tuple[DepartmentRow, ...] = ()
     matrix: Matrix | None = None
     units: tuple[DepartmentRow, ...] = ()  # the departments rolled up to the matrix's units
+    latest: Bucket | None = None  # what the departments, matrix and comparisons are about
     reach: dict[int, Cell] = field(default_factory=dict)
     comparisons: tuple[Comparison, ...] = ()
     baseline: tuple[date, date] | None = None
@@ -147,113 +153,83 @@ def _units(tree: list[tuple[Department, int]], scope: InsightScope) -> dict[int,
 # --- queries on the aggregates --------------------------------------------------------------
 
 
-def _bucket_of(column: Any, buckets: Sequence[Bucket]) -> Any:
-    if len(buckets) == 1:
-        return literal(0)
-    return case(*[(column < b.end, i) for i, b in enumerate(buckets[:-1])], else_=len(buckets) - 1)
-
-
 def _in_scope(column: Any, scope: InsightScope) -> ColumnElement[bool]:
     return literal(True) if scope.whole_org else column.in_(sorted(scope.departments))
 
 
-def _counts(session: Session, scope: InsightScope, buckets: Sequence[Bucket]) -> list[Any]:
-    """(bucket, receiving department, from another department, listed, recognitions)."""
-    bucket = _bucket_of(C.day, buckets).label("bucket")
-    cross = (col(C.giver_dept) != col(C.recipient_dept)).label("cross")
+P, PV, PP = InsightPeriod, InsightPeriodValue, InsightPeriodPair
+_FIGURES = (
+    "received",
+    "received_listed",
+    "cross_listed",
+    "givers",
+    "receivers",
+    "givers_listed",
+    "receivers_listed",
+)
+
+
+def _period_rows(
+    session: Session, scope: InsightScope, kind: str, starts: Sequence[date]
+) -> dict[date, dict[int, dict[str, int]]]:
+    """start -> department -> its figures, for the departments in scope."""
+    out: dict[date, dict[int, dict[str, int]]] = defaultdict(dict)
+    for row in session.exec(
+        select(P.start, P.dept_id, *[getattr(P, f) for f in _FIGURES]).where(  # type: ignore[call-overload]
+            P.org_id == scope.org.id,
+            P.kind == kind,
+            col(P.start).in_(sorted(set(starts))),
+            _in_scope(col(P.dept_id), scope),
+        )
+    ):
+        out[row[0]][row[1]] = dict(zip(_FIGURES, row[2:], strict=True))
+    return out
+
+
+def _value_rows(
+    session: Session, scope: InsightScope, kind: str, starts: Sequence[date]
+) -> dict[tuple[date, int], int]:
+    rows = session.exec(
+        select(PV.start, PV.value_id, func.sum(PV.n))  # type: ignore[call-overload]
+        .where(
+            PV.org_id == scope.org.id,
+            PV.kind == kind,
+            col(PV.start).in_(sorted(set(starts))),
+            _in_scope(col(PV.dept_id), scope),
+        )
+        .group_by(PV.start, PV.value_id)
+    )
+    return {(start, value_id): int(n) for start, value_id, n in rows}
+
+
+def _pair_rows(session: Session, scope: InsightScope, kind: str, start: date) -> list[Any]:
     return list(
         session.exec(
-            select(bucket, C.recipient_dept, cross, C.listed, func.sum(C.n))  # type: ignore[call-overload]
-            .where(
-                C.org_id == scope.org.id,
-                C.day >= buckets[0].start,
-                C.day < buckets[-1].end,
-                C.value_id == ANY_VALUE,
-                _in_scope(col(C.recipient_dept), scope),
+            select(PP.giver_dept, PP.recipient_dept, PP.n).where(  # type: ignore[call-overload]
+                PP.org_id == scope.org.id,
+                PP.kind == kind,
+                PP.start == start,
+                _in_scope(col(PP.recipient_dept), scope),
+                _in_scope(col(PP.giver_dept), scope),
             )
-            .group_by(bucket, C.recipient_dept, cross, C.listed)
-        ).all()
-    )
-
-
-def _value_counts(session: Session, scope: InsightScope, buckets: Sequence[Bucket]) -> list[Any]:
-    bucket = _bucket_of(C.day, buckets).label("bucket")
-    return list(
-        session.exec(
-            select(bucket, C.value_id, func.sum(C.n))  # type: ignore[call-overload]
-            .where(
-                C.org_id == scope.org.id,
-                C.day >= buckets[0].start,
-                C.day < buckets[-1].end,
-                C.value_id != ANY_VALUE,
-                C.giver_dept == ANY_DEPARTMENT,
-                col(C.listed).is_(True),  # private recognitions count in totals only
-                _in_scope(col(C.recipient_dept), scope),
-            )
-            .group_by(bucket, C.value_id)
-        ).all()
-    )
-
-
-def _pairs(session: Session, scope: InsightScope, period: Period) -> list[Any]:
-    return list(
-        session.exec(
-            select(C.giver_dept, C.recipient_dept, func.sum(C.n))  # type: ignore[call-overload]
-            .where(
-                C.org_id == scope.org.id,
-                C.day >= period.start,
-                C.day < period.end,
-                C.value_id == ANY_VALUE,
-                col(C.listed).is_(True),
-                _in_scope(col(C.recipient_dept), scope),
-                _in_scope(col(C.giver_dept), scope),
-            )
-            .group_by(C.giver_dept, C.recipient_dept)
-        ).all()
-    )
-
-
-def _active(session: Session, scope: InsightScope, start: date, end: date) -> Any:
-    """Activity of people who are still active, in scope, between two local days."""
-    return and_(
-        A.org_id == scope.org.id,
-        A.day >= start,
-        A.day < end,
-        _in_scope(col(A.dept_id), scope),
-        col(A.person_id).in_(
-            select(col(Person.id)).where(Person.org_id == scope.org.id, col(Person.active))
-        ),
-    )
-
-
-def _participants(session: Session, scope: InsightScope, buckets: Sequence[Bucket]) -> list[Any]:
-    """(bucket, role, distinct people)."""
-    bucket = _bucket_of(A.day, buckets).label("bucket")
-    return list(
-        session.exec(
-            select(bucket, A.role, func.count(distinct(A.person_id)))  # type: ignore[call-overload]
-            .where(_active(session, scope, buckets[0].start, buckets[-1].end))
-            .group_by(bucket, A.role)
-        ).all()
-    )
-
-
-def _participants_by_department(session: Session, scope: InsightScope, period: Period) -> list[Any]:
-    return list(
-        session.exec(
-            select(A.dept_id, A.role, func.count(distinct(A.person_id)))  # type: ignore[call-overload]
-            .where(_active(session, scope, period.start, period.end), col(A.listed).is_(True))
-            .group_by(A.dept_id, A.role)
-        ).all()
+        )
     )
 
 
 def _reached(session: Session, scope: InsightScope, today: date, days: int) -> int:
-    start = today - timedelta(days=days - 1)
+    """Active people in scope recognised at least once in the last `days` local days."""
+    since = today - timedelta(days=days - 1)
+    dept = func.coalesce(Person.department_id, NO_DEPARTMENT)
+    seen = (
+        select(A.person_id).where(A.person_id == Person.id, A.role == "r", A.day >= since).exists()
+    )
     return int(
         session.exec(
-            select(func.count(distinct(A.person_id))).where(  # type: ignore[call-overload]
-                _active(session, scope, start, today + timedelta(days=1)), A.role == "r"
+            select(func.count()).where(  # type: ignore[call-overload]
+                Person.org_id == scope.org.id,
+                col(Person.active).is_(True),
+                _in_scope(dept, scope),
+                seen,
             )
         ).one()
     )
@@ -262,29 +238,37 @@ def _reached(session: Session, scope: InsightScope, today: date, days: int) -> i
 # --- putting it together ------------------------------------------------------------------
 
 
-def _summary(
-    session: Session, scope: InsightScope, period: Period, size: int
-) -> dict[str, float | None]:
-    """Whole-period figures for comparisons: per week, and shares in per cent."""
-    whole = (Bucket(period.start, period.end, period.by),)
-    total = listed = cross = 0
-    for _b, _dept, is_cross, is_listed, n in _counts(session, scope, whole):
-        total += n
-        if is_listed:
-            listed += n
-            cross += n if is_cross else 0
-    people = {role: n for _b, role, n in _participants(session, scope, whole)}
-    weeks = max((period.end - period.start).days, 1) / 7
+def _sum(rows: dict[int, dict[str, int]], name: str) -> int:
+    return sum(r[name] for r in rows.values())
+
+
+def _summary(rows: dict[int, dict[str, int]], days: int, size: int) -> dict[str, float | None]:
+    """A period's headline figures: recognitions per week, and shares in per cent."""
     return {
-        "per_week": round(total / weeks, 1),
-        "gave": share(people.get("g", 0), size),
-        "received": share(people.get("r", 0), size),
-        "cross_unit": share(cross, listed),
+        "per_week": round(_sum(rows, "received") / max(days, 1) * 7, 1),
+        "gave": share(_sum(rows, "givers"), size),
+        "received": share(_sum(rows, "receivers"), size),
+        "cross_unit": share(_sum(rows, "cross_listed"), _sum(rows, "received_listed")),
     }
 
 
+def baseline_bucket(org: Any) -> Bucket | None:
+    """The marked baseline as the week, month or quarter it is."""
+    start, end = org.insight_baseline_start, org.insight_baseline_end
+    if not start or not end:
+        return None
+    for gran in (Granularity.week, Granularity.month, Granularity.quarter):
+        if floor(start, gran) == start and next_start(start, gran) == end + timedelta(days=1):
+            return Bucket(start, end + timedelta(days=1), gran)
+    return None
+
+
 def insights(session: Session, scope: InsightScope, period: Period, now: datetime) -> Insights:
-    """Every figure of the insights page for `scope` over `period`, suppression applied."""
+    """Every figure of the insights page for `scope` over `period`, suppression applied.
+
+    Charts follow the period bucket by bucket; departments, the matrix and the comparisons
+    are about its last bucket ("this month"), against the one before and the baseline.
+    """
     org = scope.org
     k = org.insight_min_group
     groups, unit_of = scope_groups(session, scope)
@@ -295,76 +279,93 @@ def insights(session: Session, scope: InsightScope, period: Period, now: datetim
         return result
     today = local_day(now, org_zone(org))
     result.rarely_seen = rarely_seen_count(session, scope, today) if scope.rarely_seen else None
-    baseline = (
-        (org.insight_baseline_start, org.insight_baseline_end)
-        if org.insight_baseline_start and org.insight_baseline_end
-        else None
-    )
-    result.baseline = baseline
+    base = baseline_bucket(org)
+    result.baseline = (base.start, base.end - timedelta(days=1)) if base else None
+    kind = KIND_OF[period.by]
     buckets = period.buckets
-    n_buckets = len(buckets)
+    last = buckets[-1]
+    previous = floor(last.start - timedelta(days=1), period.by)
+    starts = [b.start for b in buckets] + [previous]
+    rows = _period_rows(session, scope, kind, starts)
+    if base is not None and base.by != period.by:
+        base_rows = _period_rows(session, scope, KIND_OF[base.by], [base.start])[base.start]
+    else:
+        base_rows = rows.get(base.start, {}) if base else {}
+    if base is not None and base.by == period.by and base.start not in starts:
+        base_rows = _period_rows(session, scope, kind, [base.start])[base.start]
 
-    total = [0] * n_buckets
-    listed = [0] * n_buckets
-    cross = [0] * n_buckets
-    by_dept: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # listed, from elsewhere
-    for b, dept, is_cross, is_listed, n in _counts(session, scope, buckets):
-        total[b] += n
-        if is_listed:
-            listed[b] += n
-            cross[b] += n if is_cross else 0
-            by_dept[dept][0] += n
-            by_dept[dept][1] += n if is_cross else 0
-    people = defaultdict(lambda: [0] * n_buckets)
-    for b, role, n in _participants(session, scope, buckets):
-        people[role][b] = n
-    result.recognitions = tuple(protection.cell(v) for v in total)
-    result.gave = tuple(protection.cell(share(v, size)) for v in people["g"])
-    result.received = tuple(protection.cell(share(v, size)) for v in people["r"])
-    result.cross_unit = tuple(
-        protection.cell(share(c, n)) for c, n in zip(cross, listed, strict=True)
+    def per_bucket(f: Any) -> tuple[Cell, ...]:
+        return tuple(protection.cell(f(rows.get(b.start, {}))) for b in buckets)
+
+    result.recognitions = per_bucket(lambda r: _sum(r, "received"))
+    result.gave = per_bucket(lambda r: share(_sum(r, "givers"), size))
+    result.received = per_bucket(lambda r: share(_sum(r, "receivers"), size))
+    result.cross_unit = per_bucket(
+        lambda r: share(_sum(r, "cross_listed"), _sum(r, "received_listed"))
     )
 
     values = session.exec(
         select(Value).where(Value.org_id == org.id).order_by(col(Value.position), col(Value.id))
     ).all()
-    per_value: dict[int, list[int]] = defaultdict(lambda: [0] * n_buckets)
-    for b, value_id, n in _value_counts(session, scope, buckets):
-        per_value[value_id][b] = n
+    per_value = _value_rows(session, scope, kind, [b.start for b in buckets])
+    used = {value_id for _start, value_id in per_value}
     result.values = tuple(
-        Series(str(v.id), v.name, v.colour, tuple(protection.cell(n) for n in per_value[v.id]))  # type: ignore[index]
+        Series(
+            str(v.id),
+            v.name,
+            v.colour,
+            tuple(protection.cell(per_value.get((b.start, v.id), 0)) for b in buckets),  # type: ignore[arg-type]
+        )
         for v in values
-        if v.active or v.id in per_value
+        if v.active or v.id in used
     )
 
-    dept_people: dict[int, dict[str, int]] = defaultdict(dict)
-    for dept, role, n in _participants_by_department(session, scope, period):
-        dept_people[dept][role] = n
-    result.departments = tuple(
-        DepartmentRow(
-            g,
-            protection.cell(by_dept[g.key][0], g.key),
-            protection.cell(share(dept_people[g.key].get("g", 0), g.size), g.key),
-            protection.cell(share(dept_people[g.key].get("r", 0), g.size), g.key),
-            protection.cell(share(by_dept[g.key][1], by_dept[g.key][0]), g.key),
-        )
-        for g in groups
-    )
-    result.matrix = _matrix(session, scope, period, groups, unit_of, size, k)
+    latest = rows.get(last.start, {})
+    empty = dict.fromkeys(_FIGURES, 0)
+    result.departments = tuple(_row(g, latest.get(g.key, empty), protection) for g in groups)
+    result.matrix = _matrix(session, scope, kind, last, groups, unit_of, size, k)
     if result.matrix is not None:
-        result.units = _unit_rows(result.matrix, groups, unit_of, by_dept, dept_people, size, k)
+        units: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_FIGURES, 0))
+        for g in groups:
+            for name, n in latest.get(g.key, empty).items():
+                units[unit_of.get(g.key, g.key)][name] += n
+        unit_protection = protect(size, {u.key: u.size for u in result.matrix.units}, k)
+        result.units = tuple(_row(u, units[u.key], unit_protection) for u in result.matrix.units)
     result.reach = {
         days: protection.cell(share(_reached(session, scope, today, days), size))
         for days in REACH_DAYS
     }
-    result.comparisons = _comparisons(session, scope, period, baseline, size, protection)
+    now_figures = _summary(latest, last.days, size)
+    before = _summary(rows.get(previous, {}), (last.start - previous).days, size)
+    base_figures = _summary(base_rows, base.days, size) if base else None
+    result.comparisons = tuple(
+        Comparison(
+            key,
+            protection.cell(now_figures[key]),
+            protection.cell(before[key]),
+            protection.cell(base_figures[key]) if base_figures is not None else None,
+        )
+        for key in ("per_week", "gave", "received", "cross_unit")
+    )
+    result.latest = last
     return result
+
+
+def _row(group: Group, figures: dict[str, int], protection: Protection) -> DepartmentRow:
+    return DepartmentRow(
+        group,
+        protection.cell(figures["received_listed"], group.key),
+        protection.cell(share(figures["givers_listed"], group.size), group.key),
+        protection.cell(share(figures["receivers_listed"], group.size), group.key),
+        protection.cell(share(figures["cross_listed"], figures["received_listed"]), group.key),
+    )
 
 
 def _matrix(
     session: Session,
     scope: InsightScope,
-    period: Period,
+    kind: str,
+    bucket: Bucket,
     groups: list[Group],
     unit_of: dict[int, int],
     size: int,
@@ -374,7 +375,7 @@ def _matrix(
     unit_sizes: dict[int, int] = defaultdict(int)
     for g in groups:
         unit_sizes[unit_of.get(g.key, g.key)] += g.size
-    order = [key for key in dict.fromkeys(unit_of.get(g.key, g.key) for g in groups)]
+    order = list(dict.fromkeys(unit_of.get(g.key, g.key) for g in groups))
     if len(order) < 2:
         return None
     depts = {d.id: d for d in session.exec(select(Department).where(col(Department.id).in_(order)))}
@@ -389,7 +390,7 @@ def _matrix(
     )
     protection = protect(size, {u.key: u.size for u in units}, k)
     flows: dict[tuple[int, int], int] = defaultdict(int)
-    for giver, recipient, n in _pairs(session, scope, period):
+    for giver, recipient, n in _pair_rows(session, scope, kind, bucket.start):
         flows[(unit_of.get(giver, giver), unit_of.get(recipient, recipient))] += n
     cells = tuple(
         tuple(
@@ -398,62 +399,6 @@ def _matrix(
         for row in units
     )
     return Matrix(units, cells)
-
-
-def _unit_rows(
-    matrix: Matrix,
-    groups: list[Group],
-    unit_of: dict[int, int],
-    by_dept: dict[int, list[int]],
-    dept_people: dict[int, dict[str, int]],
-    size: int,
-    k: int,
-) -> tuple[DepartmentRow, ...]:
-    """Departments summed into the matrix's units (each person-day has one department, so
-    distinct people add up)."""
-    sums: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # listed, cross, gave, got
-    for g in groups:
-        unit = sums[unit_of.get(g.key, g.key)]
-        unit[0] += by_dept[g.key][0]
-        unit[1] += by_dept[g.key][1]
-        unit[2] += dept_people[g.key].get("g", 0)
-        unit[3] += dept_people[g.key].get("r", 0)
-    protection = protect(size, {u.key: u.size for u in matrix.units}, k)
-    return tuple(
-        DepartmentRow(
-            u,
-            protection.cell(sums[u.key][0], u.key),
-            protection.cell(share(sums[u.key][2], u.size), u.key),
-            protection.cell(share(sums[u.key][3], u.size), u.key),
-            protection.cell(share(sums[u.key][1], sums[u.key][0]), u.key),
-        )
-        for u in matrix.units
-    )
-
-
-def _comparisons(
-    session: Session,
-    scope: InsightScope,
-    period: Period,
-    baseline: tuple[date, date] | None,
-    size: int,
-    protection: Protection,
-) -> tuple[Comparison, ...]:
-    now = _summary(session, scope, period, size)
-    before = _summary(session, scope, period.previous(), size)
-    base = None
-    if baseline:  # the marked days exactly, not stretched to whole buckets
-        exact = Bucket(baseline[0], baseline[1] + timedelta(days=1), period.by)
-        base = _summary(session, scope, Period(period.by, (exact,)), size)
-    return tuple(
-        Comparison(
-            key,
-            protection.cell(now[key]),
-            protection.cell(before[key]),
-            protection.cell(base[key]) if base is not None else None,
-        )
-        for key in ("per_week", "gave", "received", "cross_unit")
-    )
 
 
 def rarely_seen_count(session: Session, scope: InsightScope, today: date) -> int:

@@ -19,7 +19,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, delete, event, func, insert, inspect, select
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    delete,
+    distinct,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+)
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import UOWTransaction, aliased
 from sqlmodel import Session, col
@@ -30,7 +41,11 @@ from app.insights.models import (
     NO_DEPARTMENT,
     InsightActivity,
     InsightCount,
+    InsightPeriod,
+    InsightPeriodPair,
+    InsightPeriodValue,
 )
+from app.insights.periods import Granularity, floor, next_start
 from app.orgs.models import Organisation, Person
 from app.recognition.models import Recognition, RecognitionRecipient, RecognitionValue
 
@@ -58,13 +73,16 @@ def org_zone(org: Organisation) -> ZoneInfo:
 
 
 def _rebuild(conn: Connection, org_id: int, tz: ZoneInfo, days: set[date]) -> None:
-    """Replace the aggregate rows of `days` by what the recognitions say now."""
+    """Replace the aggregate rows of `days`, and of the weeks, months and quarters they fall
+    in, by what the recognitions say now."""
     if not days:
         return
     counts, activity = InsightCount.__table__, InsightActivity.__table__  # type: ignore[attr-defined]
     ordered = sorted(days)
     for chunk_start in range(0, len(ordered), CHUNK_DAYS):
         chunk = ordered[chunk_start : chunk_start + CHUNK_DAYS]
+        # The departments whose periods change: those of the rows going and of those coming.
+        touched = _departments(conn, org_id, chunk)
         for table in (counts, activity):
             conn.execute(delete(table).where(table.c.org_id == org_id, table.c.day.in_(chunk)))
         count_rows, activity_rows = _compute(conn, org_id, tz, set(chunk))
@@ -72,6 +90,150 @@ def _rebuild(conn: Connection, org_id: int, tz: ZoneInfo, days: set[date]) -> No
             conn.execute(insert(counts), count_rows)
         if activity_rows:
             conn.execute(insert(activity), activity_rows)
+        touched |= {r["recipient_dept"] for r in count_rows} | {a["dept_id"] for a in activity_rows}
+        if touched:
+            rollup(conn, org_id, chunk, touched)
+
+
+def _departments(conn: Connection, org_id: int, days: list[date]) -> set[int]:
+    counts, activity = InsightCount.__table__, InsightActivity.__table__  # type: ignore[attr-defined]
+    found = set(
+        conn.execute(
+            select(counts.c.recipient_dept)
+            .where(counts.c.org_id == org_id, counts.c.day.in_(days))
+            .distinct()
+        ).scalars()
+    )
+    found |= set(
+        conn.execute(
+            select(activity.c.dept_id)
+            .where(activity.c.org_id == org_id, activity.c.day.in_(days))
+            .distinct()
+        ).scalars()
+    )
+    return found
+
+
+KINDS = {"w": Granularity.week, "m": Granularity.month, "q": Granularity.quarter}
+KIND_OF = {g: k for k, g in KINDS.items()}
+
+
+def rollup(conn: Connection, org_id: int, days: Iterable[date], depts: set[int]) -> None:
+    """Rebuild the week, month and quarter rows of these departments around these days."""
+    counts, activity = InsightCount.__table__, InsightActivity.__table__  # type: ignore[attr-defined]
+    periods = InsightPeriod.__table__  # type: ignore[attr-defined]
+    per_value = InsightPeriodValue.__table__  # type: ignore[attr-defined]
+    pairs = InsightPeriodPair.__table__  # type: ignore[attr-defined]
+    dept_list = sorted(depts)
+    for kind, gran in KINDS.items():
+        for start in sorted({floor(d, gran) for d in days}):
+            end = next_start(start, gran)
+            key = {"org_id": org_id, "kind": kind, "start": start}
+            conn.execute(
+                delete(periods).where(
+                    periods.c.org_id == org_id,
+                    periods.c.kind == kind,
+                    periods.c.start == start,
+                    periods.c.dept_id.in_(dept_list),
+                )
+            )
+            conn.execute(
+                delete(per_value).where(
+                    per_value.c.org_id == org_id,
+                    per_value.c.kind == kind,
+                    per_value.c.start == start,
+                    per_value.c.dept_id.in_(dept_list),
+                )
+            )
+            conn.execute(
+                delete(pairs).where(
+                    pairs.c.org_id == org_id,
+                    pairs.c.kind == kind,
+                    pairs.c.start == start,
+                    pairs.c.recipient_dept.in_(dept_list),
+                )
+            )
+            span = and_(
+                counts.c.org_id == org_id,
+                counts.c.recipient_dept.in_(dept_list),
+                counts.c.day >= start,
+                counts.c.day < end,
+            )
+            rows: dict[int, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(_PERIOD_FIGURES, 0))
+            for dept, listed, cross, n in conn.execute(
+                select(
+                    counts.c.recipient_dept,
+                    counts.c.listed,
+                    counts.c.giver_dept != counts.c.recipient_dept,
+                    func.sum(counts.c.n),
+                )
+                .where(span, counts.c.value_id == ANY_VALUE)
+                .group_by(
+                    counts.c.recipient_dept,
+                    counts.c.listed,
+                    counts.c.giver_dept != counts.c.recipient_dept,
+                )
+            ):
+                row = rows[dept]
+                row["received"] += n
+                if listed:
+                    row["received_listed"] += n
+                    row["cross_listed"] += n if cross else 0
+            listed_person = case((activity.c.listed, activity.c.person_id))
+            for dept, role, people, people_listed in conn.execute(
+                select(
+                    activity.c.dept_id,
+                    activity.c.role,
+                    func.count(distinct(activity.c.person_id)),
+                    func.count(distinct(listed_person)),
+                )
+                .where(
+                    activity.c.org_id == org_id,
+                    activity.c.dept_id.in_(dept_list),
+                    activity.c.day >= start,
+                    activity.c.day < end,
+                )
+                .group_by(activity.c.dept_id, activity.c.role)
+            ):
+                name = "givers" if role == "g" else "receivers"
+                rows[dept][name] = people
+                rows[dept][f"{name}_listed"] = people_listed
+            if rows:
+                conn.execute(
+                    insert(periods),
+                    [{**key, "dept_id": d, **figures} for d, figures in rows.items()],
+                )
+            value_rows = [
+                {**key, "dept_id": dept, "value_id": value_id, "n": n}
+                for dept, value_id, n in conn.execute(
+                    select(counts.c.recipient_dept, counts.c.value_id, func.sum(counts.c.n))
+                    .where(span, counts.c.value_id != ANY_VALUE, counts.c.listed.is_(True))
+                    .group_by(counts.c.recipient_dept, counts.c.value_id)
+                )
+            ]
+            if value_rows:
+                conn.execute(insert(per_value), value_rows)
+            pair_rows = [
+                {**key, "recipient_dept": r, "giver_dept": g, "n": n}
+                for r, g, n in conn.execute(
+                    select(counts.c.recipient_dept, counts.c.giver_dept, func.sum(counts.c.n))
+                    .where(span, counts.c.value_id == ANY_VALUE, counts.c.listed.is_(True))
+                    .group_by(counts.c.recipient_dept, counts.c.giver_dept)
+                )
+            ]
+            if pair_rows:
+                conn.execute(insert(pairs), pair_rows)
+
+
+_PERIOD_FIGURES = (
+    "received",
+    "received_listed",
+    "cross_listed",
+    "givers",
+    "receivers",
+    "givers_listed",
+    "receivers_listed",
+)
 
 
 def _compute(
@@ -92,8 +254,10 @@ def _compute(
             rec.c.listed,
             rec.c.giver_id,
             giver.department_id,
+            giver.active,
             col(RecognitionRecipient.person_id),
             recipient.department_id,
+            recipient.active,
         )
         .select_from(rec)
         .join(giver, giver.id == rec.c.giver_id)
@@ -112,14 +276,30 @@ def _compute(
     # One recognition counts once per receiving department, per value and under ANY_VALUE.
     pairs: dict[tuple[int, date, int, int, bool], None] = {}
     people: dict[tuple[date, int, str], tuple[int, bool]] = {}
-    for rec_id, created, listed, giver_id, giver_dept, person_id, person_dept in rows:
+    for (
+        rec_id,
+        created,
+        listed,
+        giver_id,
+        giver_dept,
+        giver_active,
+        person_id,
+        person_dept,
+        person_active,
+    ) in rows:
         created = created if created.tzinfo else created.replace(tzinfo=UTC)
         day = local_day(created, tz)
         if day not in days:
             continue
         g_dept, r_dept = giver_dept or NO_DEPARTMENT, person_dept or NO_DEPARTMENT
         pairs[(rec_id, day, g_dept, r_dept, bool(listed))] = None
-        for key, dept in (((day, giver_id, "g"), g_dept), ((day, person_id, "r"), r_dept)):
+        # Participation is about the people who work here now: a person who left drops out.
+        for key, dept, active in (
+            ((day, giver_id, "g"), g_dept, giver_active),
+            ((day, person_id, "r"), r_dept, person_active),
+        ):
+            if not active:
+                continue
             seen = people.get(key)
             people[key] = (dept, bool(listed) or (seen is not None and seen[1]))
     totals: dict[tuple[date, int, int, int, bool], int] = defaultdict(int)
@@ -177,16 +357,7 @@ def days_of(
     found = {local_day(m, tz) for m in moments}
     ids = list(person_ids)
     if ids:
-        activity = InsightActivity.__table__  # type: ignore[attr-defined]
-        found |= set(
-            session.connection()
-            .execute(
-                select(activity.c.day)
-                .where(activity.c.org_id == org_id, activity.c.person_id.in_(ids))
-                .distinct()
-            )
-            .scalars()
-        )
+        found |= {_as_day(m, tz) for m in _person_moments(session.connection(), ids)}
     return found
 
 
@@ -205,7 +376,14 @@ def _rebuild_org(conn: Connection, org_id: int) -> int:
     first, last = conn.execute(
         select(func.min(rec.c.created_at), func.max(rec.c.created_at)).where(rec.c.org_id == org_id)
     ).one()
-    for table in (InsightCount.__table__, InsightActivity.__table__):  # type: ignore[attr-defined]
+    for model in (
+        InsightCount,
+        InsightActivity,
+        InsightPeriod,
+        InsightPeriodValue,
+        InsightPeriodPair,
+    ):
+        table = model.__table__  # type: ignore[attr-defined]
         conn.execute(delete(table).where(table.c.org_id == org_id))
     if first is None:
         return 0
@@ -221,6 +399,19 @@ def _rebuild_org(conn: Connection, org_id: int) -> int:
 def _as_day(moment: datetime, tz: ZoneInfo) -> date:
     """A stored instant (naive UTC when read with Core) as a local day."""
     return local_day(moment if moment.tzinfo else moment.replace(tzinfo=UTC), tz)
+
+
+def _person_moments(conn: Connection, person_ids: list[int]) -> set[datetime]:
+    """When these people gave or received a recognition (their days to rebuild)."""
+    rec = Recognition.__table__  # type: ignore[attr-defined]
+    recipients = RecognitionRecipient.__table__  # type: ignore[attr-defined]
+    given = select(rec.c.created_at).where(rec.c.giver_id.in_(person_ids))
+    received = (
+        select(rec.c.created_at)
+        .join(recipients, recipients.c.recognition_id == rec.c.id)
+        .where(recipients.c.person_id.in_(person_ids))
+    )
+    return set(conn.execute(given).scalars()) | set(conn.execute(received).scalars())
 
 
 # --- the session listener -------------------------------------------------------------------
@@ -250,7 +441,9 @@ def _before_flush(session: OrmSession, _ctx: UOWTransaction, _instances: Any) ->
                 rec = _recognition_of(session, obj)
                 if rec is not None:
                     _note(session, rec)
-            elif _moved(session, obj, Person, "department_id"):
+            elif _moved(session, obj, Person, "department_id") or _moved(
+                session, obj, Person, "active"
+            ):
                 session.info.setdefault(_PEOPLE, set()).add((obj.org_id, obj.id))
             elif _moved(session, obj, Organisation, "timezone"):
                 # Every local day moves: the whole organisation is rebuilt.
@@ -281,7 +474,6 @@ def _after_flush(session: OrmSession, _ctx: UOWTransaction) -> None:
     people_by_org: dict[int, list[int]] = defaultdict(list)
     for org_id, person_id in people:
         people_by_org[org_id].append(person_id)
-    activity = InsightActivity.__table__  # type: ignore[attr-defined]
     for org_id in set(by_org) | set(people_by_org):
         tz_name = conn.execute(
             select(Organisation.__table__.c.timezone).where(  # type: ignore[attr-defined]
@@ -293,16 +485,7 @@ def _after_flush(session: OrmSession, _ctx: UOWTransaction) -> None:
         tz = ZoneInfo(tz_name)
         days = {_as_day(m, tz) for m in by_org[org_id]}
         if people_by_org[org_id]:
-            days |= set(
-                conn.execute(
-                    select(activity.c.day)
-                    .where(
-                        activity.c.org_id == org_id,
-                        activity.c.person_id.in_(people_by_org[org_id]),
-                    )
-                    .distinct()
-                ).scalars()
-            )
+            days |= {_as_day(m, tz) for m in _person_moments(conn, people_by_org[org_id])}
         _rebuild(conn, org_id, tz, days)
     for org_id in zones:
         _rebuild_org(conn, org_id)

@@ -7,6 +7,7 @@ department" and "any value" (the row that counts a recognition once whatever its
 """
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Column, Date, ForeignKey, Index, Integer
 from sqlmodel import Field, SQLModel
@@ -33,7 +34,8 @@ class InsightCount(SQLModel, table=True):
     for those a recipient took off the feeds: they count in totals only.
     """
 
-    __table_args__ = (Index("ix_insightcount_day", "org_id", "day", "value_id"),)
+    # Rolling a department's days up into its weeks, months and quarters reads this index.
+    __table_args__ = (Index("ix_insightcount_dept", "org_id", "recipient_dept", "value_id", "day"),)
 
     org_id: int | None = Field(default=None, sa_column=_org_fk())
     day: date = Field(sa_column=Column(Date, primary_key=True, nullable=False))
@@ -53,7 +55,7 @@ class InsightActivity(SQLModel, table=True):
     """
 
     __table_args__ = (
-        Index("ix_insightactivity_day", "org_id", "day", "role", "dept_id", "person_id"),
+        Index("ix_insightactivity_dept", "org_id", "dept_id", "role", "day", "person_id"),
         Index("ix_insightactivity_person", "person_id", "role", "day"),
     )
 
@@ -68,3 +70,49 @@ class InsightActivity(SQLModel, table=True):
     role: str = Field(primary_key=True, max_length=1)
     dept_id: int = Field(default=NO_DEPARTMENT)
     listed: bool = Field(default=True)
+
+
+def _kind() -> Any:
+    return Field(primary_key=True, max_length=1)  # "w" ISO week, "m" month, "q" quarter
+
+
+class InsightPeriod(SQLModel, table=True):
+    """A department's figures for one week, month or quarter, rolled up from the days.
+
+    The people counts are distinct within the period and each person-day belongs to one
+    department, so they add up across departments (never across periods).
+    """
+
+    org_id: int | None = Field(default=None, sa_column=_org_fk())
+    kind: str = _kind()
+    start: date = Field(sa_column=Column(Date, primary_key=True, nullable=False))
+    dept_id: int = Field(primary_key=True)
+    received: int = Field(default=0)  # recognitions received, private ones included
+    received_listed: int = Field(default=0)
+    cross_listed: int = Field(default=0)  # listed ones from another department
+    givers: int = Field(default=0)
+    receivers: int = Field(default=0)
+    givers_listed: int = Field(default=0)
+    receivers_listed: int = Field(default=0)
+
+
+class InsightPeriodValue(SQLModel, table=True):
+    """Listed recognitions a department received with a value, per period."""
+
+    org_id: int | None = Field(default=None, sa_column=_org_fk())
+    kind: str = _kind()
+    start: date = Field(sa_column=Column(Date, primary_key=True, nullable=False))
+    dept_id: int = Field(primary_key=True)
+    value_id: int = Field(primary_key=True)
+    n: int = Field(default=0)
+
+
+class InsightPeriodPair(SQLModel, table=True):
+    """Listed recognitions from one department to another, per period (the matrix)."""
+
+    org_id: int | None = Field(default=None, sa_column=_org_fk())
+    kind: str = _kind()
+    start: date = Field(sa_column=Column(Date, primary_key=True, nullable=False))
+    recipient_dept: int = Field(primary_key=True)
+    giver_dept: int = Field(primary_key=True)
+    n: int = Field(default=0)

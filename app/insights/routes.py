@@ -151,12 +151,12 @@ def set_baseline(
     request: Request,
     session: SessionDep,
     m: MemberDep,
-    baseline_start: Annotated[str, Form(max_length=10)] = "",
-    baseline_end: Annotated[str, Form(max_length=10)] = "",
+    baseline_by: Annotated[str, Form(max_length=10)] = "month",
+    baseline_day: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     _ = i18n.gettext_for(request)
     try:
-        baseline.set_baseline(session, m.person, baseline_start, baseline_end)
+        baseline.set_baseline(session, m.person, baseline_by, baseline_day)
     except Invalid as exc:
         session.rollback()
         scope = insight_scope(session, m.person)
@@ -172,7 +172,7 @@ def set_baseline(
                 },
                 "query": "",
                 "baseline_errors": field_errors(request, exc.errors),
-                "baseline_form": {"start": baseline_start, "end": baseline_end},
+                "baseline_form": {"by": baseline_by, "day": baseline_day},
             }
         )
         return render(request, "insights/index.html", ctx, status_code=422)

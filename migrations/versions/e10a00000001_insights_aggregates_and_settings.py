@@ -5,7 +5,7 @@ recognitions (new ones are kept up to date by app.insights.maintain).
 
 Revision ID: e10a00000001
 Revises: d1e2f3a4b5c6
-Create Date: 2026-12-04 01:29:57.332395
+Create Date: 2026-12-04 01:52:09.037605
 """
 
 from collections.abc import Sequence
@@ -35,8 +35,43 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('org_id', 'day', 'giver_dept', 'recipient_dept', 'value_id', 'listed')
     )
     with op.batch_alter_table('insightcount', schema=None) as batch_op:
-        batch_op.create_index('ix_insightcount_day', ['org_id', 'day', 'value_id'], unique=False)
+        batch_op.create_index('ix_insightcount_dept', ['org_id', 'recipient_dept', 'value_id', 'day'], unique=False)
 
+    op.create_table('insightperiod',
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=1), nullable=False),
+    sa.Column('start', sa.Date(), nullable=False),
+    sa.Column('dept_id', sa.Integer(), nullable=False),
+    sa.Column('received', sa.Integer(), nullable=False),
+    sa.Column('received_listed', sa.Integer(), nullable=False),
+    sa.Column('cross_listed', sa.Integer(), nullable=False),
+    sa.Column('givers', sa.Integer(), nullable=False),
+    sa.Column('receivers', sa.Integer(), nullable=False),
+    sa.Column('givers_listed', sa.Integer(), nullable=False),
+    sa.Column('receivers_listed', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organisation.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('org_id', 'kind', 'start', 'dept_id')
+    )
+    op.create_table('insightperiodpair',
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=1), nullable=False),
+    sa.Column('start', sa.Date(), nullable=False),
+    sa.Column('recipient_dept', sa.Integer(), nullable=False),
+    sa.Column('giver_dept', sa.Integer(), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organisation.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('org_id', 'kind', 'start', 'recipient_dept', 'giver_dept')
+    )
+    op.create_table('insightperiodvalue',
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=1), nullable=False),
+    sa.Column('start', sa.Date(), nullable=False),
+    sa.Column('dept_id', sa.Integer(), nullable=False),
+    sa.Column('value_id', sa.Integer(), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organisation.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('org_id', 'kind', 'start', 'dept_id', 'value_id')
+    )
     op.create_table('insightactivity',
     sa.Column('org_id', sa.Integer(), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
@@ -49,7 +84,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('org_id', 'day', 'person_id', 'role')
     )
     with op.batch_alter_table('insightactivity', schema=None) as batch_op:
-        batch_op.create_index('ix_insightactivity_day', ['org_id', 'day', 'role', 'dept_id', 'person_id'], unique=False)
+        batch_op.create_index('ix_insightactivity_dept', ['org_id', 'dept_id', 'role', 'day', 'person_id'], unique=False)
         batch_op.create_index('ix_insightactivity_person', ['person_id', 'role', 'day'], unique=False)
 
     with op.batch_alter_table('organisation', schema=None) as batch_op:
@@ -74,11 +109,14 @@ def downgrade() -> None:
 
     with op.batch_alter_table('insightactivity', schema=None) as batch_op:
         batch_op.drop_index('ix_insightactivity_person')
-        batch_op.drop_index('ix_insightactivity_day')
+        batch_op.drop_index('ix_insightactivity_dept')
 
     op.drop_table('insightactivity')
+    op.drop_table('insightperiodvalue')
+    op.drop_table('insightperiodpair')
+    op.drop_table('insightperiod')
     with op.batch_alter_table('insightcount', schema=None) as batch_op:
-        batch_op.drop_index('ix_insightcount_day')
+        batch_op.drop_index('ix_insightcount_dept')
 
     op.drop_table('insightcount')
     # ### end Alembic commands ###

@@ -201,7 +201,7 @@ def test_figures_on_constructed_data(client, db, world):
     units = [u["name"] for u in body["matrix"]["units"]]
     assert units == ["Helse", "Skole"]
     helse, skole = body["matrix"]["counts"]
-    assert [c["value"] for c in helse] == [2, 1]  # two within Helse (one in May), one to Skole
+    assert [c["value"] for c in helse] == [1, 1]  # June: within Helse, and to Skole
     assert [c["value"] for c in skole] == [0, 1]
     # Reach: 4 different people received in June (within 30 days of 15 June), 5 in 90 days.
     assert body["reach_30_days"]["value"] == round(100 * 4 / 24, 1)
@@ -393,33 +393,23 @@ def test_admin_marks_a_baseline_and_figures_compare_with_it(client, db, world):
     give(db, w.sk[0], [w.sk[1]], [w.samarbeid], now=at(5, month=1))
     give(db, w.sk[0], [w.sk[2]], [w.samarbeid], now=at(5))
     login(client, db, w.curator)
-    assert (
-        post_form(
-            client,
-            f"/{w.org.slug}/insights/baseline",
-            {"baseline_start": "2026-01-01", "baseline_end": "2026-01-31"},
-        ).status_code
-        == 403
-    )
+    url = f"/{w.org.slug}/insights/baseline"
+    january = {"baseline_by": "month", "baseline_day": "2026-01-20"}
+    assert post_form(client, url, january).status_code == 403
     login(client, db, w.admin)
     for bad in (
-        {"baseline_start": "2026-02-01", "baseline_end": "2026-01-01"},
-        {"baseline_start": "yesterday", "baseline_end": "2026-01-01"},
-        {"baseline_start": "2024-01-01", "baseline_end": "2026-01-01"},
+        {"baseline_by": "year", "baseline_day": "2026-01-01"},
+        {"baseline_by": "month", "baseline_day": "yesterday"},
+        {"baseline_by": "month", "baseline_day": "1999-12-31"},
     ):
-        response = post_form(client, f"/{w.org.slug}/insights/baseline", bad)
-        assert response.status_code == 422
+        response = post_form(client, url, bad)
+        assert response.status_code == 422 and 'class="error-summary"' in response.text
     assert w.org.insight_baseline_start is None
-    response = post_form(
-        client,
-        f"/{w.org.slug}/insights/baseline",
-        {"baseline_start": "2026-01-01", "baseline_end": "2026-01-31"},
-    )
-    assert response.status_code == 303
+    assert post_form(client, url, january).status_code == 303
     body = client.get(
         API.format(w.org.slug), params={"by": "month", "start": "2026-06-01", "end": "2026-06-30"}
     ).json()
-    assert body["baseline"] == {"by": "day", "start": "2026-01-01", "end": "2026-01-31"}
+    assert body["baseline"] == {"by": "month", "start": "2026-01-01", "end": "2026-01-31"}
     gave = next(c for c in body["comparisons"] if c["measure"] == "gave")
     assert gave["current"]["value"] == gave["baseline"]["value"] == round(100 / 24, 1)
     assert gave["previous"]["value"] == 0
@@ -429,6 +419,8 @@ def test_admin_marks_a_baseline_and_figures_compare_with_it(client, db, world):
         "Baseline"
         in client.get(f"/{w.org.slug}/insights?by=month&start=2026-06-01&end=2026-06-30").text
     )
+    assert post_form(client, url, {"baseline_by": "month", "baseline_day": ""}).status_code == 303
+    assert client.get(API.format(w.org.slug)).json()["baseline"] is None
 
 
 @pytest.mark.parametrize(
