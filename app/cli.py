@@ -176,7 +176,7 @@ def cmd_insights_rebuild(args: argparse.Namespace) -> int:
     with new_session() as session:
         orgs = [_org(session, args.org)] if args.org else session.exec(select(Organisation)).all()
         for org in orgs:
-            days = refresh_org(session, org.id)
+            days = refresh_org(session, org.id or 0)
             session.commit()
             print(f"{org.slug}: {days} days rebuilt")
     return 0

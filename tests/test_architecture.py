@@ -52,7 +52,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 WEB = "web"
 PLATFORM = {"kernel", "web", "top"}  # groups of small modules that may use each other
-FEATURES = {f"app.{f}" for f in ("orgs", "auth", "media", "recognition", "contests", "weekly", "insights")}
+FEATURES = {
+    f"app.{f}" for f in ("orgs", "auth", "media", "recognition", "contests", "weekly", "insights")
+}
 FEATURES |= {"app.embed", "app.demo", "app.home"}
 FRAMEWORKS = ("fastapi", "starlette", "app.access", "app.web", "app.security", "app.middleware")
 

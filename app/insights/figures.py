@@ -101,9 +101,9 @@ class Insights:
 
 def _sizes(session: Session, org_id: int) -> dict[int, int]:
     rows = session.exec(
-        select(Person.department_id, func.count())  # type: ignore[call-overload]
+        select(Person.department_id, func.count())
         .where(Person.org_id == org_id, col(Person.active).is_(True))
-        .group_by(Person.department_id)
+        .group_by(col(Person.department_id))
     ).all()
     return {dept or NO_DEPARTMENT: n for dept, n in rows}
 
@@ -142,10 +142,11 @@ def _units(tree: list[tuple[Department, int]], scope: InsightScope) -> dict[int,
         top = {d.id for d, _ in tree if d.parent_id == roots[0]} | {roots[0]}
     unit: dict[int, int] = {}
     for dept_id in in_scope:
-        current = dept_id
+        current: int | None = dept_id
         while current not in top and parent.get(current) in in_scope:
-            current = parent[current]  # type: ignore[assignment]
-        unit[dept_id] = current  # type: ignore[index]
+            current = parent[current]
+        if dept_id is not None and current is not None:
+            unit[dept_id] = current
     unit[NO_DEPARTMENT] = NO_DEPARTMENT
     return unit
 
@@ -205,7 +206,7 @@ def _value_rows(
 def _pair_rows(session: Session, scope: InsightScope, kind: str, start: date) -> list[Any]:
     return list(
         session.exec(
-            select(PP.giver_dept, PP.recipient_dept, PP.n).where(  # type: ignore[call-overload]
+            select(PP.giver_dept, PP.recipient_dept, PP.n).where(
                 PP.org_id == scope.org.id,
                 PP.kind == kind,
                 PP.start == start,
@@ -225,7 +226,7 @@ def _reached(session: Session, scope: InsightScope, today: date, days: int) -> i
     )
     return int(
         session.exec(
-            select(func.count()).where(  # type: ignore[call-overload]
+            select(func.count()).where(
                 Person.org_id == scope.org.id,
                 col(Person.active).is_(True),
                 _in_scope(dept, scope),
@@ -433,11 +434,11 @@ def own_figures(session: Session, person: Person, period: Period) -> dict[str, l
     starts = [day_start(b.start, tz) for b in period.buckets]
     end = day_start(period.end, tz)
     counts: dict[str, list[int]] = {"given": [], "received": []}
-    given = select(func.count()).where(  # type: ignore[call-overload]
+    given = select(func.count()).where(
         Recognition.giver_id == person.id, col(Recognition.hidden_by_curator).is_(False)
     )
     received = (
-        select(func.count())  # type: ignore[call-overload]
+        select(func.count())
         .select_from(RecognitionRecipient)
         .join(Recognition, col(Recognition.id) == RecognitionRecipient.recognition_id)
         .where(

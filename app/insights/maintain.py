@@ -248,7 +248,7 @@ def _compute(
         rec.c.hidden_by_curator.is_(False),  # a curator took it away: it counts nowhere
     )
     rows = conn.execute(
-        select(
+        select(  # type: ignore[call-overload]
             rec.c.id,
             rec.c.created_at,
             rec.c.listed,
@@ -271,7 +271,8 @@ def _compute(
         .join(rec, rec.c.id == RecognitionValue.recognition_id)
         .where(window)
     ):
-        values[rec_id].append(value_id)
+        if rec_id is not None and value_id is not None:
+            values[rec_id].append(value_id)
 
     # One recognition counts once per receiving department, per value and under ANY_VALUE.
     pairs: dict[tuple[int, date, int, int, bool], None] = {}
@@ -383,7 +384,7 @@ def _rebuild_org(conn: Connection, org_id: int) -> int:
         InsightPeriodValue,
         InsightPeriodPair,
     ):
-        table = model.__table__  # type: ignore[attr-defined]
+        table = model.__table__  # type: ignore[union-attr]
         conn.execute(delete(table).where(table.c.org_id == org_id))
     if first is None:
         return 0

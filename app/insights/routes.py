@@ -69,7 +69,7 @@ def page(
             "form": {
                 "by": period.by.value,
                 "start": start or period.start.isoformat(),
-                "end": end or period.last_day.isoformat(),
+                "end": end or min(period.last_day, _today(m)).isoformat(),
             },
             "query": f"by={period.by.value}&start={period.start.isoformat()}&end={period.last_day.isoformat()}",
             "baseline_errors": {},
@@ -124,13 +124,16 @@ def report(
         for q in period_between(date(year, 1, 1), date(year, 12, 31), Granularity.quarter).buckets
         if q.start <= today
     ]
-    pages = [
-        _page_context(
+    pages = []
+    for q in quarters:
+        # The quarter against the one before and the baseline, and its months one by one.
+        page_ctx = _page_context(
+            request, session, scope, period_between(q.start, q.start, Granularity.quarter)
+        )
+        months = _page_context(
             request, session, scope, period_between(q.start, q.end - ONE_DAY, Granularity.month)
         )
-        | {"quarter": q}
-        for q in quarters
-    ]
+        pages.append(page_ctx | {"quarter": q, "months": months})
     return render(request, "insights/report.html", {"pages": pages, "year": year})
 
 
