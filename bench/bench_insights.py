@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.insights import figures
     from app.insights.maintain import local_day, org_zone, refresh_org
     from app.insights.models import InsightCount
-    from app.insights.periods import Granularity, default_period
+    from app.insights.periods import Granularity
     from app.insights.scope import insight_scope
     from app.orgs.models import DepartmentLeader, Organisation, Person, Role
     from app.recognition.models import Recognition
@@ -151,39 +151,26 @@ def main(argv: list[str] | None = None) -> int:
         "| viewer | period | figures cold | figures warm median | p95 | CPU median | SQL | page (HTTP) median | p95 | count(*) median |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    from app.insights.periods import last_buckets_start, period_between
+
+    def figures_for(eng: Any, viewer_id: int, period: Any) -> Any:
+        with Session(eng) as s:
+            v = s.get(Person, viewer_id)
+            return figures.insights(s, insight_scope(s, v), period, now)
+
     for label, viewer in viewers:
-        for gran in (Granularity.month, Granularity.week):
-            period = (
-                default_period(today, gran)
-                if gran == Granularity.month
-                else default_period(today, gran)
-            )
-            if gran == Granularity.week:
-                from app.insights.periods import last_buckets_start, period_between
-
-                period = period_between(last_buckets_start(today, gran, 52), today, gran)
-
-            def run() -> Any:
-                with Session(engine) as s:
-                    v = s.get(Person, viewer.id)
-                    return figures.insights(s, insight_scope(s, v), period, now)
-
+        for gran, count in ((Granularity.month, 12), (Granularity.week, 52)):
+            period = period_between(last_buckets_start(today, gran, count), today, gran)
             cold_engine = make_engine(args.database_url)
-
-            def cold() -> Any:
-                with Session(cold_engine) as s:
-                    v = s.get(Person, viewer.id)
-                    return figures.insights(s, insight_scope(s, v), period, now)
-
-            cold_ms, _ = timed(cold)
+            cold_ms, _ = timed(lambda e=cold_engine, v=viewer.id, p=period: figures_for(e, v, p))
             cold_engine.dispose()
             warm, cpu = [], []
             statements.clear()
-            run()
+            figures_for(engine, viewer.id, period)
             n_sql = len(statements)
             for _ in range(args.runs):
                 c0 = time.process_time()
-                ms, _ = timed(run)
+                ms, _ = timed(lambda v=viewer.id, p=period: figures_for(engine, v, p))
                 cpu.append((time.process_time() - c0) * 1000)
                 warm.append(ms)
             client.cookies.set(SESSION_COOKIE, cookies[label])
@@ -191,15 +178,15 @@ def main(argv: list[str] | None = None) -> int:
             assert client.get(url).status_code == 200
             pages = []
             for _ in range(args.runs):
-                ms, response = timed(lambda: client.get(url))
+                ms, response = timed(lambda u=url: client.get(u))
                 assert response.status_code == 200
                 pages.append(ms)
             anchors = [timed(anchor)[0] for _ in range(args.runs)]
             out.append(
                 f"| {label} | {len(period.buckets)} {gran.value}s | {cold_ms:.0f} ms | "
-                f"{statistics.median(warm):.1f} ms | {p95(warm):.1f} ms | {statistics.median(cpu):.1f} ms | "
-                f"{n_sql} | {statistics.median(pages):.1f} ms | {p95(pages):.1f} ms | "
-                f"{statistics.median(anchors):.1f} ms |"
+                f"{statistics.median(warm):.1f} ms | {p95(warm):.1f} ms | "
+                f"{statistics.median(cpu):.1f} ms | {n_sql} | {statistics.median(pages):.1f} ms | "
+                f"{p95(pages):.1f} ms | {statistics.median(anchors):.1f} ms |"
             )
             print(out[-1], flush=True)
     print()

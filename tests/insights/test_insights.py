@@ -13,7 +13,7 @@ from app.insights.models import InsightActivity, InsightCount
 from app.insights.suppress import protect
 from app.orgs.models import DepartmentLeader, Role
 from app.recognition import giving, hiding
-from app.recognition.models import Recognition, Visibility
+from app.recognition.models import Recognition
 from tests.helpers import (
     World,
     give,
@@ -327,10 +327,36 @@ def test_the_minimum_group_is_the_organisations_setting(client, db, world):
     assert hidden() == {"Sykehjem", "Hjemmetjeneste", "Legekontor", "Skole"}
 
 
-def test_min_group_setting_is_checked(client, db, world):
+@pytest.mark.parametrize("value", ["2", "11", "five", "", "5.5", "9" * 30])
+def test_min_group_setting_is_checked(client, db, world, value):
     login(client, db, world.admin)
     page = client.get(f"/{world.org.slug}/admin/settings").text
     assert 'name="insight_min_group"' in page and 'value="5"' in page
+    form = {
+        "name": "Org",
+        "locale": "en",
+        "timezone": "Europe/Oslo",
+        "daily_goal": "3",
+        "theme_primary": "#1d4f73",
+        "theme_accent": "#8a3b12",
+        "pick_weekday": "3",
+        "pick_time": "09:00",
+        "publish_weekday": "0",
+        "publish_time": "07:00",
+    }
+    url = f"/{world.org.slug}/admin/settings"
+    if value == "":  # a form without the field (an older page) keeps the default
+        assert post_form(client, url, form).status_code == 303
+        assert world.org.insight_min_group == 5
+        return
+    response = post_form(client, url, {**form, "insight_min_group": value})
+    assert response.status_code == 422
+    assert "Choose a whole number from 3 to 10." in response.text
+    db.refresh(world.org)
+    assert world.org.insight_min_group == 5
+    assert post_form(client, url, {**form, "insight_min_group": "7"}).status_code == 303
+    db.refresh(world.org)
+    assert world.org.insight_min_group == 7
 
 
 # --- scope ----------------------------------------------------------------------------------
