@@ -228,6 +228,21 @@ def cmd_weekly(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
+def cmd_insights_rebuild(args: argparse.Namespace) -> int:
+    import app.models  # noqa: F401 - every table, so the mappers can resolve each foreign key
+    from app.db import new_session
+    from app.insights.maintain import refresh_org
+    from app.orgs.models import Organisation
+
+    with new_session() as session:
+        orgs = [_org(session, args.org)] if args.org else session.exec(select(Organisation)).all()
+        for org in orgs:
+            days = refresh_org(session, org.id or 0)
+            session.commit()
+            print(f"{org.slug}: {days} days rebuilt")
+    return 0
+
+
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from app.scheduler import run_forever
 
@@ -338,6 +353,15 @@ def build_parser() -> argparse.ArgumentParser:
         "serve the site, and set TOD_SCHEDULER=off for those.",
     )
     p.set_defaults(func=cmd_scheduler)
+
+    insights = sub.add_parser("insights", help="insights aggregates").add_subparsers(
+        dest="insights_command", required=True
+    )
+    p = insights.add_parser(
+        "rebuild", help="rebuild the aggregates from the recognitions (after a bulk import)"
+    )
+    p.add_argument("--org", help="only this organisation (slug)")
+    p.set_defaults(func=cmd_insights_rebuild)
 
     p = sub.add_parser("backup", help="consistent copy of the live SQLite database")
     p.add_argument("path")

@@ -35,6 +35,8 @@ from app.errors import (
     RateLimited,
 )
 from app.home.routes import router as home_router
+from app.insights.api import router as insights_api_router
+from app.insights.routes import router as insights_router
 from app.media.api import router as media_api_router
 from app.media.limits import BodyLimitMiddleware
 from app.media.routes import router as media_router
@@ -126,6 +128,7 @@ def create_app() -> FastAPI:
     app.include_router(contests_api_router, prefix=API_PREFIX)
     app.include_router(privacy_api_router, prefix=API_PREFIX)
     app.include_router(scim_router)  # /scim/v2/{org}/...: bearer token, SCIM errors
+    app.include_router(insights_api_router, prefix=API_PREFIX)
     # Org pages last: "/{org}/..." would otherwise shadow fixed paths.
     app.include_router(embed_admin_router)
     app.include_router(admin_router)
@@ -137,6 +140,7 @@ def create_app() -> FastAPI:
     app.include_router(feature_router)
     app.include_router(contests_router)
     app.include_router(stories_router)
+    app.include_router(insights_router)
     app.include_router(org_router)
     app.include_router(home_router)
     app.include_router(recognition_router)

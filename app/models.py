@@ -4,6 +4,13 @@ from sqlmodel import SQLModel
 
 from app.auth.models import ApiToken, LoginSession, MagicLink, RateLimitHit
 from app.contests.models import Contest, ContestEntry, ContestVote
+from app.insights.models import (
+    InsightActivity,
+    InsightCount,
+    InsightPeriod,
+    InsightPeriodPair,
+    InsightPeriodValue,
+)
 from app.kernel.audit import AuditEvent
 from app.media.models import MediaImage
 from app.orgs.models import (
@@ -44,6 +51,11 @@ __all__ = [
     "Feature",
     "FeatureConsent",
     "ImportJob",
+    "InsightActivity",
+    "InsightCount",
+    "InsightPeriod",
+    "InsightPeriodPair",
+    "InsightPeriodValue",
     "LoginSession",
     "MagicLink",
     "MediaImage",

@@ -30,6 +30,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Stafettpinnen: weekly ranks its stories as candidates, so it sits below weekly.
     ("stories", ("app.stories",)),
     ("weekly", ("app.weekly",)),
+    # An organisation's own development over time: reads recognitions, knows no page above.
+    ("insights", ("app.insights",)),
     # Serving a photo asks every owner of images whether the viewer may see it.
     ("media serving", ("app.media.access", "app.media.routes")),
     ("embed", ("app.embed",)),
@@ -58,7 +60,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 WEB = "web"
 PLATFORM = {"kernel", "web", "top"}  # groups of small modules that may use each other
 FEATURES = {
-    f"app.{f}" for f in ("orgs", "auth", "media", "recognition", "contests", "stories", "weekly")
+    f"app.{f}"
+    for f in ("orgs", "auth", "media", "recognition", "contests", "stories", "weekly", "insights")
 }
 FEATURES |= {"app.embed", "app.demo", "app.home", "app.privacy", "app.scim"}
 FRAMEWORKS = ("fastapi", "starlette", "app.access", "app.web", "app.security", "app.middleware")

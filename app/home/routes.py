@@ -14,6 +14,11 @@ from app.contests import results as contests
 from app.contests.presentation import PLACE_LABELS
 from app.db import SessionDep
 from app.errors import Invalid
+from app.insights.figures import own_figures
+from app.insights.maintain import local_day, org_zone
+from app.insights.periods import Granularity, default_period
+from app.insights.scope import may_see_insights
+from app.kernel.clock import utcnow
 from app.orgs.models import EmailFrequency, Organisation, Person
 from app.recognition import feeds, giving, progress
 from app.recognition.cards import Card
@@ -120,6 +125,12 @@ def feed_page(
     return render(request, "recognition/feed.html", ctx, block="items")
 
 
+def _own_figures(session: Session, person: Person) -> dict[str, Any]:
+    """The person's own recognitions given and received, quarter by quarter (a year)."""
+    period = default_period(local_day(utcnow(), org_zone(person.org)), Granularity.quarter)
+    return {"buckets": period.buckets, **own_figures(session, person, period)}
+
+
 @router.get("/me")
 def me(request: Request, session: SessionDep, m: MemberDep) -> Response:
     return render(
@@ -132,5 +143,7 @@ def me(request: Request, session: SessionDep, m: MemberDep) -> Response:
             "pending_consents": pending_consents(session, m.person),
             "batons": held_by(session, m.person),
             "story_questions": pending_questions(session, m.person),
+            "own_figures": _own_figures(session, m.person),
+            "may_see_insights": may_see_insights(m.person),
         },
     )

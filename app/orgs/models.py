@@ -1,7 +1,7 @@
 """Organisations (tenants), their values, departments and people."""
 
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Optional
 
@@ -61,6 +61,11 @@ class Organisation(SQLModel, table=True):
     # person is erased automatically (None: only by an admin).
     erase_given: str = Field(default="anonymise", max_length=10)
     erase_after_days: int | None = Field(default=None)
+    # Insights: no figure for a group smaller than this (3-10), and the period every figure
+    # is compared with (an admin marks it; both or neither).
+    insight_min_group: int = Field(default=5)
+    insight_baseline_start: date | None = Field(default=None)
+    insight_baseline_end: date | None = Field(default=None)
     created_at: datetime = _created()
 
     values: list["Value"] = Relationship(

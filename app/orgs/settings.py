@@ -123,6 +123,13 @@ def update_org_settings(
     except ValueError:
         goal = 0
         errors["daily_goal"] = Problem("range", N_("Choose a whole number from 1 to 20."))
+    try:
+        min_group = int(data.get("insight_min_group", "") or "5")
+        if not 3 <= min_group <= 10:
+            raise ValueError
+    except ValueError:
+        min_group = 0
+        errors["insight_min_group"] = Problem("range", N_("Choose a whole number from 3 to 10."))
     primary = collect(errors, "theme_primary", check_colour, data.get("theme_primary", ""))
     accent = collect(errors, "theme_accent", check_colour, data.get("theme_accent", ""))
     origins = collect(errors, "intranet_origins", parse_origins, data.get("intranet_origins", ""))
@@ -144,6 +151,7 @@ def update_org_settings(
     org.name, org.feature_name, org.locale, org.timezone = name, feature_name, locale, timezone
     org.country = country
     org.daily_goal, org.theme_primary, org.theme_accent = goal, primary, accent
+    org.insight_min_group = min_group
     org.intranet_origins = origins
     org.auto_publish = data.get("auto_publish") in ("on", "true", "1")
     for key, value in schedule.items():

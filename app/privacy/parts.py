@@ -20,6 +20,7 @@ from typing import Any
 from sqlmodel import Session
 
 from app.contests import privacy as contests
+from app.insights import maintain as insights
 from app.media import privacy as media
 from app.orgs.models import Person
 from app.privacy import profile
@@ -52,4 +53,4 @@ PARTS: tuple[Part, ...] = (
 # Called after an erasure with the organisation's id and the days whose figures changed (the
 # days of the recognitions the person gave or received), to keep aggregates right.
 Refresh = Callable[[Session, int, set[date]], None]
-AGGREGATES: tuple[Refresh, ...] = ()
+AGGREGATES: tuple[Refresh, ...] = (insights.refresh_days,)
