@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from app import i18n, scheduler
+from app.auth.oidc_admin_routes import router as oidc_admin_router
+from app.auth.oidc_routes import router as oidc_router
 from app.auth.routes import router as auth_router
 from app.config import get_settings
 from app.contests.api import router as contests_api_router
@@ -97,6 +99,7 @@ def create_app() -> FastAPI:
     # The public widget early: its hot URLs match quickly, and "/embed/..." is never an org slug.
     app.include_router(embed_router)
     app.include_router(auth_router)
+    app.include_router(oidc_router)
     app.include_router(feature_public_router)  # /consent/{token}: the e-mail's one-click page
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(recognition_api_router, prefix=API_PREFIX)
@@ -105,6 +108,7 @@ def create_app() -> FastAPI:
     # Org pages last: "/{org}/..." would otherwise shadow fixed paths.
     app.include_router(embed_admin_router)
     app.include_router(admin_router)
+    app.include_router(oidc_admin_router)  # /{org}/admin/login...
     app.include_router(admin_people_router)  # /{org}/admin/people...: no path of admin_router
     app.include_router(webhook_router)
     app.include_router(curate_router)

@@ -2,7 +2,15 @@
 
 from sqlmodel import SQLModel
 
-from app.auth.models import ApiToken, LoginSession, MagicLink, RateLimitHit
+from app.auth.models import (
+    ApiToken,
+    LoginSession,
+    MagicLink,
+    OidcIdentity,
+    OidcLogin,
+    OidcProvider,
+    RateLimitHit,
+)
 from app.contests.models import Contest, ContestEntry, ContestVote
 from app.kernel.audit import AuditEvent
 from app.media.models import MediaImage
@@ -46,6 +54,9 @@ __all__ = [
     "MagicLink",
     "MediaImage",
     "Notification",
+    "OidcIdentity",
+    "OidcLogin",
+    "OidcProvider",
     "Organisation",
     "Person",
     "RateLimitHit",

@@ -1,9 +1,9 @@
 """CSRF checks and rate limits, as dependencies every unsafe route carries."""
 
 import time
-from urllib.parse import urlsplit
 from collections.abc import AsyncIterator
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from sqlalchemy.dialects import postgresql, sqlite

@@ -158,7 +158,9 @@ def app(db: Session, db_connection: Connection) -> Any:
 @pytest.fixture
 def client(app: Any) -> Iterator[TestClient]:
     """A browser on the app's pages: it sends their `Origin`, as browsers do with every POST."""
-    with TestClient(app, base_url="http://testserver", headers={"Origin": "http://testserver"}) as c:
+    with TestClient(
+        app, base_url="http://testserver", headers={"Origin": "http://testserver"}
+    ) as c:
         yield c
 
 

@@ -49,6 +49,8 @@ class Organisation(SQLModel, table=True):
     auto_publish: bool = Field(default=False)
     keep_photo_originals: bool = Field(default=False)
     contest_photo_retention_days: int = Field(default=365)
+    # Off only when the organisation logs in with its identity provider (app.auth.oidc_config).
+    magic_link_login: bool = Field(default=True)
     created_at: datetime = _created()
 
     values: list["Value"] = Relationship(
