@@ -1,7 +1,7 @@
 """Logging in with an OpenID provider, against real providers on loopback.
 
 Two providers:
-- `oidc-provider-mock` (PyPI, run as a subprocess): a real OpenID provider that issues RS256 ID
+- `oidc-provider-mock` (PyPI; the `oidc_provider` fixture runs it as a subprocess): a real OpenID provider that issues RS256 ID
   tokens with any claims (`tid`, `oid` as Entra sends them). The whole flow goes through it:
   the app's redirect, the provider's authorization form, the code exchange, the keys. Used for
   logging in and linking, unknown and deactivated people, a replayed or mismatched state,
@@ -13,9 +13,6 @@ Two providers:
 """
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -42,48 +39,6 @@ from tests.pg import _free_port
 TENANT = "11111111-2222-4333-8444-555555555555"
 OTHER_TENANT = "99999999-8888-4777-8666-555555555555"
 CLIENT_ID = "tre-om-dagen-test"
-
-
-# --- the real provider (oidc-provider-mock) --------------------------------------------------
-
-
-class MockProvider:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def user(self, sub: str, **claims: Any) -> str:
-        httpx.put(f"{self.url}/users/{sub}", json=claims, timeout=5).raise_for_status()
-        return sub
-
-
-@pytest.fixture(scope="session")
-def provider() -> Iterator[MockProvider]:
-    port = _free_port()
-    # A subprocess: the package warns with an AuthlibDeprecationWarning on import, and keeping
-    # it out of the test process keeps `-W error` meaningful. The environment passes on, so
-    # faketime (make pytest-future) reaches it too.
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)],
-        env=os.environ.copy(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/.well-known/openid-configuration", timeout=1).is_success:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("oidc-provider-mock did not start")
-            time.sleep(0.1)
-        yield MockProvider(url)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(autouse=True)
@@ -122,14 +77,14 @@ def sessions_of(db, person) -> int:
 
 
 @pytest.fixture
-def entra_org(db, provider):
+def entra_org(db, oidc_provider):
     """An organisation whose provider sends Entra's claims (tenant `TENANT`)."""
     org = make_org(db, name="Åsnes kommune")
     configure_provider(
         db,
         org,
         None,
-        issuer=provider.url,
+        issuer=oidc_provider.url,
         client_id=CLIENT_ID,
         client_secret="s3cret-from-entra",
         tenant_id=TENANT,
@@ -137,16 +92,18 @@ def entra_org(db, provider):
     return org
 
 
-def entra_user(provider: MockProvider, oid: str, tid: str = TENANT, **claims: Any) -> str:
+def entra_user(provider: Any, oid: str, tid: str = TENANT, **claims: Any) -> str:
     return provider.user(f"pairwise-{oid}", tid=tid, oid=oid, **claims)
 
 
 # --- logging in ------------------------------------------------------------------------------
 
 
-def test_a_provisioned_person_logs_in_and_is_linked_by_tid_and_oid(client, db, provider, entra_org):
+def test_a_provisioned_person_logs_in_and_is_linked_by_tid_and_oid(
+    client, db, oidc_provider, entra_org
+):
     person = make_person(db, entra_org, name="Kari Nordmann", external_id="AAAA-0001")
-    sub = entra_user(provider, "aaaa-0001", email="kari@asnes.no", name="Kari Nordmann")
+    sub = entra_user(oidc_provider, "aaaa-0001", email="kari@asnes.no", name="Kari Nordmann")
 
     response = log_in_with_provider(client, entra_org, sub, next_url=f"/{entra_org.slug}/me")
 
@@ -184,9 +141,11 @@ def test_the_login_page_offers_microsoft_first_and_the_link_second(client, db, e
     assert "/auth/oidc/start" not in client.get("/login", params={"org": plain.slug}).text
 
 
-def test_linking_by_email_only_when_the_organisation_allows_it(client, db, provider, entra_org):
+def test_linking_by_email_only_when_the_organisation_allows_it(
+    client, db, oidc_provider, entra_org
+):
     person = make_person(db, entra_org, email="ola@asnes.no")
-    sub = entra_user(provider, "bbbb-0002", email="Ola@Asnes.no")
+    sub = entra_user(oidc_provider, "bbbb-0002", email="Ola@Asnes.no")
 
     refused = log_in_with_provider(client, entra_org, sub)
     assert refused.status_code == 403
@@ -197,7 +156,7 @@ def test_linking_by_email_only_when_the_organisation_allows_it(client, db, provi
         db,
         entra_org,
         None,
-        issuer=provider.url,
+        issuer=oidc_provider.url,
         client_id=CLIENT_ID,
         client_secret="",
         tenant_id=TENANT,
@@ -209,13 +168,13 @@ def test_linking_by_email_only_when_the_organisation_allows_it(client, db, provi
 
 
 def test_a_changed_address_does_not_take_over_someone_already_linked(
-    client, db, provider, entra_org
+    client, db, oidc_provider, entra_org
 ):
     configure_provider(
         db,
         entra_org,
         None,
-        issuer=provider.url,
+        issuer=oidc_provider.url,
         client_id=CLIENT_ID,
         client_secret="",
         tenant_id=TENANT,
@@ -224,24 +183,24 @@ def test_a_changed_address_does_not_take_over_someone_already_linked(
     first = make_person(db, entra_org, email="post@asnes.no")
     assert (
         log_in_with_provider(
-            client, entra_org, entra_user(provider, "cccc-0003", email="post@asnes.no")
+            client, entra_org, entra_user(oidc_provider, "cccc-0003", email="post@asnes.no")
         ).headers["location"]
         == f"/{entra_org.slug}/"
     )
     # Another account now carries the same address: it does not become `first`.
     client.cookies.clear()
     other = log_in_with_provider(
-        client, entra_org, entra_user(provider, "dddd-0004", email="post@asnes.no")
+        client, entra_org, entra_user(oidc_provider, "dddd-0004", email="post@asnes.no")
     )
     assert other.status_code == 403
     assert SESSION_COOKIE not in other.cookies
     assert db.exec(select(OidcIdentity.person_id)).all() == [first.id]
 
 
-def test_an_unknown_person_is_refused_and_nothing_is_created(client, db, provider, entra_org):
+def test_an_unknown_person_is_refused_and_nothing_is_created(client, db, oidc_provider, entra_org):
     people = db.exec(select(func.count()).select_from(Person)).one()
     response = log_in_with_provider(
-        client, entra_org, entra_user(provider, "eeee-0005", email="ny@asnes.no", name="Ny")
+        client, entra_org, entra_user(oidc_provider, "eeee-0005", email="ny@asnes.no", name="Ny")
     )
     assert response.status_code == 403
     assert "Åsnes kommune" in response.text
@@ -250,10 +209,12 @@ def test_an_unknown_person_is_refused_and_nothing_is_created(client, db, provide
     assert db.exec(select(func.count()).select_from(OidcIdentity)).one() == 0
 
 
-def test_a_deactivated_person_cannot_come_back_with_the_provider(client, db, provider, entra_org):
+def test_a_deactivated_person_cannot_come_back_with_the_provider(
+    client, db, oidc_provider, entra_org
+):
     admin = make_person(db, entra_org, role="admin")
     person = make_person(db, entra_org, email="per@asnes.no", external_id="ffff-0006")
-    sub = entra_user(provider, "ffff-0006")
+    sub = entra_user(oidc_provider, "ffff-0006")
     assert log_in_with_provider(client, entra_org, sub).status_code == 303
     assert client.get(f"/{entra_org.slug}/", follow_redirects=False).status_code == 200
 
@@ -275,18 +236,18 @@ def test_a_deactivated_person_cannot_come_back_with_the_provider(client, db, pro
     assert SESSION_COOKIE not in again.cookies
 
 
-def test_another_tenants_token_is_refused(client, db, provider, entra_org):
+def test_another_tenants_token_is_refused(client, db, oidc_provider, entra_org):
     make_person(db, entra_org, external_id="1234-0007")
-    sub = entra_user(provider, "1234-0007", tid=OTHER_TENANT)
+    sub = entra_user(oidc_provider, "1234-0007", tid=OTHER_TENANT)
     response = log_in_with_provider(client, entra_org, sub)
     assert response.status_code == 400
     assert SESSION_COOKIE not in response.cookies
     assert db.exec(select(func.count()).select_from(OidcIdentity)).one() == 0
 
 
-def test_a_replayed_callback_is_refused(client, db, provider, entra_org):
+def test_a_replayed_callback_is_refused(client, db, oidc_provider, entra_org):
     person = make_person(db, entra_org, external_id="2345-0008")
-    callback = authorize(start(client, entra_org), entra_user(provider, "2345-0008"))
+    callback = authorize(start(client, entra_org), entra_user(oidc_provider, "2345-0008"))
     cookie = client.cookies["tod_oidc"]
     assert client.get(callback, follow_redirects=False).status_code == 303
     client.cookies.clear()
@@ -298,13 +259,13 @@ def test_a_replayed_callback_is_refused(client, db, provider, entra_org):
 
 
 def test_a_callback_in_another_browser_or_with_another_state_is_refused(
-    app, client, db, provider, entra_org
+    app, client, db, oidc_provider, entra_org
 ):
     """Login CSRF: an attacker's own callback URL sent to a victim logs nobody in."""
     from fastapi.testclient import TestClient
 
     person = make_person(db, entra_org, external_id="3456-0009")
-    callback = authorize(start(client, entra_org), entra_user(provider, "3456-0009"))
+    callback = authorize(start(client, entra_org), entra_user(oidc_provider, "3456-0009"))
     with TestClient(app, base_url="http://testserver") as victim:
         response = victim.get(callback, follow_redirects=False)
         assert response.status_code == 400
@@ -320,7 +281,7 @@ def test_a_callback_in_another_browser_or_with_another_state_is_refused(
     assert sessions_of(db, person) == 0
 
 
-def test_a_cancelled_login_says_so(client, db, provider, entra_org):
+def test_a_cancelled_login_says_so(client, db, oidc_provider, entra_org):
     url = start(client, entra_org)
     state = parse_qs(urlsplit(url).query)["state"][0]
     response = client.get("/auth/oidc/callback", params={"state": state, "error": "access_denied"})
@@ -346,15 +307,17 @@ def test_a_provider_that_is_down_gives_a_clear_page_quickly(client, db):
     assert db.exec(select(func.count()).select_from(OidcLogin)).one() == 0
 
 
-def test_logout_ends_the_session_and_offers_the_providers_logout(client, db, provider, entra_org):
+def test_logout_ends_the_session_and_offers_the_providers_logout(
+    client, db, oidc_provider, entra_org
+):
     person = make_person(db, entra_org, external_id="4567-0010")
-    log_in_with_provider(client, entra_org, entra_user(provider, "4567-0010"))
+    log_in_with_provider(client, entra_org, entra_user(oidc_provider, "4567-0010"))
     assert client.get(f"/{entra_org.slug}/", follow_redirects=False).status_code == 200
 
     out = post_form(client, "/auth/logout")
     assert out.status_code == 303
     page = client.get(out.headers["location"]).text
-    assert f"{provider.url}/oauth2/end_session?client_id={CLIENT_ID}" in page
+    assert f"{oidc_provider.url}/oauth2/end_session?client_id={CLIENT_ID}" in page
     assert "post_logout_redirect_uri=http%3A%2F%2Ftestserver%2Flogin%3Forg%3D" in page
     assert client.get(f"/{entra_org.slug}/", follow_redirects=False).status_code == 303
     assert (
@@ -364,7 +327,7 @@ def test_logout_ends_the_session_and_offers_the_providers_logout(client, db, pro
 
 
 def test_the_magic_link_can_be_turned_off_only_after_a_microsoft_login(
-    client, db, provider, entra_org, smtp_server, settings_env
+    client, db, oidc_provider, entra_org, smtp_server, settings_env
 ):
     settings_env(smtp_url=smtp_server.url)
     admin = make_person(db, entra_org, role="admin", email="it@asnes.no", external_id="5678-0011")
@@ -375,7 +338,7 @@ def test_the_magic_link_can_be_turned_off_only_after_a_microsoft_login(
     db.refresh(entra_org)
     assert entra_org.magic_link_login
 
-    log_in_with_provider(client, entra_org, entra_user(provider, "5678-0011"))
+    log_in_with_provider(client, entra_org, entra_user(oidc_provider, "5678-0011"))
     assert post_form(client, f"{base}/magic-link", {"magic_link_login": ""}).status_code == 303
     db.refresh(entra_org)
     assert not entra_org.magic_link_login
