@@ -73,10 +73,11 @@ def oidc_start(
     """Leave for the provider with a new one-time state, nonce and PKCE challenge."""
     settings = get_settings()
     with factory() as session:
+        # Generous: a whole town hall may log in from one address in the morning.
         hit(
             session,
             f"oidc:ip:{client_ip(request)}",
-            limit=settings.login_rate_per_hour * 3,
+            limit=settings.login_rate_per_hour * 60,
             per_seconds=3600,
         )
         found, provider = _org_and_provider(session, org)
