@@ -43,7 +43,7 @@ def _org_and_provider(session: Session, slug: str) -> tuple[Organisation, OidcPr
 
 
 def _failed(request: Request, failure: oidc.LoginFailed, org: Organisation | None) -> Response:
-    log.warning("oidc login failed: %s", failure)
+    log.warning("oidc login failed: %r", str(failure))  # repr: the detail may quote the provider
     _ = i18n.gettext_for(request)
     status = 503 if failure.reason == oidc.UNAVAILABLE else 400
     if failure.reason in (oidc.UNKNOWN_PERSON, oidc.INACTIVE_PERSON):
