@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     media_url: str = "file:data/media"
     # Every call to an identity provider during one login step shares this budget: a provider
     # that is down or slow gives a clear page well within 10 s.
-    oidc_timeout_seconds: float = 8.0
+    oidc_timeout_seconds: float = 7.0
     max_upload_mb: int = 25  # request bodies above this are refused with 413 before reading
 
     @field_validator("base_url")

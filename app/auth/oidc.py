@@ -5,7 +5,7 @@
 the ID token (signature against the provider's JWKS, `iss`, `aud`, `exp`, `iat`, `nonce`, and
 for Entra the tenant); `person_for_claims` finds, or links once, the person it belongs to.
 
-Every network call shares one deadline (`TOD_OIDC_TIMEOUT_SECONDS`, 8 s): a provider that is
+Every network call shares one deadline (`TOD_OIDC_TIMEOUT_SECONDS`, 7 s): a provider that is
 down or slow gives a clear page in time, and nothing here ever lets a person in on an error.
 The provider's metadata and keys are cached per process (they are public and the same for
 every process); an unknown key id fetches the keys again, once.

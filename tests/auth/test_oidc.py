@@ -597,107 +597,17 @@ def test_entra_multi_tenant_metadata_accepts_only_the_configured_tenant(
 
 def test_a_slow_token_endpoint_gives_a_clear_page_within_10_seconds(client, db, signer, signed_org):
     org, person = signed_org.org, signed_org.person
-    signer.hang.set()
+    signer.hang.set()  # the token endpoint never answers
+    url = start(client, org)
+    query = parse_qs(urlsplit(url).query)
     started = time.monotonic()
-    response = signed_login(client, org, signer)
+    response = client.get(
+        "/auth/oidc/callback",
+        params={"state": query["state"][0], "code": "good-code"},
+        follow_redirects=False,
+    )
     elapsed = time.monotonic() - started
     assert response.status_code == 503
+    assert "innloggingstjenesten" in response.text or "login service" in response.text
     assert elapsed < 10, elapsed
     assert sessions_of(db, person) == 0
-
-
-# --- the admin page --------------------------------------------------------------------------
-
-
-def test_an_admin_sets_up_the_provider_and_never_sees_the_secret_again(client, db):
-    from app.auth.models import OidcProvider
-    from app.auth.oidc_config import unseal
-
-    org = make_org(db)
-    admin = make_person(db, org, role="admin")
-    login(client, db, admin)
-    base = f"/{org.slug}/admin/login"
-    page = client.get(base)
-    assert page.status_code == 200
-    assert "http://testserver/auth/oidc/callback" in page.text
-
-    form = {
-        "issuer": f"https://login.microsoftonline.com/{TENANT}/v2.0",
-        "tenant_id": TENANT,
-        "client_id": "app-1",
-        "client_secret": "the-real-secret~value",
-    }
-    assert post_form(client, base, form).status_code == 303
-    saved = db.exec(select(OidcProvider).where(OidcProvider.org_id == org.id)).one()
-    assert "the-real-secret" not in saved.client_secret_sealed
-    assert unseal(saved.client_secret_sealed) == "the-real-secret~value"
-    page = client.get(base).text
-    assert "the-real-secret" not in page and saved.client_secret_sealed not in page
-    assert 'value="app-1"' in page
-
-    # An empty secret keeps the saved one.
-    assert post_form(client, base, {**form, "client_secret": ""}).status_code == 303
-    db.refresh(saved)
-    assert unseal(saved.client_secret_sealed) == "the-real-secret~value"
-    assert (
-        db.exec(
-            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "oidc.update")
-        ).one()
-        == 1
-    )
-
-
-@pytest.mark.parametrize(
-    "change,field",
-    [
-        ({"issuer": "login.microsoftonline.com"}, "issuer"),
-        ({"issuer": "http://idp.example.no"}, "issuer"),
-        ({"issuer": "https://idp.example.no/\nx"}, "issuer"),
-        ({"issuer": "https://idp.example.no/" + "x" * 400}, "issuer"),
-        ({"tenant_id": ""}, "tenant_id"),  # Entra without a tenant
-        ({"tenant_id": "contoso.onmicrosoft.com"}, "tenant_id"),
-        ({"client_id": ""}, "client_id"),
-        ({"client_secret": ""}, "client_secret"),  # nothing saved yet
-        ({"client_secret": "x" * 501}, "client_secret"),
-    ],
-)
-def test_bad_provider_settings_are_refused_and_change_nothing(client, db, change, field):
-    from app.auth.models import OidcProvider
-
-    org = make_org(db)
-    login(client, db, make_person(db, org, role="admin"))
-    form = {
-        "issuer": f"https://login.microsoftonline.com/{TENANT}/v2.0",
-        "tenant_id": TENANT,
-        "client_id": "app-1",
-        "client_secret": "s",
-        **change,
-    }
-    response = post_form(client, f"/{org.slug}/admin/login", form)
-    assert response.status_code == 422
-    assert f'id="f-{field}-error"' in response.text
-    assert db.exec(select(func.count()).select_from(OidcProvider)).one() == 0
-
-
-def test_only_admins_reach_the_login_settings(client, db, entra_org):
-    login(client, db, make_person(db, entra_org, role="curator"))
-    assert client.get(f"/{entra_org.slug}/admin/login").status_code == 403
-    response = post_form(client, f"/{entra_org.slug}/admin/login/remove")
-    assert response.status_code == 403
-
-
-def test_removing_the_provider_brings_the_link_back(client, db, oidc_provider, entra_org):
-    from app.auth.models import OidcProvider
-
-    admin = make_person(db, entra_org, role="admin", external_id="6789-0012")
-    log_in_with_provider(client, entra_org, entra_user(oidc_provider, "6789-0012"))
-    base = f"/{entra_org.slug}/admin/login"
-    assert post_form(client, f"{base}/magic-link", {"magic_link_login": ""}).status_code == 303
-    assert post_form(client, f"{base}/remove").status_code == 303
-    db.refresh(entra_org)
-    assert entra_org.magic_link_login
-    assert db.exec(select(func.count()).select_from(OidcProvider)).one() == 0
-    assert db.exec(select(func.count()).select_from(OidcIdentity)).one() == 0
-    assert admin.active
-    page = client.get("/login", params={"org": entra_org.slug}).text
-    assert "/auth/oidc/start" not in page and 'action="/login"' in page
