@@ -414,7 +414,8 @@ def _check_active(org: Organisation, person: Person) -> None:
         raise LoginFailed(INACTIVE_PERSON, f"person {person.id} is deactivated")
 
 
-def _unlinked(session: Session, org: Organisation, issuer_key: str) -> Any:
+def _unlinked(org: Organisation, issuer_key: str) -> Any:
+    """The organisation's people who have no identity at this provider yet."""
     linked = select(OidcIdentity.person_id).where(
         OidcIdentity.org_id == org.id, OidcIdentity.issuer_key == issuer_key
     )
@@ -424,7 +425,7 @@ def _unlinked(session: Session, org: Organisation, issuer_key: str) -> Any:
 def _match(
     session: Session, org: Organisation, provider: OidcProvider, who: Identity
 ) -> tuple[Person, str]:
-    query = _unlinked(session, org, who.issuer_key)
+    query = _unlinked(org, who.issuer_key)
     external = (
         func.lower(col(Person.external_id)) == who.subject.lower()
         if provider.tenant_id  # Entra's object ids are GUIDs: compare them case-insensitively
