@@ -15,8 +15,7 @@ from app.db import SAFE_METHODS, SessionDep, SessionFactoryDep
 from app.errors import NotAuthenticated, NotFound, PermissionDenied
 from app.kernel.clock import utcnow
 from app.orgs.models import Organisation, Person
-
-SESSION_COOKIE = "tod_session"
+from app.web import SESSION_COOKIE as SESSION_COOKIE  # re-exported: where routes look for it
 
 
 def bearer_token(request: Request) -> str | None:

@@ -93,6 +93,41 @@ def cmd_org_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_org_oidc(args: argparse.Namespace) -> int:
+    from app.auth.oidc import redirect_uri
+    from app.auth.oidc_config import configure_provider, set_magic_link_login
+    from app.db import session_scope
+    from app.errors import Invalid
+
+    # "-" reads the secret from standard input: it then stays out of the shell's history.
+    given: str = args.client_secret
+    secret = sys.stdin.readline().strip() if given == "-" else given
+    try:
+        with session_scope() as session:
+            org = _org(session, args.org)
+            configure_provider(
+                session,
+                org,
+                None,
+                issuer=args.issuer,
+                client_id=args.client_id,
+                client_secret=secret,
+                tenant_id=args.tenant or "",
+                link_by_email=args.link_by_email,
+            )
+            if args.magic_link:
+                set_magic_link_login(session, org, None, args.magic_link == "on")
+            slug, magic = org.slug, org.magic_link_login
+    except Invalid as exc:
+        for field, problem in exc.errors.items():
+            print(f"{field}: {problem.message}", file=sys.stderr)
+        return 2
+    print(f"login with the identity provider is set up for {slug}")
+    print(f"e-mail login link: {'on' if magic else 'off'}")
+    print(f"register this redirect URI at the provider: {redirect_uri()}")
+    return 0
+
+
 def cmd_people_import(args: argparse.Namespace) -> int:
     from app.db import session_scope
     from app.orgs.importer import import_people_cli
@@ -284,6 +319,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--values", help='comma-separated, e.g. "Engasjement,Samarbeid,Servicefokus"')
     p.add_argument("--admin", help="e-mail of the first admin")
     p.set_defaults(func=cmd_org_create)
+
+    p = org.add_parser(
+        "oidc",
+        help="log in with Microsoft Entra ID (or another OpenID provider)",
+        description="Set up the organisation's identity provider. See docs/entra-id.md.",
+    )
+    p.add_argument("--org", required=True)
+    p.add_argument(
+        "--issuer", required=True, help="e.g. https://login.microsoftonline.com/TENANT/v2.0"
+    )
+    p.add_argument("--client-id", required=True, help="the application (client) id")
+    p.add_argument(
+        "--client-secret", required=True, help='the client secret, or "-" to read it from stdin'
+    )
+    p.add_argument("--tenant", help="Entra ID's directory (tenant) id; required for Entra ID")
+    p.add_argument(
+        "--link-by-email",
+        action="store_true",
+        help="link a first login by e-mail address when the provisioned id does not match",
+    )
+    p.add_argument(
+        "--magic-link", choices=["on", "off"], help="allow the e-mail login link (default: as is)"
+    )
+    p.set_defaults(func=cmd_org_oidc)
 
     people = sub.add_parser("people", help="people").add_subparsers(
         dest="people_command", required=True

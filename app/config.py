@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # file:PATH or s3://BUCKET[/PREFIX]?endpoint=...&region=... (credentials: AWS_* variables)
     media_url: str = "file:data/media"
+    # Every call to an identity provider during one login step shares this budget: a provider
+    # that is down or slow gives a clear page well within 10 s.
+    oidc_timeout_seconds: float = 7.0
     max_upload_mb: int = 25  # request bodies above this are refused with 413 before reading
     # Comma-separated host names or addresses webhooks may reach although they are inside the
     # network (loopback, private): for tests and development only (app/kernel/netguard.py).

@@ -17,6 +17,8 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from app import i18n, resend, scheduler
+from app.auth.oidc_admin_routes import router as oidc_admin_router
+from app.auth.oidc_routes import router as oidc_router
 from app.auth.routes import router as auth_router
 from app.config import get_settings
 from app.contests.api import router as contests_api_router
@@ -52,6 +54,7 @@ from app.recognition.api import router as recognition_api_router
 from app.recognition.routes import router as recognition_router
 from app.scim.admin_routes import router as scim_admin_router
 from app.scim.routes import router as scim_router
+from app.security import same_origin
 from app.site import router as site_router
 from app.stories.routes import router as stories_router
 from app.web import STATIC_DIR, StaticAssets, redirect, render
@@ -121,6 +124,7 @@ def create_app() -> FastAPI:
     # The public widget early: its hot URLs match quickly, and "/embed/..." is never an org slug.
     app.include_router(embed_router)
     app.include_router(auth_router)
+    app.include_router(oidc_router)
     app.include_router(feature_public_router)  # /consent/{token}: the e-mail's one-click page
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(recognition_api_router, prefix=API_PREFIX)
@@ -133,6 +137,7 @@ def create_app() -> FastAPI:
     app.include_router(embed_admin_router)
     app.include_router(admin_router)
     app.include_router(privacy_router)  # /{org}/personvern, /{org}/admin/people/{id}/erase, ...
+    app.include_router(oidc_admin_router)  # /{org}/admin/login...
     app.include_router(admin_people_router)  # /{org}/admin/people...: no path of admin_router
     app.include_router(scim_admin_router)  # /{org}/admin/scim...
     app.include_router(webhook_router)
@@ -176,6 +181,8 @@ async def _keep_refused_form(request: Request) -> Response | None:
     """
     if _wants_json(request) or request.method in ("GET", "HEAD", "OPTIONS"):
         return None
+    if not same_origin(request):
+        return None  # a form from another site is refused, never staged to be sent
     route = request.scope.get("route")
     if not getattr(route, "path", "").startswith("/{org}/"):
         return None  # only an organisation's pages: a login or language form is not kept

@@ -2,7 +2,15 @@
 
 from sqlmodel import SQLModel
 
-from app.auth.models import ApiToken, LoginSession, MagicLink, RateLimitHit
+from app.auth.models import (
+    ApiToken,
+    LoginSession,
+    MagicLink,
+    OidcIdentity,
+    OidcLogin,
+    OidcProvider,
+    RateLimitHit,
+)
 from app.contests.models import Contest, ContestEntry, ContestVote
 from app.insights.models import (
     InsightActivity,
@@ -60,6 +68,9 @@ __all__ = [
     "MagicLink",
     "MediaImage",
     "Notification",
+    "OidcIdentity",
+    "OidcLogin",
+    "OidcProvider",
     "Organisation",
     "Person",
     "RateLimitHit",

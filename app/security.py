@@ -3,6 +3,7 @@
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,7 +21,8 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 async def csrf_protect(request: Request) -> AsyncIterator[None]:
-    """Unsafe requests made with cookies must carry the CSRF token (form field or header)."""
+    """Unsafe requests made with cookies must come from the app's own origin and carry the
+    CSRF token (form field or header); bearer-token calls carry no ambient authority."""
     form = None
     if request.method not in SAFE_METHODS and bearer_token(request) is None:
         submitted = request.headers.get(CSRF_HEADER)
@@ -28,7 +30,7 @@ async def csrf_protect(request: Request) -> AsyncIterator[None]:
             form = await request.form()
             value = form.get(CSRF_FIELD)
             submitted = value if isinstance(value, str) else None
-        if not csrf_valid(request, submitted):
+        if not same_origin(request) or not csrf_valid(request, submitted):
             if form is not None:
                 await form.close()
             raise CsrfFailed()
@@ -38,6 +40,41 @@ async def csrf_protect(request: Request) -> AsyncIterator[None]:
         # Uploaded files are spooled to temporary files: close them when the request is done.
         if form is not None:
             await form.close()
+
+
+def _origin(url: str) -> str:
+    """ "scheme://host[:port]" of a URL, lowercased, without the scheme's default port."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return ""
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if not scheme or not host:
+        return ""
+    if port is None or (scheme, port) in (("http", 80), ("https", 443)):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def same_origin(request: Request) -> bool:
+    """The request comes from one of the app's own pages: its `Origin` (or, when a browser
+    leaves that out, its `Referer`) is the configured base URL's origin.
+
+    In development the address the browser used also counts (`make run` on localhost, the
+    browser tests on a free port). A request with neither header is refused: every browser
+    sends `Origin` with a POST, so only something unusual leaves both out.
+    """
+    sent = request.headers.get("origin") or request.headers.get("referer")
+    if not sent:
+        return False
+    origin = _origin(sent)
+    if not origin:
+        return False
+    settings = get_settings()
+    if origin == _origin(settings.base_url):
+        return True
+    return settings.dev and origin == _origin(str(request.base_url))
 
 
 def client_ip(request: Request) -> str:

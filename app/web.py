@@ -30,6 +30,7 @@ PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 # A page number as typed in a URL ("2", or anything: page_number() reads it).
 PageParam = Annotated[str, Query(max_length=10)]
 CSRF_COOKIE = "tod_csrf"
+SESSION_COOKIE = "tod_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 FLASH_COOKIE = "tod_flash"
@@ -98,25 +99,34 @@ class StaticAssets(StaticFiles):
 env.globals["static_url"] = static_url
 
 
+def _csrf_mac(request: Request, raw: str) -> str:
+    """HMAC of the browser's CSRF cookie and its session cookie.
+
+    Binding the token to the session means a (cookie, token) pair an attacker got in their own
+    browser, and planted in the victim's (a sibling subdomain can set cookies), does not work
+    with the victim's session; a token from before logging in stops working after it.
+    """
+    session = request.cookies.get(SESSION_COOKIE, "")
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, f"{raw}\x00{session}".encode(), hashlib.sha256).hexdigest()
+
+
 def csrf_token(request: Request) -> str:
-    """The form token: an HMAC of the per-browser CSRF cookie, so it cannot be forged.
+    """The form token: bound to the per-browser CSRF cookie and the session, so not forgeable.
 
     A browser without the cookie gets one with this response (app/middleware.py sets it).
     """
     raw = getattr(request.state, "csrf_cookie", "") or ""
     if not raw:
         raw = request.state.csrf_cookie = request.state.csrf_cookie_new = new_csrf_cookie()
-    key = get_settings().secret_key.encode()
-    return hmac.new(key, raw.encode(), hashlib.sha256).hexdigest()
+    return _csrf_mac(request, raw)
 
 
 def csrf_valid(request: Request, submitted: str | None) -> bool:
     raw = request.cookies.get(CSRF_COOKIE)
     if not raw or not submitted:
         return False
-    key = get_settings().secret_key.encode()
-    expected = hmac.new(key, raw.encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, submitted)
+    return hmac.compare_digest(_csrf_mac(request, raw), submitted)
 
 
 def new_csrf_cookie() -> str:

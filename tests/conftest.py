@@ -166,7 +166,10 @@ def app(db: Session, db_connection: Connection) -> Any:
 
 @pytest.fixture
 def client(app: Any) -> Iterator[TestClient]:
-    with TestClient(app, base_url="http://testserver") as c:
+    """A browser on the app's pages: it sends their `Origin`, as browsers do with every POST."""
+    with TestClient(
+        app, base_url="http://testserver", headers={"Origin": "http://testserver"}
+    ) as c:
         yield c
 
 
@@ -305,3 +308,57 @@ def s3_url(moto_server: str, monkeypatch: pytest.MonkeyPatch, request: Any) -> I
     )
     yield url
     storage_for.cache_clear()
+
+
+class OidcMockProvider:
+    """oidc-provider-mock (PyPI) on loopback: a real OpenID provider for the tests."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def user(self, sub: str, **claims: Any) -> str:
+        """Set the claims its ID tokens carry for `sub` (Entra's `tid` and `oid`, e-mail...)."""
+        import httpx
+
+        httpx.put(f"{self.url}/users/{sub}", json=claims, timeout=5).raise_for_status()
+        return sub
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[OidcMockProvider]:
+    """A real OpenID provider on a free loopback port, for the whole run of a worker.
+
+    A subprocess: the package warns with an AuthlibDeprecationWarning on import, which `-W
+    error` would turn into a failure here. The environment passes on, so faketime (`make
+    pytest-future`) moves its clock with the app's.
+    """
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.pg import _free_port
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)],
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/.well-known/openid-configuration", timeout=1).is_success:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("oidc-provider-mock did not start")
+            time.sleep(0.1)
+        yield OidcMockProvider(url)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

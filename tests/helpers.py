@@ -118,8 +118,10 @@ def csrf_token(client: TestClient) -> str:
 def post_form(
     client: TestClient, url: str, data: dict[str, Any] | None = None, **kw: Any
 ) -> Response:
-    """POST a form with the CSRF token a real page would have included."""
+    """POST a form with the CSRF token and `Origin` a real page would have sent."""
     payload = {"csrf_token": csrf_token(client), **(data or {})}
+    # A browser sends the page's origin with every POST.
+    kw["headers"] = {"Origin": str(client.base_url).rstrip("/"), **kw.get("headers", {})}
     return client.post(url, data=payload, follow_redirects=kw.pop("follow_redirects", False), **kw)
 
 

@@ -132,3 +132,77 @@ def test_backup_of_a_live_database_can_be_restored(cli, tmp_path):
     assert restored.execute("SELECT name FROM organisation").fetchall() == [("Åsnes kommune",)]
     restored.close()
     cli("backup", str(backup), expect=1)  # never overwrites an existing file
+
+
+def test_org_oidc_sets_up_the_provider_and_keeps_the_secret_sealed(cli):
+    cli("org", "create", "--slug", "asnes", "--name", "Åsnes kommune")
+    tenant = "11111111-2222-4333-8444-555555555555"
+    out = cli(
+        "org",
+        "oidc",
+        "--org",
+        "asnes",
+        "--issuer",
+        f"https://login.microsoftonline.com/{tenant}/v2.0",
+        "--client-id",
+        "app-123",
+        "--client-secret",
+        "very-secret-value",
+        "--tenant",
+        tenant.upper(),
+        "--link-by-email",
+        "--magic-link",
+        "off",
+    ).stdout
+    assert "redirect URI" in out and out.strip().endswith("/auth/oidc/callback")
+    assert "e-mail login link: off" in out
+    with sqlite3.connect(cli.db_path) as conn:
+        _issuer, tid, client, sealed, by_email = conn.execute(
+            "SELECT issuer, tenant_id, client_id, client_secret_sealed, link_by_email"
+            " FROM oidcprovider"
+        ).fetchone()
+        magic = conn.execute("SELECT magic_link_login FROM organisation").fetchone()[0]
+    assert (tid, client, by_email, magic) == (tenant, "app-123", 1, 0)
+    assert "very-secret-value" not in sealed
+
+    # Entra ID without a tenant, a plain-http issuer elsewhere, an unknown organisation: refused.
+    err = cli(
+        "org",
+        "oidc",
+        "--org",
+        "asnes",
+        "--issuer",
+        "https://login.microsoftonline.com/x/v2.0",
+        "--client-id",
+        "a",
+        "--client-secret",
+        "b",
+        expect=2,
+    ).stderr
+    assert "tenant_id" in err
+    cli(
+        "org",
+        "oidc",
+        "--org",
+        "asnes",
+        "--issuer",
+        "http://idp.example.no",
+        "--client-id",
+        "a",
+        "--client-secret",
+        "b",
+        expect=2,
+    )
+    cli(
+        "org",
+        "oidc",
+        "--org",
+        "nope",
+        "--issuer",
+        "https://idp.example.no",
+        "--client-id",
+        "a",
+        "--client-secret",
+        "b",
+        expect=1,
+    )

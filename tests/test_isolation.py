@@ -63,17 +63,18 @@ def _jpeg(colour: tuple[int, int, int]) -> bytes:
     return buf.getvalue()
 
 
-_tokens: dict[str, str] = {}  # CSRF cookie -> its form token
+# (CSRF cookie, session cookie) -> the form token: a token is bound to both.
+_tokens: dict[tuple[str | None, str | None], str] = {}
 
 
 def _csrf(client: TestClient) -> str:
-    """The form token for this client's CSRF cookie (a page is fetched once per cookie)."""
-    cookie = client.cookies.get("tod_csrf")
-    if cookie not in _tokens:
+    """The form token for this client's cookies (a page is fetched once per pair)."""
+    key = (client.cookies.get("tod_csrf"), client.cookies.get("tod_session"))
+    if key not in _tokens:
         token = csrf_token(client)
-        _tokens[client.cookies["tod_csrf"]] = token
+        _tokens[(client.cookies["tod_csrf"], client.cookies.get("tod_session"))] = token
         return token
-    return _tokens[cookie]
+    return _tokens[key]
 
 
 def _post(client: TestClient, url: str, data: dict[str, Any]) -> Response:

@@ -174,7 +174,8 @@ class Server:
                         self.called.add((method, template))
 
     def client(self, token: str | None = None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # Without a token it is a browser: it sends the page's origin with every POST.
+        headers = {"Authorization": f"Bearer {token}"} if token else {"Origin": self.base_url}
         return httpx.Client(
             base_url=self.base_url,
             headers=headers,

@@ -146,3 +146,18 @@ def test_a_form_outside_an_organisation_is_not_kept(client, db):
     for url, data in [("/lang", {"lang": "sv"}), ("/auth/demo", {"email": person.email})]:
         response = client.post(url, data={**data, "csrf_token": "0" * 64})
         assert response.status_code == 403 and COOKIE not in response.cookies
+
+
+def test_a_form_from_another_site_is_refused_and_never_kept(client, db):
+    org, value, giver, ola = _world(db)
+    login(client, db, giver)
+    client.get(f"/{org.slug}/")
+    response = client.post(
+        f"/{org.slug}/give",
+        data={**_give_fields(value, ola), "csrf_token": "0" * 64},
+        headers={"Origin": "https://evil.example"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 403
+    assert COOKIE not in response.cookies
+    assert _count(db) == 0

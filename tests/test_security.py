@@ -395,3 +395,113 @@ def test_a_scim_token_reaches_nothing_of_another_org(client, db, two_orgs, metho
     assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
     assert "Beta" not in response.text and "bjarne" not in response.text
     assert _snapshot(db, b) == before
+
+
+# --- CSRF bound to the session, and the Origin of cookie requests ----------------------------
+
+
+def test_a_planted_cookie_and_token_pair_is_refused_with_another_persons_session(app, client, db):
+    """An attacker gets a valid (CSRF cookie, token) pair in their own browser, plants the cookie
+    in the victim's browser (a sibling subdomain can) and sends the victim a form with the token."""
+    from fastapi.testclient import TestClient
+
+    org = make_org(db)
+    attacker = make_person(db, org)
+    victim = make_person(db, org)
+    with TestClient(app, base_url="http://testserver") as theirs:
+        login(theirs, db, attacker)
+        planted_token = csrf_token(theirs)
+        planted_cookie = theirs.cookies["tod_csrf"]
+    login(client, db, victim)
+    client.cookies.set("tod_csrf", planted_cookie)
+    response = client.post(
+        f"/{org.slug}/me/language",
+        data={"lang": "nn", "csrf_token": planted_token},
+        headers={"Origin": "http://testserver"},
+        follow_redirects=False,
+    )
+    # Refused; from the app's own origin the form is kept for the victim to look at and send
+    # again by a click of their own (app/resend.py), never applied.
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/{org.slug}/resend"
+    db.refresh(victim)
+    assert victim.locale is None
+    # The victim's own page token works.
+    assert post_form(client, f"/{org.slug}/me/language", {"lang": "nn"}).status_code == 303
+
+
+def test_an_anonymous_pair_does_not_work_once_logged_in(client, db):
+    org = make_org(db)
+    person = make_person(db, org)
+    anonymous_token = csrf_token(client)
+    login(client, db, person)
+    response = client.post(
+        f"/{org.slug}/me/language",
+        data={"lang": "nn", "csrf_token": anonymous_token},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303  # refused, kept to be looked at and sent again
+    assert response.headers["location"] == f"/{org.slug}/resend"
+    db.refresh(person)
+    assert person.locale is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://testserver.evil.example"},
+        {"Origin": "https://testserver"},  # another scheme is another origin
+        {"Referer": "https://evil.example/form"},
+        {},  # neither Origin nor Referer
+    ],
+)
+def test_cookie_requests_from_another_origin_are_refused(client, db, headers):
+    org = make_org(db)
+    person = make_person(db, org)
+    login(client, db, person)
+    token = csrf_token(client)
+    client.headers.pop("origin", None)
+    response = client.post(
+        f"/{org.slug}/me/language",
+        data={"lang": "nn", "csrf_token": token},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert response.status_code == 403
+    db.refresh(person)
+    assert person.locale is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": "http://testserver"}, {"Referer": "http://testserver/some/page?x=1"}],
+)
+def test_cookie_requests_from_the_apps_own_origin_pass(client, db, headers):
+    org = make_org(db)
+    person = make_person(db, org)
+    login(client, db, person)
+    token = csrf_token(client)
+    client.headers.pop("origin", None)
+    response = client.post(
+        f"/{org.slug}/me/language",
+        data={"lang": "nn", "csrf_token": token},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+
+
+def test_bearer_calls_need_no_origin(client, db):
+    org = make_org(db)
+    person = make_person(db, org)
+    _token, raw = create_api_token(db, person)
+    other, _ = create_api_token(db, person, "old")
+    db.flush()
+    client.headers.pop("origin", None)
+    response = client.delete(
+        f"/api/v1/orgs/{org.slug}/me/tokens/{other.id}",
+        headers={"Authorization": f"Bearer {raw}", "Origin": "https://evil.example"},
+    )
+    assert response.status_code == 204, response.text

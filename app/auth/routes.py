@@ -1,14 +1,17 @@
-"""Login by magic link, the dev-only demo login, logout."""
+"""The login page (the organisation's provider first, then the magic link), magic links, the
+dev-only demo login, logout."""
 
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import Response
 from sqlmodel import col, select
 
 from app import i18n, mail
 from app.access import SESSION_COOKIE, OptionalPerson
-from app.auth import service
+from app.auth import oidc, service
+from app.auth.oidc_config import provider_for
 from app.config import get_settings
 from app.db import SessionDep
 from app.errors import Invalid, NotFound
@@ -45,6 +48,15 @@ def _demo_people(session: SessionDep) -> list[tuple[Organisation, list[Person]]]
     return result
 
 
+def _login_org(session: SessionDep, slug: str, next_url: str) -> Organisation | None:
+    """The organisation a login page is for: `?org=`, or the first part of `next`."""
+    if not slug and is_safe_next(next_url):
+        slug = next_url.strip("/").split("/", 1)[0]
+    if not slug or len(slug) > 40:
+        return None
+    return session.exec(select(Organisation).where(Organisation.slug == slug)).first()
+
+
 def _login_page(
     request: Request,
     session: SessionDep,
@@ -52,16 +64,33 @@ def _login_page(
     email: str = "",
     error: str | None = None,
     next_url: str = "",
+    org_slug: str = "",
+    signed_out: bool = False,
     status_code: int = 200,
 ) -> Response:
     settings = get_settings()
+    next_url = next_url if is_safe_next(next_url) else ""
+    org = _login_org(session, org_slug, next_url)
+    provider = provider_for(session, org) if org is not None else None
+    provider_logout = None
+    if org is not None and provider is not None and signed_out:
+        after = f"{settings.base_url}/login?{urlencode({'org': org.slug})}"
+        provider_logout = oidc.end_session_url(provider, after)
     return render(
         request,
         "auth/login.html",
         {
             "email": email,
             "error": error,
-            "next": next_url if is_safe_next(next_url) else "",
+            "next": next_url,
+            "login_org": org,
+            "oidc_start": (
+                f"/auth/oidc/start?{urlencode({'org': org.slug, 'next': next_url})}"
+                if provider is not None and org is not None
+                else None
+            ),
+            "magic_link": org is None or org.magic_link_login or provider is None,
+            "provider_logout": provider_logout,
             "demo": _demo_people(session) if settings.dev else None,
             "featured_roles": [Role.employee, Role.leader, Role.curator, Role.admin],
         },
@@ -71,9 +100,14 @@ def _login_page(
 
 @router.get("/login")
 def login_form(
-    request: Request, session: SessionDep, person: OptionalPerson, next: str = ""
+    request: Request,
+    session: SessionDep,
+    person: OptionalPerson,
+    next: Annotated[str, Query(max_length=500)] = "",
+    org: Annotated[str, Query(max_length=40)] = "",
+    out: Annotated[str, Query(max_length=1)] = "",
 ) -> Response:
-    return _login_page(request, session, next_url=next)
+    return _login_page(request, session, next_url=next, org_slug=org, signed_out=out == "1")
 
 
 @router.post("/login", dependencies=PROTECT)
@@ -196,11 +230,16 @@ def demo_login(
 
 @router.post("/auth/logout", dependencies=PROTECT)
 def logout(request: Request, session: SessionDep) -> Response:
+    """End the app's session; the login page then offers the provider's logout too."""
+    target = "/login"
     if raw := request.cookies.get(SESSION_COOKIE):
+        person = service.person_for_session(session, raw)
+        if person is not None:
+            target = f"/login?{urlencode({'org': person.org.slug, 'out': '1'})}"
         service.end_session(session, raw)
         session.commit()
     _ = i18n.gettext_for(request)
-    response = redirect(request, "/login", message=_("You are logged out."))
+    response = redirect(request, target, message=_("You are logged out."))
     response.delete_cookie(SESSION_COOKIE, path="/")
     # A phone may be shared: nothing cached while signed in stays for the next person.
     response.headers["Clear-Site-Data"] = '"cache", "storage"'

@@ -77,12 +77,14 @@ def end_all_sessions(session: Session, person: Person) -> None:
 
 
 def people_for_email(session: Session, email: str) -> list[Person]:
-    """Active people with this address, in any organisation (a person may work for two)."""
+    """Active people with this address, in any organisation (a person may work for two) that
+    lets its people log in with an e-mail link."""
     return list(
         session.exec(
             select(Person)
             .join(Organisation)
             .where(Person.email == email.strip().lower(), col(Person.active).is_(True))
+            .where(col(Organisation.magic_link_login).is_(True))
             .order_by(Organisation.name)
         )
     )
@@ -110,7 +112,7 @@ def find_magic_link(session: Session, raw: str, *, now: datetime | None = None) 
         raise Invalid({"token": _USED})
     if link.expires_at <= now:
         raise Invalid({"token": _EXPIRED})
-    if not link.person.active:
+    if not link.person.active or not link.person.org.magic_link_login:
         raise Invalid({"token": _BAD})
     return link
 

@@ -66,6 +66,8 @@ class Organisation(SQLModel, table=True):
     insight_min_group: int = Field(default=5)
     insight_baseline_start: date | None = Field(default=None)
     insight_baseline_end: date | None = Field(default=None)
+    # Off only when the organisation logs in with its identity provider (app.auth.oidc_config).
+    magic_link_login: bool = Field(default=True)
     created_at: datetime = _created()
 
     values: list["Value"] = Relationship(

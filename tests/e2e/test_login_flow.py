@@ -27,7 +27,7 @@ def test_demo_login_lands_home_and_logout_returns_to_login(page, live_server):
     expect(page.get_by_text(employee.first_name).first).to_be_visible()
     page.locator('form[action="/auth/logout"] button[type="submit"]').click()
 
-    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page).to_have_url(re.compile(r"/login\?org=asnes&out=1$"))
     expect(page.locator(".flash")).to_be_visible()
     page.goto("/asnes/")
     expect(page).to_have_url(re.compile(r"/login\?next=/asnes/$"))
@@ -80,4 +80,4 @@ def test_works_without_javascript(new_context, live_server):
     page.locator('form[action="/asnes/me/language"] button[type="submit"]').click()
     expect(page.locator("#me-lang")).to_have_value("")
     page.locator('form[action="/auth/logout"] button[type="submit"]').click()
-    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page).to_have_url(re.compile(r"/login\?org=asnes&out=1$"))
