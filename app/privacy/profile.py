@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import String, cast, delete, or_
 from sqlmodel import Session, col, func, select
 
-from app.auth.models import ApiToken, LoginSession, MagicLink
+from app.auth.models import ApiToken, LoginSession, MagicLink, OidcIdentity
 from app.kernel.audit import AuditEvent
 from app.kernel.types import iso
 from app.orgs.models import Department, DepartmentLeader, ImportJob, Person
@@ -57,7 +57,21 @@ def export_logins(session: Session, person: Person) -> dict[str, Any]:
     tokens = session.exec(
         select(ApiToken).where(ApiToken.person_id == person.id).order_by(col(ApiToken.created_at))
     ).all()
+    identities = session.exec(
+        select(OidcIdentity)
+        .where(OidcIdentity.person_id == person.id)
+        .order_by(col(OidcIdentity.created_at))
+    ).all()
     return {
+        "login_identities": [
+            {
+                "provider": i.issuer_key,
+                "subject": i.subject,
+                "linked_by": i.linked_by,
+                "created_at": iso(i.created_at),
+            }
+            for i in identities
+        ],
         "login_sessions": [
             {
                 "created_at": iso(s.created_at),

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, delete, or_
 from sqlmodel import Session, col
 
-from app.auth.models import LoginSession, MagicLink, RateLimitHit
+from app.auth.models import LoginSession, MagicLink, OidcLogin, RateLimitHit
 from app.weekly.models import DeliveryStatus, WebhookDelivery
 
 # An expired or revoked login is kept a little for troubleshooting ("why was I logged out?").
@@ -62,6 +62,8 @@ def purge(session: Session, now: datetime, now_ts: float | None = None) -> Purge
         )
     )
     links = session.execute(delete(MagicLink).where(col(MagicLink.expires_at) < cutoff))
+    # Logins started with the identity provider (Entra ID): the same, once they ran out.
+    attempts = session.execute(delete(OidcLogin).where(col(OidcLogin.expires_at) < cutoff))
     # The rate limiter counts in wall-clock seconds (time.time()), not the app's clock.
     rate = session.execute(
         delete(RateLimitHit).where(rate_rows_condition(time.time() if now_ts is None else now_ts))
@@ -72,4 +74,6 @@ def purge(session: Session, now: datetime, now_ts: float | None = None) -> Purge
             col(WebhookDelivery.created_at) < now - DELIVERY_DAYS,
         )
     )
-    return Purged(_count(sessions), _count(links), _count(rate), _count(deliveries))
+    return Purged(
+        _count(sessions), _count(links) + _count(attempts), _count(rate), _count(deliveries)
+    )

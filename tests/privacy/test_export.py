@@ -43,6 +43,7 @@ PARTS_KEYS = {
     "feature_consents",
     "contest_entries",
     "contest_votes",
+    "login_identities",
     "stories_written",
     "batons_held",
     "batons_passed",
