@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from app.auth.models import ApiToken, LoginSession, MagicLink, RateLimitHit
 from app.contests.models import Contest, ContestEntry, ContestVote
 from app.kernel.audit import AuditEvent
+from app.live.models import HeldWord, LiveAnswer, LiveSession
 from app.media.models import MediaImage
 from app.orgs.models import (
     Department,
@@ -40,6 +41,9 @@ __all__ = [
     "Department",
     "DepartmentLeader",
     "Feature",
+    "HeldWord",
+    "LiveAnswer",
+    "LiveSession",
     "FeatureConsent",
     "ImportJob",
     "LoginSession",

@@ -28,6 +28,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("recognition", ("app.recognition",)),
     ("contests", ("app.contests",)),
     ("weekly", ("app.weekly",)),
+    # Storskjerm: live sessions for staff days (uses orgs, values and auth; nothing uses it).
+    ("live", ("app.live",)),
     # Serving a photo asks every owner of images whether the viewer may see it.
     ("media serving", ("app.media.access", "app.media.routes")),
     ("embed", ("app.embed",)),
@@ -51,7 +53,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 WEB = "web"
 PLATFORM = {"kernel", "web", "top"}  # groups of small modules that may use each other
 FEATURES = {f"app.{f}" for f in ("orgs", "auth", "media", "recognition", "contests", "weekly")}
-FEATURES |= {"app.embed", "app.demo", "app.home"}
+FEATURES |= {"app.embed", "app.demo", "app.home", "app.live"}
 FRAMEWORKS = ("fastapi", "starlette", "app.access", "app.web", "app.security", "app.middleware")
 
 

@@ -29,6 +29,7 @@ RESERVED_SLUGS = frozenset(
         "oembed",
         "consent",
         "lang",
+        "live",
         "accessibility",
         "admin",
         "robots.txt",
