@@ -14,7 +14,7 @@ from app.orgs.models import Person
 
 def _answers(session: Session, person: Person) -> list[tuple[LiveAnswer, LiveSession]]:
     return list(
-        session.exec(  # type: ignore[call-overload]
+        session.exec(
             select(LiveAnswer, LiveSession)
             .join(LiveSession, col(LiveSession.id) == col(LiveAnswer.session_id))
             .where(LiveAnswer.person_id == person.id, LiveSession.org_id == person.org_id)

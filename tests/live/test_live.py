@@ -131,7 +131,9 @@ def test_employees_cannot_run_sessions(client, db, world):
     login(client, db, world.employee)
     assert client.get("/asnes/live").status_code == 403
     body = {"question": "Q", "kind": "cloud"}
-    response = client.post(f"{API}/orgs/asnes/live", json=body, headers=bearer(world.employee_token))
+    response = client.post(
+        f"{API}/orgs/asnes/live", json=body, headers=bearer(world.employee_token)
+    )
     assert response.status_code == 403
 
 
@@ -149,12 +151,19 @@ def test_the_api_flow_create_open_answer_results(client, db, world):
     assert live["state"] == "draft" and live["join_url"].endswith(f"/live/{live['code']}")
     # A draft cannot be answered nor found by its code.
     url = f"{API}/live/{live['code']}/answers"
-    assert client.post(url, json={"text": "x"}, headers=bearer(world.employee_token)).status_code == 404
+    assert (
+        client.post(url, json={"text": "x"}, headers=bearer(world.employee_token)).status_code
+        == 404
+    )
     state = client.post(
-        f"{API}/orgs/asnes/live/{live['id']}/state", json={"state": "open"}, headers=bearer(world.token)
+        f"{API}/orgs/asnes/live/{live['id']}/state",
+        json={"state": "open"},
+        headers=bearer(world.token),
     )
     assert state.json()["state"] == "open"
-    first = client.post(url, json={"text": "samarbeid, glede"}, headers=bearer(world.employee_token))
+    first = client.post(
+        url, json={"text": "samarbeid, glede"}, headers=bearer(world.employee_token)
+    )
     assert first.status_code == 200 and first.json()["words"] == ["samarbeid", "glede"]
     # Changing the answer replaces it.
     client.post(url, json={"text": "samarbeidet"}, headers=bearer(world.employee_token))
@@ -192,7 +201,9 @@ def test_members_only_sessions_ask_anonymous_phones_to_log_in(client, db, world)
     assert post_form(client, f"/live/{live.code}", {"text": "glede"}).status_code == 403
 
 
-@pytest.mark.parametrize("text", ["", "<script>alert(1)</script>", "{{ config }}", "a" * 41, "en to tre fire", "hei\x00"])
+@pytest.mark.parametrize(
+    "text", ["", "<script>alert(1)</script>", "{{ config }}", "a" * 41, "en to tre fire", "hei\x00"]
+)
 def test_bad_answers_get_a_message_on_the_phone_and_nothing_is_stored(client, db, world, text):
     live = new_session(db, world)
     login(client, db, world.employee)
@@ -210,26 +221,57 @@ def test_answers_to_closed_sessions_and_wrong_codes(client, db, world):
     login(client, db, world.employee)
     response = post_form(client, f"/live/{live.code}", {"text": "glede"})
     assert response.status_code == 422 and "ikke åpen for svar" in response.text
-    api = client.post(f"{API}/live/{live.code}/answers", json={"text": "glede"}, headers=bearer(world.employee_token))
+    api = client.post(
+        f"{API}/live/{live.code}/answers",
+        json={"text": "glede"},
+        headers=bearer(world.employee_token),
+    )
     assert api.status_code == 422 and api.json()["error"]["fields"]["answer"]["code"] == "closed"
     assert client.get("/live/ZZZZZZ").status_code == 404
     join = client.get("/live", params={"code": "zzz zzz"})
     assert join.status_code == 404 and "Ingen økt har denne koden" in join.text
-    assert client.get("/live", params={"code": live.code.lower()}, follow_redirects=False).headers["location"] == f"/live/{live.code}"
+    assert (
+        client.get("/live", params={"code": live.code.lower()}, follow_redirects=False).headers[
+            "location"
+        ]
+        == f"/live/{live.code}"
+    )
 
 
 def test_choice_and_scale_answers(client, db, world):
     choice = new_session(db, world, kind="choice", options=["Kolleger", "Brukerne", "Faget"])
     scale = new_session(db, world, kind="scale")
     h = bearer(world.employee_token)
-    assert client.post(f"{API}/live/{choice.code}/answers", json={"choice": 4}, headers=h).status_code == 422
-    assert client.post(f"{API}/live/{choice.code}/answers", json={"text": "x"}, headers=h).status_code == 422
-    assert client.post(f"{API}/live/{choice.code}/answers", json={"choice": 2}, headers=h).status_code == 200
-    assert client.post(f"{API}/live/{scale.code}/answers", json={"scale": 6}, headers=h).status_code == 422
-    assert client.post(f"{API}/live/{scale.code}/answers", json={"scale": "5"}, headers=h).status_code == 422
-    assert client.post(f"{API}/live/{scale.code}/answers", json={"scale": 4}, headers=h).status_code == 200
+    assert (
+        client.post(f"{API}/live/{choice.code}/answers", json={"choice": 4}, headers=h).status_code
+        == 422
+    )
+    assert (
+        client.post(f"{API}/live/{choice.code}/answers", json={"text": "x"}, headers=h).status_code
+        == 422
+    )
+    assert (
+        client.post(f"{API}/live/{choice.code}/answers", json={"choice": 2}, headers=h).status_code
+        == 200
+    )
+    assert (
+        client.post(f"{API}/live/{scale.code}/answers", json={"scale": 6}, headers=h).status_code
+        == 422
+    )
+    assert (
+        client.post(f"{API}/live/{scale.code}/answers", json={"scale": "5"}, headers=h).status_code
+        == 422
+    )
+    assert (
+        client.post(f"{API}/live/{scale.code}/answers", json={"scale": 4}, headers=h).status_code
+        == 200
+    )
     t = service.tally(db, choice)
-    assert [(b.label, b.count, b.percent) for b in t.bars] == [("Kolleger", 0, 0), ("Brukerne", 1, 100), ("Faget", 0, 0)]
+    assert [(b.label, b.count, b.percent) for b in t.bars] == [
+        ("Kolleger", 0, 0),
+        ("Brukerne", 1, 100),
+        ("Faget", 0, 0),
+    ]
     assert service.tally(db, scale).average == 4
     login(client, db, world.other)
     page = client.get(f"/live/{scale.code}")
@@ -240,7 +282,9 @@ def test_one_participant_answering_fast_gets_429_and_others_are_not_slowed(clien
     live = new_session(db, world)
     h = bearer(world.employee_token)
     codes = [
-        client.post(f"{API}/live/{live.code}/answers", json={"text": f"ord{chr(97 + n % 26)}"}, headers=h).status_code
+        client.post(
+            f"{API}/live/{live.code}/answers", json={"text": f"ord{chr(97 + n % 26)}"}, headers=h
+        ).status_code
         for n in range(50)
     ]
     assert codes[: service.ANSWERS_PER_WINDOW] == [200] * service.ANSWERS_PER_WINDOW
@@ -249,7 +293,9 @@ def test_one_participant_answering_fast_gets_429_and_others_are_not_slowed(clien
     if refused.status_code == 429:
         assert int(refused.headers["retry-after"]) >= 1
     other = create_api_token(db, world.other, "other")[1]
-    response = client.post(f"{API}/live/{live.code}/answers", json={"text": "glede"}, headers=bearer(other))
+    response = client.post(
+        f"{API}/live/{live.code}/answers", json={"text": "glede"}, headers=bearer(other)
+    )
     assert response.status_code == 200
 
 
@@ -283,10 +329,18 @@ def test_hiding_an_answer_takes_it_off_the_screen_and_it_can_be_restored(client,
 
 def test_held_words_wait_for_a_curator(client, db, world):
     login(client, db, world.curator)
-    assert post_form(client, "/asnes/live/words/held", {"word": "Dritt", "locale": "nb"}).status_code == 303
-    assert post_form(client, "/asnes/live/words/held", {"word": "to ord", "locale": "nb"}).status_code == 422
+    assert (
+        post_form(client, "/asnes/live/words/held", {"word": "Dritt", "locale": "nb"}).status_code
+        == 303
+    )
+    assert (
+        post_form(client, "/asnes/live/words/held", {"word": "to ord", "locale": "nb"}).status_code
+        == 422
+    )
     live = new_session(db, world)
-    row = service.answer(db, live, service.Participant.member(world.employee), text="drittjobb, dritten")
+    row = service.answer(
+        db, live, service.Participant.member(world.employee), text="drittjobb, dritten"
+    )
     assert row.status == AnswerStatus.held
     assert service.tally(db, live).cloud == [] and service.tally(db, live).participants == 1
     page = client.get(f"/asnes/live/{live.id}")
@@ -318,13 +372,19 @@ def test_the_screen_shows_code_qr_count_and_the_cloud(client, db, world):
     page = client.get(f"/asnes/live/{live.id}/screen")
     assert page.status_code == 200
     assert live.code in page.text and 'class="qr"' in page.text and "style=" not in page.text
-    assert "2 svar" in page.text and '<li class="w6">samarbeid <span class="cloud-n">2</span>' in page.text
+    assert (
+        "2 svar" in page.text
+        and '<li class="w6">samarbeid <span class="cloud-n">2</span>' in page.text
+    )
     assert f'hx-sse:connect="/asnes/live/{live.id}/screen/stream"' in page.text
 
 
 def test_the_screen_link_works_without_login_only_with_its_key(client, db, world):
     live = new_session(db, world)
-    assert client.get(f"/asnes/live/{live.id}/screen", params={"key": live.screen_key}).status_code == 200
+    assert (
+        client.get(f"/asnes/live/{live.id}/screen", params={"key": live.screen_key}).status_code
+        == 200
+    )
     assert client.get(f"/asnes/live/{live.id}/screen", params={"key": "wrong"}).status_code == 404
     assert client.get(f"/asnes/live/{live.id}/screen", follow_redirects=False).status_code == 303
     login(client, db, world.employee)
