@@ -76,6 +76,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # (a full pass took ~70 ms during the weekly ranking; ~7 ms after this).
     gc.freeze()
     live_hub.HUB.open()
+    if settings.database_url.startswith("postgresql"):
+        live_hub.HUB.start_listening(settings.database_url)
     try:
         yield
     finally:

@@ -68,6 +68,7 @@ class Hub:
         self._closing = False
         self._pg_task: asyncio.Task[None] | None = None
         self._pg_url: str | None = None
+        self._pg_ready: asyncio.Event | None = None
         self.renders = 0  # for the benchmark and the tests
 
     # --- changes ------------------------------------------------------------------------
@@ -122,10 +123,13 @@ class Hub:
     ) -> AsyncIterator[bytes]:
         """The bytes of one SSE stream: the current frame unless `last_event_id` has it, then
         every new frame, a ping comment when quiet; it ends on shutdown."""
+        if database_url:
+            self.start_listening(database_url)
+            assert self._pg_ready is not None
+            # Render the first frame only once this process hears every later change.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._pg_ready.wait(), 5)
         self._loop = asyncio.get_running_loop()
-        if database_url and self._pg_task is None:
-            self._pg_url = database_url
-            self._pg_task = self._loop.create_task(self._pg_listen())
         channel = self._channels.get(session_id)
         if channel is None:
             channel = self._channels[session_id] = _Channel(session_id, render)
@@ -179,6 +183,14 @@ class Hub:
 
     # --- PostgreSQL ---------------------------------------------------------------------
 
+    def start_listening(self, database_url: str) -> None:
+        """LISTEN for other processes' changes (at start-up, so a screen never waits for it)."""
+        self._loop = asyncio.get_running_loop()
+        if self._pg_task is None or self._pg_task.done():
+            self._pg_url = database_url
+            self._pg_ready = asyncio.Event()
+            self._pg_task = self._loop.create_task(self._pg_listen())
+
     async def _pg_listen(self) -> None:
         import psycopg
 
@@ -190,6 +202,8 @@ class Hub:
                 async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     delay = 0.5
+                    assert self._pg_ready is not None
+                    self._pg_ready.set()
                     # Notifications sent while this process was not listening are lost:
                     # whatever a screen shows is rendered again from the database.
                     for session_id in list(self._channels):

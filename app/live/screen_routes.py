@@ -23,9 +23,9 @@ from app.config import get_settings
 from app.db import SessionDep, SessionFactoryDep, new_session
 from app.errors import NotAuthenticated, NotFound, PermissionDenied
 from app.kernel.apischema import ERRORS
-from app.live import service
+from app.live import service, words
 from app.live.hub import HUB, Frame
-from app.live.models import LiveSession, State
+from app.live.models import Kind, LiveSession, State
 from app.orgs.models import Organisation
 from app.web import PathId, env, render
 
@@ -106,6 +106,8 @@ def render_frame(factory: Callable[[], Session], live_id: int) -> Frame:
             gone = format_sse_event(data_str="", event="gone", id="0")
             return Frame(version=-1, screen=gone, phone=gone, gone=True)
         org: Organisation = live.org
+        if live.kind == Kind.cloud:
+            words.warm(org.locale)
         ctx = _results_context(
             session, live, SimpleNamespace(state=SimpleNamespace(locale=org.locale))
         )
@@ -173,7 +175,6 @@ async def phone_stream(request: Request, factory: SessionFactoryDep, code: str) 
 
 @api_router.get(
     "/orgs/{org}/live/{live_id}/stream",
-    response_class=EventSourceResponse,
     summary="The big screen's event stream",
     responses={
         200: {

@@ -64,6 +64,13 @@ def clean_words(raw: str | None) -> list[str]:
     return words
 
 
+def warm(locale: str) -> None:
+    """Load the language's dictionaries (seconds, once per process): the screen's first frame
+    does it, so that the first answers are not the ones that wait."""
+    for lang in _LANGS.get(locale, ("nb", "nn")):
+        simplemma.lemmatize("a", lang=lang)
+
+
 @lru_cache(maxsize=50_000)
 def lemmas(word: str, locale: str) -> frozenset[str]:
     """The word and its lemmas in the dictionaries of `locale`'s language."""
