@@ -73,6 +73,8 @@ def screen(
     _allowed(live, org, key, person)
     request.state.org = live.org
     request.state.locale = live.org.locale  # the hall reads the organisation's language
+    if live.kind == Kind.cloud:
+        words.warm_soon(live.org.locale)
     url = f"{get_settings().base_url.rstrip('/')}/live/{live.code}"
     stream = f"/{org}/live/{live.id}/screen/stream" + (f"?key={key}" if key else "")
     ctx = _results_context(session, live, request)
@@ -102,24 +104,30 @@ def render_frame(factory: Callable[[], Session], live_id: int) -> Frame:
     """One session's screen and phone fragments, each encoded once as an SSE event."""
     with _reader(factory) as session:
         live = session.get(LiveSession, live_id)
-        if live is None:
-            gone = format_sse_event(data_str="", event="gone", id="0")
-            return Frame(version=-1, screen=gone, phone=gone, gone=True)
-        org: Organisation = live.org
-        if live.kind == Kind.cloud:
-            words.warm(org.locale)
-        ctx = _results_context(
-            session, live, SimpleNamespace(state=SimpleNamespace(locale=org.locale))
-        )
-        screen_html = env.get_template("live/_results.html").render(ctx)
-        ctx["show_results"] = live.state == State.closed and live.results_shared
-        phone_html = env.get_template("live/_phone_results.html").render(ctx)
-        event_id = str(live.version)
-        return Frame(
-            version=live.version,
-            screen=format_sse_event(data_str=screen_html, id=event_id),
-            phone=format_sse_event(data_str=phone_html, id=event_id),
-        )
+        if live is None or live.kind != Kind.cloud or words.is_warm(live.org.locale):
+            return _frame(session, live)
+        locale = live.org.locale
+    # Outside any transaction: loading a language's dictionaries takes seconds, once.
+    words.warm(locale)
+    with _reader(factory) as session:
+        return _frame(session, session.get(LiveSession, live_id))
+
+
+def _frame(session: Session, live: LiveSession | None) -> Frame:
+    if live is None:
+        gone = format_sse_event(data_str="", event="gone", id="0")
+        return Frame(version=-1, screen=gone, phone=gone, gone=True)
+    org: Organisation = live.org
+    ctx = _results_context(session, live, SimpleNamespace(state=SimpleNamespace(locale=org.locale)))
+    screen_html = env.get_template("live/_results.html").render(ctx)
+    ctx["show_results"] = live.state == State.closed and live.results_shared
+    phone_html = env.get_template("live/_phone_results.html").render(ctx)
+    event_id = str(live.version)
+    return Frame(
+        version=live.version,
+        screen=format_sse_event(data_str=screen_html, id=event_id),
+        phone=format_sse_event(data_str=phone_html, id=event_id),
+    )
 
 
 def _check_screen(

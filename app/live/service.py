@@ -210,6 +210,8 @@ def set_state(session: Session, live: LiveSession, state: str, *, actor: Person)
     live.state = target
     now = utcnow()
     if target == State.open:
+        if live.kind == Kind.cloud:
+            words.warm_soon(live.org.locale)
         live.opened_at = live.opened_at or now
         live.closed_at = None
     elif target == State.closed:

@@ -8,6 +8,7 @@ have several lemmas ("samarbeidet" is a form of the noun "samarbeid" and of the 
 """
 
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
@@ -64,11 +65,25 @@ def clean_words(raw: str | None) -> list[str]:
     return words
 
 
+_warm: set[str] = set()
+
+
 def warm(locale: str) -> None:
     """Load the language's dictionaries (seconds, once per process): the screen's first frame
     does it, so that the first answers are not the ones that wait."""
     for lang in _LANGS.get(locale, ("nb", "nn")):
         simplemma.lemmatize("a", lang=lang)
+    _warm.add(locale)
+
+
+def is_warm(locale: str) -> bool:
+    return locale in _warm
+
+
+def warm_soon(locale: str) -> None:
+    """Warm in the background (when a screen opens or a session opens), before answers come."""
+    if locale not in _warm:
+        threading.Thread(target=warm, args=(locale,), daemon=True, name="live-warm").start()
 
 
 @lru_cache(maxsize=50_000)

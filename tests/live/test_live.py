@@ -189,6 +189,17 @@ def test_an_anonymous_phone_answers_with_its_own_cookie_without_javascript(clien
     assert len(answers_of(db, live)) == 2
 
 
+def test_htmx_answers_swap_the_form_with_the_thanks(client, db, world):
+    live = new_session(db, world)
+    login(client, db, world.employee)
+    h = {"HX-Request": "true", "X-CSRF-Token": csrf_token(client)}
+    sent = client.post(f"/live/{live.code}", data={"text": "stolt"}, headers=h)
+    assert sent.status_code == 200 and sent.text.startswith('<div id="answer"')
+    assert "Takk!" in sent.text and 'value="stolt"' in sent.text
+    bad = client.post(f"/live/{live.code}", data={"text": "<b>"}, headers=h)
+    assert bad.status_code == 422 and 'id="f-text-error"' in bad.text
+
+
 def test_members_only_sessions_ask_anonymous_phones_to_log_in(client, db, world):
     live = new_session(db, world)
     page = client.get(f"/live/{live.code}")
