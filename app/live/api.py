@@ -101,6 +101,14 @@ class ResultsOut(BaseModel):
     average: float | None = Field(None, description="Scale only.")
 
 
+def _live(session: SessionDep, m: CuratorDep, live_id: PathId) -> LiveSession:
+    # A dependency, so another organisation's id is a 404 before the body is looked at.
+    return service.session_for(session, m.org, live_id)
+
+
+LiveDep = Annotated[LiveSession, Depends(_live)]
+
+
 def _out(live: LiveSession) -> LiveOut:
     assert live.id is not None
     return LiveOut(
@@ -152,8 +160,7 @@ def create(body: LiveIn, session: SessionDep, m: CuratorDep) -> LiveOut:
     responses=FORBIDDEN,
     summary="Open or close a live session",
 )
-def set_state(body: StateIn, session: SessionDep, m: CuratorDep, live_id: PathId) -> LiveOut:
-    live = service.session_for(session, m.org, live_id)
+def set_state(body: StateIn, session: SessionDep, m: CuratorDep, live: LiveDep) -> LiveOut:
     service.set_state(session, live, body.state, actor=m.person)
     session.commit()
     return _out(live)
@@ -165,8 +172,7 @@ def set_state(body: StateIn, session: SessionDep, m: CuratorDep, live_id: PathId
     responses=FORBIDDEN,
     summary="A session's results (what the screen shows)",
 )
-def results(session: SessionDep, m: CuratorDep, live_id: PathId) -> ResultsOut:
-    live = service.session_for(session, m.org, live_id)
+def results(session: SessionDep, live: LiveDep) -> ResultsOut:
     tally = service.tally(session, live)
     assert live.id is not None
     return ResultsOut(
