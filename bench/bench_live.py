@@ -68,7 +68,9 @@ def setup(url: str) -> tuple[int, str, str]:
         return live.id, live.code, token
 
 
-async def listen(client: httpx.AsyncClient, url: str, headers: dict[str, str], seen: list, stop: asyncio.Event) -> None:
+async def listen(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], seen: list, stop: asyncio.Event
+) -> None:
     async with client.stream("GET", url, headers=headers, timeout=None) as response:
         data: list[str] = []
         async for line in response.aiter_lines():
@@ -81,13 +83,19 @@ async def listen(client: httpx.AsyncClient, url: str, headers: dict[str, str], s
                 return
 
 
-async def phone(base: str, code: str, word: str, delay: float, accepted: list, failed: list) -> None:
+async def phone(
+    base: str, code: str, word: str, delay: float, accepted: list, failed: list
+) -> None:
     await asyncio.sleep(delay)
     async with httpx.AsyncClient(base_url=base, timeout=30) as c:
         page = await c.get(f"/live/{code}")
         token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page.text)
         assert token
-        r = await c.post(f"/api/v1/live/{code}/answers", json={"text": word}, headers={"X-CSRF-Token": token.group(1)})
+        r = await c.post(
+            f"/api/v1/live/{code}/answers",
+            json={"text": word},
+            headers={"X-CSRF-Token": token.group(1)},
+        )
         if r.status_code == 200:
             accepted.append(time.perf_counter())
         else:
@@ -113,7 +121,9 @@ async def run(args: argparse.Namespace) -> None:
     cmd = [sys.executable, "-m", "app", "serve", "--port", str(port)]
     if os.cpu_count() and os.cpu_count() >= 2:  # type: ignore[operator]
         cmd = ["taskset", "-c", "0", *cmd]
-    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
@@ -122,15 +132,23 @@ async def run(args: argparse.Namespace) -> None:
                     break
             except httpx.TransportError:
                 await asyncio.sleep(0.1)
-        limits = httpx.Limits(max_connections=args.phones + 10, max_keepalive_connections=args.phones + 10)
+        limits = httpx.Limits(
+            max_connections=args.phones + 10, max_keepalive_connections=args.phones + 10
+        )
         stop = asyncio.Event()
         screen: list = []
         watchers: list = []
         async with httpx.AsyncClient(base_url=base, limits=limits, timeout=None) as c:
             auth = {"Authorization": f"Bearer {token}"}
-            tasks = [asyncio.create_task(listen(c, f"/api/v1/orgs/benk/live/{live_id}/stream", auth, screen, stop))]
+            tasks = [
+                asyncio.create_task(
+                    listen(c, f"/api/v1/orgs/benk/live/{live_id}/stream", auth, screen, stop)
+                )
+            ]
             for _ in range(args.watchers):
-                tasks.append(asyncio.create_task(listen(c, f"/live/{code}/stream", {}, watchers, stop)))
+                tasks.append(
+                    asyncio.create_task(listen(c, f"/live/{code}/stream", {}, watchers, stop))
+                )
             while not screen:  # the first frame (it loads the language's dictionaries)
                 await asyncio.sleep(0.05)
             await asyncio.sleep(1)
@@ -138,7 +156,18 @@ async def run(args: argparse.Namespace) -> None:
             accepted: list[float] = []
             failed: list[int] = []
             rng = random.Random(1)
-            vocab = ["samarbeid", "samarbeidet", "kolleger", "engasjement", "stolthet", "glede", "faget", "brukerne", "tillit", "mestring"]
+            vocab = [
+                "samarbeid",
+                "samarbeidet",
+                "kolleger",
+                "engasjement",
+                "stolthet",
+                "glede",
+                "faget",
+                "brukerne",
+                "tillit",
+                "mestring",
+            ]
             started = time.perf_counter()
             await asyncio.gather(*(
                 phone(base, code, rng.choice(vocab), rng.uniform(0, args.spread), accepted, failed)
@@ -155,6 +184,7 @@ async def run(args: argparse.Namespace) -> None:
             stop.set()
             for t in tasks:
                 t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         frames = [(t, _count(d)) for t, d in screen]
         latencies = []
         for k, at in enumerate(sorted(accepted), 1):
@@ -163,16 +193,30 @@ async def run(args: argparse.Namespace) -> None:
                 latencies.append(shown - at)
         final = max((n for _, n in frames), default=0)
         lost = len(accepted) - final
-        print(f"phones {args.phones}, watchers {args.watchers}, spread {args.spread} s, elapsed {elapsed:.1f} s")
-        print(f"accepted {len(accepted)}, refused {len(failed)} {sorted(set(failed))}, on the screen {final}, lost {lost}")
+        print(
+            f"phones {args.phones}, watchers {args.watchers}, spread {args.spread} s, elapsed {elapsed:.1f} s"
+        )
+        print(
+            f"accepted {len(accepted)}, refused {len(failed)} {sorted(set(failed))}, on the screen {final}, lost {lost}"
+        )
         print(f"screen frames {len(screen)}, phone frames {len(watchers)}")
         if latencies:
             print(
                 "accepted -> screen: p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms"
-                % tuple(1000 * x for x in (pct(latencies, 50), pct(latencies, 95), pct(latencies, 99), max(latencies)))
+                % tuple(
+                    1000 * x
+                    for x in (
+                        pct(latencies, 50),
+                        pct(latencies, 95),
+                        pct(latencies, 99),
+                        max(latencies),
+                    )
+                )
             )
             print(f"mean {1000 * statistics.mean(latencies):.0f} ms")
-        print(f"server CPU {cpu:.2f} s over {elapsed:.1f} s ({100 * cpu / elapsed:.0f} % of one core)")
+        print(
+            f"server CPU {cpu:.2f} s over {elapsed:.1f} s ({100 * cpu / elapsed:.0f} % of one core)"
+        )
     finally:
         server.terminate()
         server.wait(timeout=20)
