@@ -138,7 +138,9 @@ async def run(args: argparse.Namespace) -> None:
         stop = asyncio.Event()
         screen: list = []
         watchers: list = []
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=None) as c:  # noqa: S113 - streams stay open
+        async with httpx.AsyncClient(
+            base_url=base, limits=limits, timeout=httpx.Timeout(30, read=None)
+        ) as c:
             auth = {"Authorization": f"Bearer {token}"}
             tasks = [
                 asyncio.create_task(
