@@ -60,7 +60,12 @@ static/vendor/htmx.min.js: node_modules/.installed
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 
-vendor: static/vendor/htmx.min.js
+# htmx 4's own SSE extension (the big screen); not the npm htmx-ext-sse, which is for htmx 2.
+static/vendor/hx-sse.js: node_modules/.installed
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/ext/hx-sse.js static/vendor/hx-sse.js
+
+vendor: static/vendor/htmx.min.js static/vendor/hx-sse.js
 
 # The browser and database the test suite drives, and faketime for `make pytest-future`
 # (Debian packages; needs root).

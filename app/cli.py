@@ -5,6 +5,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlmodel import select
@@ -25,17 +26,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = get_settings()
-    uvicorn.run(
-        "app.main:app",
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers or settings.workers,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
-        access_log=False,
-        log_config=None,
-        server_header=False,  # no banner naming the server software to every visitor
-    )
+    workers = args.workers or settings.workers
+    options: dict[str, Any] = {
+        "host": args.host or settings.host,
+        "port": args.port or settings.port,
+        "proxy_headers": True,
+        "forwarded_allow_ips": "127.0.0.1",
+        "access_log": False,
+        "log_config": None,
+        "server_header": False,  # no banner naming the server software to every visitor
+    }
+    if workers > 1:
+        # uvicorn's worker processes run its own Server: open event streams (big screens) are
+        # cut after a few seconds instead of ending at the signal.
+        uvicorn.run("app.main:app", workers=workers, timeout_graceful_shutdown=5, **options)
+        return 0
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # uvicorn waits for open responses before the app's shutdown: end the big
+            # screens' streams now, or a connected screen would keep the server running.
+            from app.live.hub import HUB
+
+            HUB.close_threadsafe()
+            super().handle_exit(sig, frame)
+
+    Server(uvicorn.Config("app.main:app", **options)).run()
     return 0
 
 

@@ -39,6 +39,11 @@ from app.errors import (
 from app.home.routes import router as home_router
 from app.insights.api import router as insights_api_router
 from app.insights.routes import router as insights_router
+from app.live import hub as live_hub
+from app.live.api import router as live_api_router
+from app.live.routes import router as live_router
+from app.live.screen_routes import api_router as live_stream_api_router
+from app.live.screen_routes import router as live_screen_router
 from app.media.api import router as media_api_router
 from app.media.limits import BodyLimitMiddleware
 from app.media.routes import router as media_router
@@ -88,9 +93,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # keep it out of the garbage collector's full passes, which otherwise walk it every time
     # (a full pass took ~70 ms during the weekly ranking; ~7 ms after this).
     gc.freeze()
+    live_hub.HUB.open()
+    if settings.database_url.startswith("postgresql"):
+        live_hub.HUB.start_listening(settings.database_url)
     try:
         yield
     finally:
+        live_hub.HUB.close()  # open screens' streams end, so the server stops promptly
         if app.state.scheduler is not None:
             # Waits for a running job; off the event loop so other shutdown work goes on.
             await asyncio.to_thread(scheduler.shutdown, app.state.scheduler)
@@ -126,6 +135,8 @@ def create_app() -> FastAPI:
     app.include_router(auth_router)
     app.include_router(oidc_router)
     app.include_router(feature_public_router)  # /consent/{token}: the e-mail's one-click page
+    app.include_router(live_router)  # /live/{code} before "/{org}/...": "live" is reserved
+    app.include_router(live_screen_router)
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(recognition_api_router, prefix=API_PREFIX)
     app.include_router(media_api_router, prefix=API_PREFIX)
@@ -133,6 +144,8 @@ def create_app() -> FastAPI:
     app.include_router(privacy_api_router, prefix=API_PREFIX)
     app.include_router(scim_router)  # /scim/v2/{org}/...: bearer token, SCIM errors
     app.include_router(insights_api_router, prefix=API_PREFIX)
+    app.include_router(live_api_router, prefix=API_PREFIX)
+    app.include_router(live_stream_api_router, prefix=API_PREFIX)
     # Org pages last: "/{org}/..." would otherwise shadow fixed paths.
     app.include_router(embed_admin_router)
     app.include_router(admin_router)

@@ -20,6 +20,7 @@ from app.insights.models import (
     InsightPeriodValue,
 )
 from app.kernel.audit import AuditEvent
+from app.live.models import HeldWord, LiveAnswer, LiveSession
 from app.media.models import MediaImage
 from app.orgs.models import (
     Department,
@@ -58,12 +59,15 @@ __all__ = [
     "DepartmentLeader",
     "Feature",
     "FeatureConsent",
+    "HeldWord",
     "ImportJob",
     "InsightActivity",
     "InsightCount",
     "InsightPeriod",
     "InsightPeriodPair",
     "InsightPeriodValue",
+    "LiveAnswer",
+    "LiveSession",
     "LoginSession",
     "MagicLink",
     "MediaImage",

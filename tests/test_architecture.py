@@ -32,6 +32,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("weekly", ("app.weekly",)),
     # An organisation's own development over time: reads recognitions, knows no page above.
     ("insights", ("app.insights",)),
+    # Storskjerm: live sessions for staff days (uses orgs, values and auth; nothing uses it).
+    ("live", ("app.live",)),
     # Serving a photo asks every owner of images whether the viewer may see it.
     ("media serving", ("app.media.access", "app.media.routes")),
     ("embed", ("app.embed",)),
@@ -63,7 +65,7 @@ FEATURES = {
     f"app.{f}"
     for f in ("orgs", "auth", "media", "recognition", "contests", "stories", "weekly", "insights")
 }
-FEATURES |= {"app.embed", "app.demo", "app.home", "app.privacy", "app.scim"}
+FEATURES |= {"app.embed", "app.demo", "app.home", "app.privacy", "app.scim", "app.live"}
 FRAMEWORKS = ("fastapi", "starlette", "app.access", "app.web", "app.security", "app.middleware")
 
 

@@ -412,6 +412,9 @@ CASES = {
     "contest edit: value_id": C("curator", "POST", "/{org}/contests/{upcoming_contest}/edit", "value", form=_contest_form(value_id=ID)),
     "api contest create: value_id": C("curator", "POST", API + "/contests", "value", json=_contest_json("Alfa", value_id=ID), bearer=True),
     "api contest update: value_id": C("curator", "PUT", API + "/contests/{upcoming_contest}", "value", json=_contest_json("Alfa", value_id=ID), bearer=True),
+    # Storskjerm: a live session belongs to one of the organisation's values.
+    "live new: value_id": C("curator", "POST", "/{org}/live", "value", form={"question": "Hva gjør deg stolt?", "kind": "cloud", "value_id": ID}),
+    "api live create: value_id": C("curator", "POST", API + "/live", "value", json={"question": "Hva gjør deg stolt?", "kind": "cloud", "value_id": ID}, bearer=True),
     "vote form: entry": C("employee", "POST", "/{org}/contests/{contest}/entries/<id>/vote", "entry"),
     "api vote: entry": C("employee", "POST", API + "/contests/{contest}/entries/<id>/vote", "entry", bearer=True),
     "api unvote: entry": C("employee", "DELETE", API + "/contests/{contest}/entries/<id>/vote", "entry", bearer=True),

@@ -864,6 +864,39 @@ def test_fresh_tokens_writing_at_once_all_succeed_quickly(server: Server, browse
     assert took < 8, f"{len(tokens)} concurrent first writes took {took:.1f} s: {results}"
 
 
+def test_a_live_session_on_the_big_screen(server: Server, apis: Any, browsers: Any) -> None:
+    """Storskjerm: a curator's session, a member's answer by token, an anonymous phone's by
+    cookie and CSRF header, the results; the screen's stream itself is tested in
+    tests/live/test_live_processes.py."""
+    curator = apis["kurator"]
+    created = curator.post(
+        f"{API}/live",
+        json={"question": "Hva gjør deg stolt?", "kind": "cloud", "allow_anonymous": True},
+    )
+    assert created.status_code == 201, created.text
+    live = created.json()
+    opened = curator.post(f"{API}/live/{live['id']}/state", json={"state": "open"})
+    assert opened.json()["state"] == "open"
+    member = apis["ansatt1"].post(
+        f"/api/v1/live/{live['code']}/answers", json={"text": "samarbeid"}
+    )
+    assert member.status_code == 200, member.text
+    phone = server.browser()
+    phone.page(f"/live/{live['code']}")
+    anonymous = phone.http.post(
+        f"/api/v1/live/{live['code']}/answers",
+        json={"text": "samarbeidet, glede"},
+        headers={"X-CSRF-Token": phone.token},
+    )
+    assert anonymous.status_code == 200, anonymous.text
+    phone.close()
+    results = curator.get(f"{API}/live/{live['id']}/results").json()
+    assert results["participants"] == 2
+    assert {w["text"]: w["count"] for w in results["words"]} == {"samarbeid": 2, "glede": 1}
+    screen = browsers["kurator"].page(f"/{ORG}/live/{live['id']}/screen")
+    assert live["code"] in screen.text
+
+
 def test_every_unsafe_api_operation_was_called(
     server: Server, request: pytest.FixtureRequest
 ) -> None:

@@ -10,6 +10,7 @@ from sqlmodel import select
 from app.auth.models import ApiToken
 from app.auth.service import create_api_token
 from app.contests.models import Contest, ContestEntry
+from app.live.models import HeldWord, LiveAnswer, LiveSession
 from app.media.models import MediaImage
 from app.models import (
     AuditEvent,
@@ -187,6 +188,9 @@ PARAM_MODELS = {
     "user_id": ScimUser,
     "group_id": ScimGroup,
     "scim_token_id": ScimToken,
+    "live_id": LiveSession,
+    "answer_id": LiveAnswer,
+    "word_id": HeldWord,
 }
 
 
@@ -273,6 +277,17 @@ def two_orgs(db):
     db.add_all([b_rows[ScimUser], b_rows[ScimGroup]])
     db.flush()
     db.add(ScimGroupMember(group_id=b_rows[ScimGroup].id, user_id=b_rows[ScimUser].id))
+    b_rows[LiveSession] = LiveSession(
+        org_id=b.id, question="Beta-spørsmål", kind="cloud", code="BETA23", screen_key="k" * 32
+    )
+    b_rows[HeldWord] = HeldWord(org_id=b.id, locale="nb", word="betaord")
+    db.add_all([b_rows[LiveSession], b_rows[HeldWord]])
+    db.flush()
+    b_rows[LiveAnswer] = LiveAnswer(
+        session_id=b_rows[LiveSession].id, participant=f"p{b_other.id}", words=["betaord"]
+    )
+    db.add(b_rows[LiveAnswer])
+    db.flush()
     db.flush()
     return a, b, admin_a, b_rows
 

@@ -33,6 +33,7 @@ RESERVED_SLUGS = frozenset(
         "oembed",
         "consent",
         "lang",
+        "live",
         "accessibility",
         "admin",
         "robots.txt",

@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from app.contests import privacy as contests
 from app.insights import maintain as insights
+from app.live import privacy as live
 from app.media import privacy as media
 from app.orgs.models import Person
 from app.privacy import profile
@@ -43,6 +44,7 @@ PARTS: tuple[Part, ...] = (
     Part("profile", profile.export_profile, profile.erase_from_imports),
     Part("weekly", weekly.export_person, weekly.erase_person),
     Part("stories", stories.export_person, stories.erase_person),
+    Part("live", live.export_person, live.erase_person),
     Part("contests", contests.export_person, contests.erase_person),
     Part("recognition", recognition.export_person, recognition.erase_person),
     Part("media", media.export_person, media.erase_person),

@@ -44,6 +44,7 @@ PARTS_KEYS = {
     "contest_entries",
     "contest_votes",
     "login_identities",
+    "live_answers",
     "stories_written",
     "batons_held",
     "batons_passed",

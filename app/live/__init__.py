@@ -1,0 +1,1 @@
+"""Storskjerm: live word clouds and polls for staff days."""
