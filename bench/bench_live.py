@@ -94,7 +94,7 @@ async def phone(
         r = await c.post(
             f"/api/v1/live/{code}/answers",
             json={"text": word},
-            headers={"X-CSRF-Token": token.group(1)},
+            headers={"X-CSRF-Token": token.group(1), "Origin": base},
         )
         if r.status_code == 200:
             accepted.append(time.perf_counter())

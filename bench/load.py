@@ -657,7 +657,10 @@ def benchmark(
             print(line)
 
     secret = secrets.token_urlsafe(48)
-    csrf = hmac.new(secret.encode(), CSRF_COOKIE_VALUE.encode(), hashlib.sha256).hexdigest()
+    # The form token is bound to the CSRF cookie and the session (app/web.py `_csrf_mac`).
+    csrf = hmac.new(
+        secret.encode(), f"{CSRF_COOKIE_VALUE}\x00{creds['session']}".encode(), hashlib.sha256
+    ).hexdigest()
     cookie = f"tod_session={creds['session']}; tod_csrf={CSRF_COOKIE_VALUE}"
     results: list[Result] = []
     sent_to_give = 0
@@ -688,7 +691,11 @@ def benchmark(
             session_h = {"Cookie": cookie}
             htmx_h = {"Cookie": cookie, "HX-Request": "true"}
             bearer_h = {"Authorization": f"Bearer {creds['api_token']}"}
-            form_h = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+            form_h = {
+                "Cookie": cookie,
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Origin": base,  # the app refuses cookie writes from another origin
+            }
             give_lua = LUA_GIVE.format(
                 recipients=", ".join(map(str, creds["recipient_ids"])),
                 values=", ".join(map(str, creds["value_ids"])),

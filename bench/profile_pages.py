@@ -31,7 +31,9 @@ def targets(cred: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, str]]]:
     cookie = {"cookie": f"tod_session={cred['session']}"}
     bearer = {"authorization": f"Bearer {cred['api_token']}"}
     q = cred["queries"][0]
-    csrf = hmac.new(os.environ["TOD_SECRET_KEY"].encode(), b"profcsrf", hashlib.sha256).hexdigest()
+    # Bound to the CSRF cookie and the session, as app/web.py's `_csrf_mac` makes it.
+    mac = f"profcsrf\x00{cred['session']}".encode()
+    csrf = hmac.new(os.environ["TOD_SECRET_KEY"].encode(), mac, hashlib.sha256).hexdigest()
     r = cred["recipient_ids"]
     form = (
         f"POST csrf_token={csrf}&recipients={r[0]}&recipients={r[1]}&values={cred['value_ids'][0]}"
@@ -40,6 +42,7 @@ def targets(cred: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, str]]]:
     give_h = {
         "cookie": f"tod_session={cred['session']}; tod_csrf=profcsrf",
         "content-type": "application/x-www-form-urlencoded",
+        "origin": "http://127.0.0.1:8000",  # TOD_BASE_URL's default: the app's own origin
     }
     return {
         "give": (f"/{org}/give", form, give_h),

@@ -1,11 +1,13 @@
-// The service worker. Static files are cached by their content hash (their URLs carry it:
-// ?v=...), so a repeat visit loads them from the phone; a page that cannot be loaded offline
+// The service worker. Static files are cached by their content hash (their names carry it:
+// app.<10 hex digits>.css), so a repeat visit loads them from the phone; a page that cannot be loaded offline
 // shows the offline page, in the language it was cached in. Pages with personal data are never
 // cached here, and logging out clears every cache (Clear-Site-Data on the logout answer).
 const VERSION = "1";
 const STATIC = `tod-static-${VERSION}`;
 const OFFLINE = `tod-offline-${VERSION}`;
 const OFFLINE_URL = "/offline";
+// What app/web.py's static_url() names: the content hash before the extension.
+const HASHED = /^\/static\/.+\.[0-9a-f]{10}\.[A-Za-z0-9]+$/;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -51,7 +53,7 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
-  if (url.pathname.startsWith("/static/") && url.searchParams.has("v")) {
+  if (HASHED.test(url.pathname)) {
     event.respondWith(fromCacheFirst(request));
   } else if (request.mode === "navigate") {
     event.respondWith(pageOrOffline(request));

@@ -208,7 +208,8 @@ def phone_answer(p: Proc, code: str, text: str) -> httpx.Response:
         assert token, page.text[:500]
         return phone.post(
             f"/api/v1/live/{code}/answers", json={"text": text},
-            headers={"X-CSRF-Token": token.group(1)},
+            # A browser sends its page's Origin with a POST; the app refuses others.
+            headers={"X-CSRF-Token": token.group(1), "Origin": p.url},
         )  # fmt: skip
 
 
