@@ -30,6 +30,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import UOWTransaction, aliased
@@ -72,11 +73,24 @@ def org_zone(org: Organisation) -> ZoneInfo:
 # --- rebuilding --------------------------------------------------------------------------
 
 
+# The first key of the advisory lock that serialises an organisation's rebuilds on PostgreSQL.
+ADVISORY_LOCK_SPACE = 0x1A51
+
+
 def _rebuild(conn: Connection, org_id: int, tz: ZoneInfo, days: set[date]) -> None:
     """Replace the aggregate rows of `days`, and of the weeks, months and quarters they fall
     in, by what the recognitions say now."""
     if not days:
         return
+    if conn.dialect.name == "postgresql":
+        # Two transactions rebuilding the same organisation's rows at once would both delete
+        # and then both insert the same keys: one rebuild at a time per organisation, until
+        # the commit (SQLite has one writer anyway). Each statement then reads what the
+        # other committed, so no recognition is left out.
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :org)"),
+            {"space": ADVISORY_LOCK_SPACE, "org": org_id},
+        )
     counts, activity = InsightCount.__table__, InsightActivity.__table__  # type: ignore[attr-defined]
     ordered = sorted(days)
     for chunk_start in range(0, len(ordered), CHUNK_DAYS):
