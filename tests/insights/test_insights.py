@@ -336,6 +336,7 @@ def test_min_group_setting_is_checked(client, db, world, value):
         "name": "Org",
         "locale": "en",
         "timezone": "Europe/Oslo",
+        "country": "NO",
         "daily_goal": "3",
         "theme_primary": "#1d4f73",
         "theme_accent": "#8a3b12",

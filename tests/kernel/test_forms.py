@@ -115,6 +115,7 @@ def test_a_feature_name_with_a_line_break_is_refused_on_the_settings_page(client
         "name": org.name,
         "locale": "en",
         "timezone": "Europe/Oslo",
+        "country": "NO",
         "daily_goal": "3",
         "feature_name": "Ukens\nESS",
         "theme_primary": "#123456",
