@@ -653,6 +653,9 @@ def org_routes() -> list[tuple[str, str]]:
 PUBLIC_ORG_ROUTES = {
     ("GET", "/{org}/theme.css"),
     ("GET", "/{org}/personvern"),  # the privacy statement: readable before logging in
+    # The installable app: a browser fetches the manifest and its icons without cookies.
+    ("GET", "/{org}/manifest.webmanifest"),
+    ("GET", "/{org}/icon-{size}.png"),
     ("GET", "/embed/{org}/feature"),
     ("GET", "/embed/{org}/feature.json"),
     ("GET", "/embed/{org}/feed.atom"),
