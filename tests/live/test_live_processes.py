@@ -52,14 +52,18 @@ class Stream:
     response: Any
     events: "queue.Queue[dict[str, str]]" = field(default_factory=queue.Queue)
     client: httpx.Client | None = None
+    reader: threading.Thread | None = None
 
     def next(self, timeout: float = 5) -> dict[str, str]:
         return self.events.get(timeout=timeout)
 
     def close(self) -> None:
-        self.response.close()
+        # Close from the reading thread's side too, so no socket is left for the collector.
         if self.client is not None:
             self.client.close()
+        self.response.close()
+        if self.reader is not None:
+            self.reader.join(timeout=5)
 
 
 def open_stream(base: str, path: str, token: str, last_event_id: str | None = None) -> Stream:
@@ -90,7 +94,8 @@ def open_stream(base: str, path: str, token: str, last_event_id: str | None = No
             pass
         stream.events.put({"event": "closed"})
 
-    threading.Thread(target=read, daemon=True).start()
+    stream.reader = threading.Thread(target=read, daemon=True)
+    stream.reader.start()
     return stream
 
 
@@ -303,8 +308,11 @@ def test_the_server_stops_promptly_with_a_screen_connected(hall: Hall) -> None:
     stream = open_stream(
         hall.screen.url, f"/api/v1/orgs/hallen/live/{live['id']}/stream", hall.token
     )
-    stream.next(timeout=60)
-    took = stop(hall.screen)
-    assert took < 5, f"stopping took {took:.1f} s"
-    assert "Application shutdown complete" in hall.screen.log.read_text()
-    assert stream.next(timeout=2)["event"] == "closed"
+    try:
+        stream.next(timeout=60)
+        took = stop(hall.screen)
+        assert took < 5, f"stopping took {took:.1f} s"
+        assert "Application shutdown complete" in hall.screen.log.read_text()
+        assert stream.next(timeout=2)["event"] == "closed"
+    finally:
+        stream.close()
