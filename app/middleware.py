@@ -9,6 +9,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import NoInspectionAvailable
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
@@ -114,10 +116,21 @@ class RequestContextMiddleware:
                             "path": scope.get("path"),
                             "status": status,
                             "ms": round((time.perf_counter() - started) * 1000, 1),
-                            "org": getattr(org, "slug", None),
+                            "org": _loaded_slug(org),
                         }
                     )
                 )
+
+
+def _loaded_slug(org: object) -> str | None:
+    """The organisation's slug as the request last had it, without a query: the request's
+    session is closed by now, and a rolled-back one left its objects expired."""
+    if org is None:
+        return None
+    try:
+        return sa_inspect(org).dict.get("slug")
+    except NoInspectionAvailable:
+        return getattr(org, "slug", None)
 
 
 def _cookies(header: str) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """WriterGate: SQLite writers one at a time in arrival order; slow uploads queue only once sent."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from starlette.exceptions import HTTPException
 
@@ -71,7 +72,10 @@ async def call(app, sc, receive) -> int:
 
 
 def run(coro):
-    return asyncio.run(coro)
+    """Run on a thread of its own: a test before it on this worker (the browser tests'
+    Playwright) may keep an event loop running on the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def test_writers_run_one_at_a_time_in_arrival_order():

@@ -191,7 +191,20 @@ async def phone_stream(request: Request, factory: SessionFactoryDep, code: str) 
                 "its id is the session's version. Reconnect with `Last-Event-ID` to get the "
                 "current state only if it changed. A `: ping` comment every 15 s."
             ),
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            # One server-sent event: its `data` the HTML fragment, its `id` the version.
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "data": {"type": "string"},
+                            "id": {"type": "string"},
+                            "event": {"type": "string"},
+                            "retry": {"type": "integer"},
+                        },
+                    }
+                }
+            },
         }
     },
 )

@@ -157,6 +157,7 @@ def test_three_app_processes_and_a_scheduler_share_one_postgres_and_one_s3(tmp_p
         done = browser.post(
             f"{a.base_url}/auth/magic/{raw}",
             data={"csrf_token": token.group(1)},
+            headers={"Origin": a.base_url},  # the page's own origin, as a browser sends it
             follow_redirects=False,
         )
         assert done.status_code == 303 and "tod_session" in done.cookies

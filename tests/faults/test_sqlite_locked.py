@@ -43,7 +43,8 @@ def test_a_lock_held_by_another_process_is_a_503_then_the_same_request_works(tmp
         browser = httpx.Client(
             base_url=server.base_url,
             cookies={"tod_session": d.sessions[d.givers[1]]},
-            headers={"Accept-Language": "nb"},
+            # A browser sends its page's Origin with a form; the app refuses others.
+            headers={"Accept-Language": "nb", "Origin": server.base_url},
             timeout=30,
         )
         page = browser.get(f"/{ORG}/give")
