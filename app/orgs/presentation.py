@@ -1,5 +1,7 @@
 """What an organisation looks like: its colours as CSS, shown by its pages and its widget."""
 
+from functools import lru_cache
+
 from sqlmodel import Session, select
 
 from app.orgs.colours import text_on
@@ -56,14 +58,20 @@ def web_manifest(org: Organisation) -> dict[str, object]:
 
 def app_icon(org: Organisation, size: int) -> bytes:
     """The home-screen icon: the "3" of Tre om dagen on the organisation's colour, as PNG."""
+    return _icon_png(org.theme_primary, size)
+
+
+@lru_cache(maxsize=64)
+def _icon_png(colour: str, size: int) -> bytes:
+    """Drawn once per colour and size: phones fetch the icons often, the colour rarely changes."""
     from io import BytesIO
 
     from PIL import Image, ImageDraw, ImageFont
 
-    image = Image.new("RGB", (size, size), org.theme_primary)
+    image = Image.new("RGB", (size, size), colour)
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=int(size * 0.55))
-    draw.text((size / 2, size / 2), "3", fill=text_on(org.theme_primary), font=font, anchor="mm")
+    draw.text((size / 2, size / 2), "3", fill=text_on(colour), font=font, anchor="mm")
     out = BytesIO()
     image.save(out, "PNG", optimize=True)
     return out.getvalue()
